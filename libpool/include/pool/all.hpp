@@ -1,0 +1,9 @@
+#pragma once
+
+#include "pool/backend.hpp"
+#include "pool/blocking.hpp"
+#include "pool/config.hpp"
+#include "pool/error.hpp"
+#include "pool/pool.hpp"
+#include "pool/protocol.hpp"
+#include "pool/types.hpp"

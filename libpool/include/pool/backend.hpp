@@ -1,0 +1,128 @@
+#pragma once
+
+// The connection backend interface: where the pool meets a database. The pool
+// logic (manager and workers) is written once against it. libpool ships the
+// libpq backend (`make_libpq_backend`); the unit tests use a scriptable fake.
+// To pool something other than PostgreSQL, implement `backend` and
+// `connection` and set `pool_config::connection_backend`.
+//
+// Threading contract: a worker actor owns each connection and calls its member
+// functions one at a time from the worker's (cooperative) scheduler thread.
+// None of them may block: long work (connecting, network I/O, cancelling) runs
+// elsewhere, and when progress is possible the backend calls `waker::wake()`,
+// which may happen on any thread. The worker then calls `poll_connect()` or
+// `poll_result()`. Spurious wake-ups are allowed and must be harmless.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "caf/actor_addr.hpp"
+#include "caf/error.hpp"
+#include "caf/expected.hpp"
+#include "caf/fwd.hpp"
+#include "caf/timespan.hpp"
+
+#include "pool/types.hpp"
+
+namespace pool {
+
+struct pool_config;
+
+/// Tells a worker that its connection can make progress. Cheap to copy,
+/// thread-safe, holds only a weak reference to the worker: waking a worker
+/// that is gone does nothing.
+class waker {
+public:
+  waker() = default;
+  /// A waker for the worker `worker`.
+  explicit waker(caf::actor_addr worker) : worker_(std::move(worker)) {}
+
+  /// Asks the worker to poll its connection now. Any thread.
+  void wake() const;
+
+  /// Asks the worker to poll its connection after `delay`, measured on the
+  /// actor system's clock (virtual time under the test coordinator).
+  void wake_after(caf::timespan delay) const;
+
+  /// Returns the current time of the worker's actor clock (virtual time under
+  /// the test coordinator), or the epoch if the worker is gone.
+  caf::timespan now() const;
+
+private:
+  caf::actor_addr worker_;
+};
+
+/// Transaction state of a connection, as `PQtransactionStatus` reports it.
+enum class tx_status : uint8_t {
+  /// Outside a transaction, no command running: clean.
+  idle,
+  /// A command is running.
+  active,
+  /// Inside a transaction block.
+  in_transaction,
+  /// Inside a failed transaction block.
+  in_error,
+  /// The connection is bad or its state cannot be known.
+  unknown,
+};
+
+/// Result of a poll: still waiting, or finished.
+enum class poll_status : uint8_t { pending, ready };
+
+/// One database connection, driven by one worker. See the threading contract
+/// at the top of this header.
+class connection {
+public:
+  virtual ~connection();
+
+  /// Starts opening the connection. Completion is signalled through the
+  /// waker; the worker then calls `poll_connect`.
+  virtual void connect() = 0;
+
+  /// After a wake-up: `pending` while connecting, `ready` when done; on
+  /// failure `err` is set (`connect_failed`, `auth_failed`, ...; messages
+  /// never contain the password).
+  virtual poll_status poll_connect(caf::error& err) = 0;
+
+  /// Starts running `st`. Precondition: connected, no statement running.
+  /// May set up server-side state (e.g. a prepared-statement cache).
+  virtual void execute(const statement& st) = 0;
+
+  /// After a wake-up: `pending` while the statement runs, `ready` with its
+  /// result or error in `out` once it finished and the connection is ready
+  /// for the next `execute`. Errors: `query_failed` (with SQLSTATE),
+  /// `connection_lost`, `invalid_request`.
+  virtual poll_status poll_result(caf::expected<query_result>& out) = 0;
+
+  /// Returns the connection's transaction state.
+  virtual tx_status transaction_status() const = 0;
+
+  /// Asks the server to cancel the running statement, without blocking. The
+  /// statement then finishes through `poll_result` (usually with an error).
+  virtual void cancel() = 0;
+
+  /// Closes the connection now; no other call follows. Must not block.
+  virtual void close() = 0;
+};
+
+/// Creates connections. One backend serves all workers of a pool; `create` is
+/// called by each worker when it starts, possibly on several threads at once,
+/// so it must be thread-safe.
+class backend {
+public:
+  virtual ~backend();
+
+  /// Returns a new, unconnected connection that reports progress through
+  /// `w`. `cfg` is the validated pool configuration.
+  virtual std::unique_ptr<connection> create(const pool_config& cfg,
+                                             waker w)
+    = 0;
+};
+
+/// Returns the libpq backend for the actor system `sys`: non-blocking libpq
+/// driven by one epoll thread per backend; connects and cancels run on
+/// short-lived detached actors, so no libpq call blocks a scheduler thread.
+std::shared_ptr<backend> make_libpq_backend(caf::actor_system& sys);
+
+} // namespace pool

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "caf/atom.hpp"
+#include "caf/error.hpp"
+#include "caf/fwd.hpp"
+
+namespace pool {
+
+/// The error category of every error the pool answers with. Each error
+/// carries a context of two strings: the server's 5-character SQLSTATE (empty
+/// when the error did not come from the server) and a human-readable message.
+/// Use `sqlstate()` and `error_message()` to read them.
+enum class pool_errc : uint8_t {
+  /// No connection became available before the request's deadline.
+  acquire_timeout = 1,
+  /// The waiting queue holds `max_waiters` requests already.
+  queue_full,
+  /// The pool is shutting down or has shut down; it admits no new work.
+  shutting_down,
+  /// The connection broke while the request was using it (SQLSTATE class 08
+  /// or a closed socket). The request may or may not have run on the server.
+  connection_lost,
+  /// The server rejected the statement; the SQLSTATE says why (e.g. 42601
+  /// syntax error, 23505 unique violation, 40001 serialization failure).
+  query_failed,
+  /// The lease id is unknown, was released already, or belongs to another
+  /// connection.
+  invalid_lease,
+  /// A field of `pool_config` is invalid; the message names the field.
+  invalid_config,
+  /// Opening a connection failed (server down, refused, unreachable).
+  connect_failed,
+  /// The server rejected the credentials (SQLSTATE class 28).
+  auth_failed,
+  /// The statement ran longer than `query_timeout` and was cancelled.
+  query_timeout,
+  /// A request was malformed (e.g. an empty transaction); the message says
+  /// what was wrong.
+  invalid_request,
+  /// The connection reconnect circuit is open: connects are failing.
+  circuit_open,
+  /// The pool sheds load because requests wait too long.
+  overloaded,
+};
+
+/// Returns the name of `x`, e.g. "acquire_timeout".
+std::string to_string(pool_errc x);
+
+/// The atom naming the pool's error category.
+using pool_error_category = caf::atom_constant<caf::atom("pool")>;
+
+/// Creates a pool error with an optional SQLSTATE and message.
+caf::error make_error(pool_errc code, std::string message = {},
+                      std::string sqlstate = {});
+
+/// Returns whether `err` belongs to the pool's category and has code `code`.
+bool is(const caf::error& err, pool_errc code);
+
+/// Returns the SQLSTATE carried by a pool error, or "" if it has none.
+std::string sqlstate(const caf::error& err);
+
+/// Returns the message carried by a pool error, or "" if it has none.
+std::string error_message(const caf::error& err);
+
+/// Renders any error (pool or CAF) in one line, e.g.
+/// "query_failed [42601]: syntax error at or near \"SELEC\"".
+std::string describe(const caf::error& err);
+
+} // namespace pool

@@ -1,0 +1,169 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "caf/meta/type_name.hpp"
+#include "caf/optional.hpp"
+#include "caf/timespan.hpp"
+
+namespace pool {
+
+/// One statement parameter, sent to the server as text in its own protocol
+/// field (never spliced into the SQL). A default-constructed or `nullptr`
+/// parameter is SQL NULL, distinct from the empty string.
+class param {
+public:
+  /// SQL NULL.
+  param() = default;
+  /// SQL NULL.
+  param(std::nullptr_t) {}
+  /// The text `x`.
+  param(std::string x) : value_(std::move(x)) {}
+  /// The text `x`.
+  param(const char* x) : value_(std::string{x}) {}
+  /// The decimal text of an integer, e.g. `param{42}` sends "42".
+  template <class T, class = std::enable_if_t<std::is_integral<T>::value
+                                              && !std::is_same<T, bool>::value>>
+  param(T x) : value_(std::to_string(x)) {}
+  /// "t" or "f", PostgreSQL's text form of a boolean.
+  param(bool x) : value_(std::string{x ? "t" : "f"}) {}
+
+  /// Returns whether this parameter is SQL NULL.
+  bool is_null() const { return !value_; }
+  /// Returns the text; precondition: `!is_null()`.
+  const std::string& text() const { return *value_; }
+  /// Returns the text or nullptr for NULL (for libpq's paramValues).
+  const char* c_str() const { return value_ ? value_->c_str() : nullptr; }
+
+  friend bool operator==(const param& x, const param& y) {
+    return x.value_ == y.value_;
+  }
+
+  template <class Inspector>
+  friend typename Inspector::result_type inspect(Inspector& f, param& x) {
+    return f(caf::meta::type_name("pool::param"), x.value_);
+  }
+
+private:
+  caf::optional<std::string> value_;
+};
+
+/// A SQL statement with its parameters ($1, $2, ...).
+struct statement {
+  /// The SQL text; placeholders are $1, $2, ...
+  std::string sql;
+  /// The parameters, in placeholder order.
+  std::vector<param> params;
+
+  statement() = default;
+  /// A statement without parameters.
+  statement(std::string s) : sql(std::move(s)) {}
+  /// A statement without parameters.
+  statement(const char* s) : sql(s) {}
+  /// A statement with parameters, e.g. `{"SELECT $1::int", {42}}`.
+  statement(std::string s, std::vector<param> ps)
+    : sql(std::move(s)), params(std::move(ps)) {}
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, statement& x) {
+  return f(caf::meta::type_name("pool::statement"), x.sql, x.params);
+}
+
+/// A result column: its name and the OID of its PostgreSQL type.
+struct column {
+  std::string name;
+  uint32_t type_oid = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, column& x) {
+  return f(caf::meta::type_name("pool::column"), x.name, x.type_oid);
+}
+
+/// The result of one statement. Cells are stored row-major in one vector
+/// (fewer allocations than a vector per row); a NULL cell is an empty
+/// `caf::optional`, distinct from the empty string.
+struct query_result {
+  /// The result's columns (empty for commands that return no rows).
+  std::vector<column> columns;
+  /// rows() * columns.size() cells, row-major, in PostgreSQL's text format.
+  std::vector<caf::optional<std::string>> cells;
+  /// Rows affected by INSERT/UPDATE/DELETE/..., or the rows returned.
+  int64_t affected = 0;
+  /// The command tag, e.g. "SELECT 1", "INSERT 0 3", "BEGIN".
+  std::string command_tag;
+
+  /// Returns the number of rows.
+  size_t rows() const {
+    return columns.empty() ? 0 : cells.size() / columns.size();
+  }
+  /// Returns whether the cell at (row, col) is NULL.
+  bool is_null(size_t row, size_t col) const {
+    return !cells[row * columns.size() + col];
+  }
+  /// Returns the text of the cell at (row, col); "" for NULL.
+  const std::string& at(size_t row, size_t col) const;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, query_result& x) {
+  return f(caf::meta::type_name("pool::query_result"), x.columns, x.cells,
+           x.affected, x.command_tag);
+}
+
+/// A snapshot of the pool's state and counters.
+struct pool_stats {
+  /// Connections that exist: idle + leased + busy + connecting + cleaning.
+  uint32_t total = 0;
+  /// Connections ready to be handed out.
+  uint32_t idle = 0;
+  /// Connections held by a lease.
+  uint32_t leased = 0;
+  /// Connections running a pooled `query` or `transaction`.
+  uint32_t busy = 0;
+  /// Connections being opened (they count toward `max_size`).
+  uint32_t connecting = 0;
+  /// Connections being cleaned after a lease (rollback/reset) or closing.
+  uint32_t cleaning = 0;
+  /// Requests waiting for a connection.
+  uint32_t waiting = 0;
+  /// Requests that got a connection (leases, queries, transactions).
+  uint64_t acquired = 0;
+  /// Requests answered with `acquire_timeout`.
+  uint64_t acquire_timeouts = 0;
+  /// Requests rejected with `queue_full`.
+  uint64_t rejected = 0;
+  /// Statements that completed (successfully or not) through the pool.
+  uint64_t queries = 0;
+  /// Statements that ended with an error.
+  uint64_t query_errors = 0;
+  /// Connections successfully opened since start.
+  uint64_t connections_created = 0;
+  /// Connections closed since start (any reason).
+  uint64_t connections_closed = 0;
+  /// Connect attempts that failed.
+  uint64_t connect_failures = 0;
+  /// Leases reclaimed because their holder died.
+  uint64_t leases_reclaimed = 0;
+  /// Sum over acquired requests of the time spent waiting, in nanoseconds.
+  caf::timespan wait_time_total{0};
+  /// Whether the pool is shutting down.
+  bool shutting_down = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
+  return f(caf::meta::type_name("pool::pool_stats"), x.total, x.idle, x.leased,
+           x.busy, x.connecting, x.cleaning, x.waiting, x.acquired,
+           x.acquire_timeouts, x.rejected, x.queries, x.query_errors,
+           x.connections_created, x.connections_closed, x.connect_failures,
+           x.leases_reclaimed, x.wait_time_total, x.shutting_down);
+}
+
+} // namespace pool
