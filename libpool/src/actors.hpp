@@ -15,6 +15,10 @@
 #include "pool/config.hpp"
 #include "pool/protocol.hpp"
 
+namespace spdlog {
+class logger;
+} // namespace spdlog
+
 namespace pool {
 
 /// Manager → worker: run one autocommit statement for the original sender
@@ -43,21 +47,27 @@ using expire_atom = caf::atom_constant<caf::atom("expire")>;
 /// connection fails; the manager monitors it.
 using worker_actor = lease_actor::extend<
   caf::replies_to<run_atom, statement>::with<query_result>,
-  caf::replies_to<transaction_atom, std::vector<statement>>::with<
-    std::vector<query_result>>,
+  caf::replies_to<transaction_atom,
+                  std::vector<statement>>::with<std::vector<query_result>>,
   caf::reacts_to<lease_atom, uint64_t>, caf::reacts_to<unlease_atom, uint64_t>,
   caf::reacts_to<wake_atom>, caf::reacts_to<tick_atom>,
   caf::reacts_to<close_atom>>;
 
 /// The pool manager: the public interface plus what workers and timers send.
-using manager_actor = pool_actor::extend<
-  caf::reacts_to<ready_atom, uint32_t>, caf::reacts_to<done_atom, uint32_t>,
-  caf::reacts_to<expire_atom, uint64_t>>;
+/// Internal messages: `ready`/`done` from workers; `expire` (a waiter's
+/// deadline), `tick` (time to retry a failed connect) and `close` (the
+/// shutdown deadline) from the manager's own timers.
+using manager_actor =
+  pool_actor::extend<caf::reacts_to<ready_atom, uint32_t>,
+                     caf::reacts_to<done_atom, uint32_t>,
+                     caf::reacts_to<expire_atom, uint64_t>,
+                     caf::reacts_to<tick_atom>, caf::reacts_to<close_atom>>;
 
 /// What every worker of a pool shares (read-only after start).
 struct pool_context {
   pool_config cfg;
   std::shared_ptr<backend> db;
+  std::shared_ptr<spdlog::logger> log;
 };
 
 /// Spawns the manager for a validated configuration.

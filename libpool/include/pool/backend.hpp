@@ -33,7 +33,7 @@ struct pool_config;
 /// thread-safe, holds only a weak reference to the worker: waking a worker
 /// that is gone does nothing.
 class waker {
-public:
+ public:
   waker() = default;
   /// A waker for the worker `worker`.
   explicit waker(caf::actor_addr worker) : worker_(std::move(worker)) {}
@@ -49,7 +49,7 @@ public:
   /// the test coordinator), or the epoch if the worker is gone.
   caf::timespan now() const;
 
-private:
+ private:
   caf::actor_addr worker_;
 };
 
@@ -73,7 +73,7 @@ enum class poll_status : uint8_t { pending, ready };
 /// One database connection, driven by one worker. See the threading contract
 /// at the top of this header.
 class connection {
-public:
+ public:
   virtual ~connection();
 
   /// Starts opening the connection. Completion is signalled through the
@@ -110,14 +110,13 @@ public:
 /// called by each worker when it starts, possibly on several threads at once,
 /// so it must be thread-safe.
 class backend {
-public:
+ public:
   virtual ~backend();
 
   /// Returns a new, unconnected connection that reports progress through
   /// `w`. `cfg` is the validated pool configuration.
   virtual std::unique_ptr<connection> create(const pool_config& cfg,
-                                             waker w)
-    = 0;
+                                             waker w) = 0;
 };
 
 /// Returns the libpq backend for the actor system `sys`: non-blocking libpq

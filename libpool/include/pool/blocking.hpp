@@ -16,7 +16,7 @@ namespace pool {
 /// it inside an actor's handler: that would block a scheduler thread; send
 /// requests from the actor instead. One instance per thread.
 class blocking_pool {
-public:
+ public:
   /// A client of `pool` whose calls wait at most `timeout` each.
   blocking_pool(caf::actor_system& sys, pool_actor pool,
                 caf::timespan timeout = std::chrono::seconds(30));
@@ -45,7 +45,7 @@ public:
   /// Shuts the pool down, letting leased work finish until `deadline`.
   caf::error shutdown(caf::timespan deadline);
 
-private:
+ private:
   struct impl;
   std::unique_ptr<impl> impl_;
 };

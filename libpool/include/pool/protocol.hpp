@@ -19,20 +19,20 @@ struct lease;
 } // namespace pool
 
 CAF_BEGIN_TYPE_ID_BLOCK(libpool, caf::first_custom_type_id)
-  CAF_ADD_TYPE_ID(libpool, (pool::param))
-  CAF_ADD_TYPE_ID(libpool, (pool::statement))
-  CAF_ADD_TYPE_ID(libpool, (std::vector<pool::statement>))
-  CAF_ADD_TYPE_ID(libpool, (pool::column))
-  CAF_ADD_TYPE_ID(libpool, (pool::query_result))
-  CAF_ADD_TYPE_ID(libpool, (std::vector<pool::query_result>))
-  CAF_ADD_TYPE_ID(libpool, (pool::pool_stats))
-  CAF_ADD_TYPE_ID(libpool, (pool::lease))
-  CAF_ADD_ATOM(libpool, pool, query_atom, "query")
-  CAF_ADD_ATOM(libpool, pool, acquire_atom, "acquire")
-  CAF_ADD_ATOM(libpool, pool, release_atom, "release")
-  CAF_ADD_ATOM(libpool, pool, transaction_atom, "txn")
-  CAF_ADD_ATOM(libpool, pool, stats_atom, "stats")
-  CAF_ADD_ATOM(libpool, pool, shutdown_atom, "shutdown")
+CAF_ADD_TYPE_ID(libpool, (pool::param))
+CAF_ADD_TYPE_ID(libpool, (pool::statement))
+CAF_ADD_TYPE_ID(libpool, (std::vector<pool::statement>))
+CAF_ADD_TYPE_ID(libpool, (pool::column))
+CAF_ADD_TYPE_ID(libpool, (pool::query_result))
+CAF_ADD_TYPE_ID(libpool, (std::vector<pool::query_result>))
+CAF_ADD_TYPE_ID(libpool, (pool::pool_stats))
+CAF_ADD_TYPE_ID(libpool, (pool::lease))
+CAF_ADD_ATOM(libpool, pool, query_atom, "query")
+CAF_ADD_ATOM(libpool, pool, acquire_atom, "acquire")
+CAF_ADD_ATOM(libpool, pool, release_atom, "release")
+CAF_ADD_ATOM(libpool, pool, transaction_atom, "txn")
+CAF_ADD_ATOM(libpool, pool, stats_atom, "stats")
+CAF_ADD_ATOM(libpool, pool, shutdown_atom, "shutdown")
 CAF_END_TYPE_ID_BLOCK(libpool)
 
 namespace pool {
@@ -88,8 +88,8 @@ using pool_actor = caf::typed_actor<
   caf::replies_to<query_atom, statement>::with<query_result>,
   caf::replies_to<acquire_atom, caf::timespan>::with<lease>,
   caf::replies_to<release_atom, uint64_t>::with<caf::ok_atom>,
-  caf::replies_to<transaction_atom, std::vector<statement>>::with<
-    std::vector<query_result>>,
+  caf::replies_to<transaction_atom,
+                  std::vector<statement>>::with<std::vector<query_result>>,
   caf::replies_to<stats_atom>::with<pool_stats>,
   caf::replies_to<shutdown_atom, caf::timespan>::with<caf::ok_atom>>;
 

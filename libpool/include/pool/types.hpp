@@ -17,7 +17,7 @@ namespace pool {
 /// field (never spliced into the SQL). A default-constructed or `nullptr`
 /// parameter is SQL NULL, distinct from the empty string.
 class param {
-public:
+ public:
   /// SQL NULL.
   param() = default;
   /// SQL NULL.
@@ -27,8 +27,8 @@ public:
   /// The text `x`.
   param(const char* x) : value_(std::string{x}) {}
   /// The decimal text of an integer, e.g. `param{42}` sends "42".
-  template <class T, class = std::enable_if_t<std::is_integral<T>::value
-                                              && !std::is_same<T, bool>::value>>
+  template <class T, class = std::enable_if_t<std::is_integral<T>::value &&
+                                              !std::is_same<T, bool>::value>>
   param(T x) : value_(std::to_string(x)) {}
   /// "t" or "f", PostgreSQL's text form of a boolean.
   param(bool x) : value_(std::string{x ? "t" : "f"}) {}
@@ -49,7 +49,7 @@ public:
     return f(caf::meta::type_name("pool::param"), x.value_);
   }
 
-private:
+ private:
   caf::optional<std::string> value_;
 };
 
@@ -139,10 +139,6 @@ struct pool_stats {
   uint64_t acquire_timeouts = 0;
   /// Requests rejected with `queue_full`.
   uint64_t rejected = 0;
-  /// Statements that completed (successfully or not) through the pool.
-  uint64_t queries = 0;
-  /// Statements that ended with an error.
-  uint64_t query_errors = 0;
   /// Connections successfully opened since start.
   uint64_t connections_created = 0;
   /// Connections closed since start (any reason).
@@ -161,9 +157,9 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
   return f(caf::meta::type_name("pool::pool_stats"), x.total, x.idle, x.leased,
            x.busy, x.connecting, x.cleaning, x.waiting, x.acquired,
-           x.acquire_timeouts, x.rejected, x.queries, x.query_errors,
-           x.connections_created, x.connections_closed, x.connect_failures,
-           x.leases_reclaimed, x.wait_time_total, x.shutting_down);
+           x.acquire_timeouts, x.rejected, x.connections_created,
+           x.connections_closed, x.connect_failures, x.leases_reclaimed,
+           x.wait_time_total, x.shutting_down);
 }
 
 } // namespace pool

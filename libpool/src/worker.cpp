@@ -1,0 +1,353 @@
+#include "worker.hpp"
+
+#include <algorithm>
+
+#include "caf/actor_system.hpp"
+#include "caf/local_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+
+#include "pool/error.hpp"
+
+namespace pool {
+
+const char* worker_state::name = "pool.worker";
+
+namespace {
+
+using worker_ptr = worker_actor::stateful_pointer<worker_state>;
+
+caf::timespan now(worker_ptr self) {
+  return self->clock().now().time_since_epoch();
+}
+
+// How often the watchdog checks the running statement against its deadline.
+caf::timespan tick_interval(const pool_config& cfg) {
+  using namespace std::chrono;
+  auto base = std::min(cfg.query_timeout, cfg.connect_timeout) / 10;
+  return std::clamp<caf::timespan>(base, milliseconds(1), seconds(1));
+}
+
+void schedule_tick(worker_ptr self) {
+  auto& st = self->state;
+  if (st.tick_pending)
+    return;
+  st.tick_pending = true;
+  self->delayed_send(self, tick_interval(st.ctx->cfg), tick_atom::value);
+}
+
+// Answers the current operation's promise with `x` unless it was answered.
+template <class T>
+void answer(worker_op& op, T&& x) {
+  if (op.answered || !op.rp.pending())
+    return;
+  op.answered = true;
+  op.rp.deliver(std::forward<T>(x));
+}
+
+// Answers every pending operation with `err`, closes the connection and
+// exits with `reason`.
+void stop(worker_ptr self, const caf::error& err, caf::error reason) {
+  auto& st = self->state;
+  if (st.phase == worker_state::executing || st.phase == worker_state::cleaning)
+    answer(st.current, err);
+  for (auto& op : st.queue)
+    answer(op, err);
+  st.queue.clear();
+  if (st.conn)
+    st.conn->close();
+  st.conn.reset();
+  self->quit(std::move(reason));
+}
+
+// Fails every pending operation with `err` and exits with it.
+void fail(worker_ptr self, const caf::error& err) {
+  stop(self, err, err);
+}
+
+void execute(worker_ptr self, const statement& stmt) {
+  auto& st = self->state;
+  st.deadline = now(self) + st.ctx->cfg.query_timeout;
+  st.cancelled = false;
+  st.conn->execute(stmt);
+  schedule_tick(self);
+}
+
+const statement& begin_stmt() {
+  static const statement x{"BEGIN"};
+  return x;
+}
+
+const statement& commit_stmt() {
+  static const statement x{"COMMIT"};
+  return x;
+}
+
+const statement& rollback_stmt() {
+  static const statement x{"ROLLBACK"};
+  return x;
+}
+
+void start_next(worker_ptr self);
+
+// Reports the connection as free to the manager and moves on.
+void finish_op(worker_ptr self) {
+  auto& st = self->state;
+  auto kind = st.current.kind;
+  st.phase = worker_state::idle;
+  st.current = worker_op{};
+  if (kind != worker_op::lease_query)
+    self->send(st.manager, done_atom::value, st.id);
+  start_next(self);
+}
+
+// Returns the connection clean (rolls back an open transaction) before the
+// operation ends; answers a pending failure after the rollback.
+void clean_up(worker_ptr self) {
+  auto& st = self->state;
+  auto tx = st.conn->transaction_status();
+  if (tx == tx_status::idle) {
+    if (st.current.failure)
+      answer(st.current, st.current.failure);
+    finish_op(self);
+    return;
+  }
+  if (st.phase == worker_state::cleaning || tx == tx_status::unknown ||
+      tx == tx_status::active) {
+    auto err = make_error(pool_errc::connection_lost,
+                          "connection left in an unknown state");
+    fail(self, st.current.failure ? st.current.failure : err);
+    return;
+  }
+  st.phase = worker_state::cleaning;
+  execute(self, rollback_stmt());
+}
+
+// Runs the statement at `st.step` of the current operation.
+void run_step(worker_ptr self) {
+  auto& st = self->state;
+  auto& op = st.current;
+  st.phase = worker_state::executing;
+  if (op.kind != worker_op::txn) {
+    execute(self, op.stmts[0]);
+    return;
+  }
+  if (st.step == 0)
+    execute(self, begin_stmt());
+  else if (st.step <= op.stmts.size())
+    execute(self, op.stmts[st.step - 1]);
+  else
+    execute(self, commit_stmt());
+}
+
+// Handles the outcome of the statement that just finished.
+void on_result(worker_ptr self, caf::expected<query_result> res) {
+  auto& st = self->state;
+  auto& op = st.current;
+  if (!res && is(res.error(), pool_errc::connection_lost)) {
+    fail(self, res.error());
+    return;
+  }
+  if (st.phase == worker_state::cleaning) {
+    clean_up(self);
+    return;
+  }
+  // A statement that ran past its deadline was answered with a timeout
+  // already; a transaction must then not go on to COMMIT.
+  if (st.cancelled && (!res || op.kind == worker_op::txn))
+    res = make_error(pool_errc::query_timeout,
+                     "statement cancelled after query_timeout",
+                     sqlstate(res.error()));
+  if (op.kind != worker_op::txn) {
+    if (res)
+      answer(op, std::move(*res));
+    else
+      answer(op, std::move(res.error()));
+    if (op.kind == worker_op::lease_query)
+      finish_op(self);
+    else
+      clean_up(self);
+    return;
+  }
+  if (!res) {
+    auto n = op.stmts.size();
+    std::string where = st.step == 0 ? "BEGIN"
+                        : st.step <= n
+                          ? "statement " + std::to_string(st.step - 1)
+                          : "COMMIT";
+    auto& err = res.error();
+    op.failure =
+      is(err, pool_errc::query_failed)
+        ? make_error(pool_errc::query_failed, where + ": " + error_message(err),
+                     sqlstate(err))
+        : err;
+    clean_up(self);
+    return;
+  }
+  if (st.step >= 1 && st.step <= op.stmts.size())
+    op.results.emplace_back(std::move(*res));
+  if (++st.step <= op.stmts.size() + 1) {
+    run_step(self);
+    return;
+  }
+  answer(op, std::move(op.results));
+  clean_up(self);
+}
+
+// Starts the next queued operation if the connection is free.
+void start_next(worker_ptr self) {
+  auto& st = self->state;
+  if (st.phase != worker_state::idle || st.queue.empty())
+    return;
+  st.current = std::move(st.queue.front());
+  st.queue.pop_front();
+  st.step = 0;
+  if (st.current.kind == worker_op::unlease) {
+    st.phase = worker_state::executing;
+    clean_up(self);
+    return;
+  }
+  run_step(self);
+}
+
+void enqueue(worker_ptr self, worker_op op) {
+  self->state.queue.emplace_back(std::move(op));
+  start_next(self);
+}
+
+void on_wake(worker_ptr self) {
+  auto& st = self->state;
+  switch (st.phase) {
+  case worker_state::connecting: {
+    caf::error err;
+    if (st.conn->poll_connect(err) == poll_status::pending)
+      return;
+    if (err) {
+      fail(self, err);
+      return;
+    }
+    st.phase = worker_state::idle;
+    self->send(st.manager, ready_atom::value, st.id);
+    start_next(self);
+    return;
+  }
+  case worker_state::executing:
+  case worker_state::cleaning: {
+    caf::expected<query_result> res{query_result{}};
+    if (st.conn->poll_result(res) == poll_status::pending)
+      return;
+    on_result(self, std::move(res));
+    return;
+  }
+  case worker_state::idle:
+    return; // spurious
+  }
+}
+
+// The watchdog: cancels a statement past its deadline; gives up on a
+// connection whose cancel did not complete within another query_timeout.
+void on_tick(worker_ptr self) {
+  auto& st = self->state;
+  st.tick_pending = false;
+  if (st.phase == worker_state::idle)
+    return;
+  auto& cfg = st.ctx->cfg;
+  if (now(self) < st.deadline) {
+    schedule_tick(self);
+    return;
+  }
+  if (st.phase == worker_state::connecting) {
+    fail(self, make_error(pool_errc::connect_failed,
+                          "no connection within connect_timeout"));
+    return;
+  }
+  if (st.cancelled) {
+    fail(self, make_error(pool_errc::connection_lost,
+                          "the server did not answer a cancel request"));
+    return;
+  }
+  st.cancelled = true;
+  st.conn->cancel();
+  answer(st.current, make_error(pool_errc::query_timeout,
+                                "statement cancelled after query_timeout"));
+  st.deadline = now(self) + cfg.query_timeout;
+  schedule_tick(self);
+}
+
+worker_op make_op(worker_ptr self, worker_op::kind_t kind,
+                  std::vector<statement> stmts) {
+  worker_op op;
+  op.kind = kind;
+  op.rp = self->make_response_promise();
+  op.stmts = std::move(stmts);
+  return op;
+}
+
+worker_actor::behavior_type
+worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
+            std::shared_ptr<const pool_context> ctx) {
+  auto& st = self->state;
+  st.id = id;
+  st.manager = manager;
+  st.ctx = std::move(ctx);
+  self->monitor(manager);
+  self->set_down_handler([=](caf::down_msg&) {
+    fail(self, make_error(pool_errc::shutting_down, "the pool is gone"));
+  });
+  st.conn = st.ctx->db->create(st.ctx->cfg, waker{self->address()});
+  st.deadline = now(self) + st.ctx->cfg.connect_timeout;
+  st.conn->connect();
+  schedule_tick(self);
+  return {
+    [=](run_atom, statement& stmt) -> caf::result<query_result> {
+      auto op = make_op(self, worker_op::run, {});
+      op.stmts.emplace_back(std::move(stmt));
+      auto rp = op.rp;
+      enqueue(self, std::move(op));
+      return rp;
+    },
+    [=](transaction_atom, std::vector<statement>& stmts)
+      -> caf::result<std::vector<query_result>> {
+      auto op = make_op(self, worker_op::txn, std::move(stmts));
+      auto rp = op.rp;
+      enqueue(self, std::move(op));
+      return rp;
+    },
+    [=](query_atom, uint64_t lease_id,
+        statement& stmt) -> caf::result<query_result> {
+      if (lease_id == 0 || lease_id != self->state.lease_id)
+        return make_error(pool_errc::invalid_lease,
+                          "lease " + std::to_string(lease_id) +
+                            " is not held on this connection");
+      auto op = make_op(self, worker_op::lease_query, {});
+      op.stmts.emplace_back(std::move(stmt));
+      auto rp = op.rp;
+      enqueue(self, std::move(op));
+      return rp;
+    },
+    [=](lease_atom, uint64_t lease_id) { self->state.lease_id = lease_id; },
+    [=](unlease_atom, uint64_t lease_id) {
+      if (lease_id != self->state.lease_id)
+        return;
+      self->state.lease_id = 0;
+      worker_op op;
+      op.kind = worker_op::unlease;
+      enqueue(self, std::move(op));
+    },
+    [=](wake_atom) { on_wake(self); },
+    [=](tick_atom) { on_tick(self); },
+    [=](close_atom) {
+      stop(self, make_error(pool_errc::shutting_down, "connection closed"),
+           caf::exit_reason::normal);
+    },
+  };
+}
+
+} // namespace
+
+worker_actor spawn_worker(caf::local_actor* parent, uint32_t id,
+                          manager_actor manager,
+                          std::shared_ptr<const pool_context> ctx) {
+  return parent->spawn(worker_impl, id, std::move(manager), std::move(ctx));
+}
+
+} // namespace pool

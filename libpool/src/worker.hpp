@@ -1,0 +1,73 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "caf/response_promise.hpp"
+#include "caf/stateful_actor.hpp"
+
+#include "actors.hpp"
+
+namespace pool {
+
+/// One operation a worker runs on its connection.
+struct worker_op {
+  enum kind_t : uint8_t {
+    /// A pooled autocommit statement; the manager is told when it is done.
+    run,
+    /// A pooled transaction: BEGIN, the statements, COMMIT.
+    txn,
+    /// A statement on a lease.
+    lease_query,
+    /// The end of a lease: clean the connection, then tell the manager.
+    unlease,
+  };
+  kind_t kind = run;
+  caf::response_promise rp;
+  std::vector<statement> stmts;
+  std::vector<query_result> results;
+  /// The first error; a transaction is rolled back before it is delivered.
+  caf::error failure;
+  /// Whether `rp` was answered already (e.g. at a timeout).
+  bool answered = false;
+};
+
+/// The state of a connection worker.
+struct worker_state {
+  /// Where the worker is in running its current operation.
+  enum phase_t : uint8_t {
+    connecting,
+    /// Connected, nothing running.
+    idle,
+    /// Running a statement of the current operation.
+    executing,
+    /// Running the ROLLBACK that returns the connection clean.
+    cleaning,
+  };
+
+  static const char* name;
+  uint32_t id = 0;
+  manager_actor manager;
+  std::shared_ptr<const pool_context> ctx;
+  std::unique_ptr<connection> conn;
+  phase_t phase = connecting;
+  /// The current lease's id, 0 when not leased.
+  uint64_t lease_id = 0;
+  /// The operation running now (valid unless phase is idle/connecting).
+  worker_op current;
+  /// Index of the statement running now within the current operation;
+  /// for transactions 0 is BEGIN and stmts.size() + 1 is COMMIT.
+  size_t step = 0;
+  /// Operations waiting for the current one (lease queries, unlease).
+  std::deque<worker_op> queue;
+  /// When the running statement (or the connect) must be finished.
+  caf::timespan deadline{0};
+  /// Whether the running statement was cancelled at its deadline already.
+  bool cancelled = false;
+  /// Whether a watchdog tick is scheduled.
+  bool tick_pending = false;
+};
+
+} // namespace pool

@@ -1,0 +1,310 @@
+# shellcheck shell=bash
+# Shared helpers for libpool's scripts (scripts/test, scripts/demo,
+# scripts/pg-up, scripts/pg-down, .ci/run). Source it; do not run it.
+#
+#   ensure_deps                  install missing Debian packages (apt-get)
+#   default_build_dir            build | build-asan | build-tsan (from SANITIZE)
+#   build_project DIR [ARGS...]  configure + build (extra ARGS go to cmake)
+#   check_format                 clang-format --dry-run --Werror on *.cpp/*.hpp
+#   pg_start [DIR] [PORT]        throwaway PostgreSQL 15 cluster; exports
+#                                POOL_TEST_DSN, POOL_TEST_PGDATA,
+#                                POOL_TEST_PGHOST, POOL_TEST_PGPORT, ...
+#                                (and sets POOL_PG_DIR, not exported)
+#   pg_stop [DIR]                stop it and delete DIR (idempotent, never fails)
+#
+# Environment knobs: SANITIZE, POOL_JOBS, POOL_BUILD_DIR, POOL_SKIP_FORMAT.
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  echo "scripts/lib.sh is a library: source it from bash (. scripts/lib.sh)" >&2
+  exit 2
+fi
+
+# Packages the project needs on a bare Debian 12 machine.
+POOL_DEPS=(build-essential g++ cmake make libcaf-dev libspdlog-dev libpq-dev
+  postgresql-15 ccache clang-format gnuplot-nox)
+POOL_PG_BIN=${POOL_PG_BIN:-/usr/lib/postgresql/15/bin}
+# Marker file that pg_start puts in its directory; pg_stop only deletes
+# directories that carry it.
+POOL_PG_MARKER=.libpool-pg-cluster
+
+log() { printf '[libpool] %s\n' "$*" >&2; }
+die() {
+  printf '[libpool] error: %s\n' "$*" >&2
+  exit 1
+}
+
+# ---------------------------------------------------------------- deps ----
+
+_pkg_installed() {
+  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
+}
+
+# Runs "$@" as root: directly when we are root, through sudo otherwise.
+_as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  else
+    sudo "$@"
+  fi
+}
+
+ensure_deps() {
+  local missing=() p
+  for p in "${POOL_DEPS[@]}"; do
+    _pkg_installed "$p" || missing+=("$p")
+  done
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    log "deps: all ${#POOL_DEPS[@]} packages present, nothing installed"
+    return 0
+  fi
+  if [[ $(id -u) -ne 0 ]] && ! command -v sudo >/dev/null 2>&1; then
+    die "missing packages: ${missing[*]}; not root and no sudo, so install them as root: apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+  fi
+  log "deps: installing ${missing[*]} (apt-get update + install)"
+  _as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq ||
+    die "apt-get update failed"
+  _as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}" ||
+    die "apt-get install ${missing[*]} failed"
+  for p in "${missing[@]}"; do
+    _pkg_installed "$p" || die "package $p still not installed"
+  done
+  log "deps: installed ${missing[*]}"
+}
+
+# --------------------------------------------------------------- build ----
+
+default_build_dir() {
+  if [[ -n ${POOL_BUILD_DIR:-} ]]; then
+    printf '%s\n' "$POOL_BUILD_DIR"
+    return
+  fi
+  case "${SANITIZE:-}" in
+    '') echo build ;;
+    address,undefined | undefined,address) echo build-asan ;;
+    thread) echo build-tsan ;;
+    *) echo "build-san-${SANITIZE//[^A-Za-z0-9]/-}" ;;
+  esac
+}
+
+build_project() {
+  local dir=${1:-$(default_build_dir)}
+  [[ $# -gt 0 ]] && shift
+  local jobs=${POOL_JOBS:-2}
+  # POOL_SANITIZE is always passed (empty = none) so that a cached value in
+  # a reused build directory never survives a change of SANITIZE.
+  log "configuring $dir (RelWithDebInfo, sanitize='${SANITIZE:-}')"
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "-DPOOL_SANITIZE=${SANITIZE:-}" "$@" || {
+    log "cmake configure failed ($dir)"
+    return 1
+  }
+  log "building $dir with -j$jobs"
+  cmake --build "$dir" -j "$jobs" || {
+    log "build failed ($dir)"
+    return 1
+  }
+}
+
+# -------------------------------------------------------------- format ----
+
+# Lists the C++ sources to check, one per line: in a git checkout the
+# tracked files, plus untracked, not ignored ones (so a new file is caught
+# before it is added) outside build*/ directories; else every *.cpp/*.hpp
+# outside build*/ and .git.
+_format_files() {
+  if command -v git >/dev/null 2>&1 &&
+    git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    {
+      git ls-files --cached -- '*.cpp' '*.hpp'
+      git ls-files --others --exclude-standard -- '*.cpp' '*.hpp' |
+        grep -Ev '^build[^/]*/' || true
+    } | sort -u | while IFS= read -r f; do
+      if [[ -f $f ]]; then printf '%s\n' "$f"; fi
+    done
+  else
+    find . \( -path './build*' -o -path './.git' \) -prune -o -type f \
+      \( -name '*.cpp' -o -name '*.hpp' \) -print | sed 's|^\./||' | sort
+  fi
+}
+
+check_format() {
+  if [[ -n ${POOL_SKIP_FORMAT:-} && ${POOL_SKIP_FORMAT} != 0 ]]; then
+    log "format: skipped (POOL_SKIP_FORMAT=$POOL_SKIP_FORMAT)"
+    return 0
+  fi
+  command -v clang-format >/dev/null 2>&1 || die "clang-format not found"
+  local files=() bad=() f
+  while IFS= read -r f; do files+=("$f"); done < <(_format_files)
+  for f in "${files[@]}"; do
+    clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || bad+=("$f")
+  done
+  if [[ ${#bad[@]} -gt 0 ]]; then
+    log "format: ${#bad[@]} of ${#files[@]} files are not clang-formatted:"
+    printf '  %s\n' "${bad[@]}" >&2
+    log "fix with: clang-format -i ${bad[*]}"
+    return 1
+  fi
+  log "format: ${#files[@]} files OK"
+}
+
+# ---------------------------------------------------------- postgresql ----
+
+# Runs a PostgreSQL binary as the cluster's owner: user postgres when we are
+# root (initdb/pg_ctl refuse to run as root), else the current user. Runs
+# from / so the server never inherits a working directory it cannot read.
+_pg_as() {
+  local bin=$1
+  shift
+  if [[ $(id -u) -eq 0 ]]; then
+    (cd / && runuser -u postgres -- "$POOL_PG_BIN/$bin" "$@")
+  else
+    (cd / && "$POOL_PG_BIN/$bin" "$@")
+  fi
+}
+
+# True when something listens on 127.0.0.1:PORT (or any address, per ss).
+_port_in_use() {
+  local port=$1
+  if command -v ss >/dev/null 2>&1 &&
+    ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+    return 0
+  fi
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+}
+
+_free_port() {
+  local port=${1:-54330} last=$((${1:-54330} + 500))
+  while ((port < last)); do
+    if ! _port_in_use "$port"; then
+      echo "$port"
+      return 0
+    fi
+    port=$((port + 1))
+  done
+  return 1
+}
+
+# pg_start [DIR] [PORT]
+# DIR defaults to a new mktemp -d /tmp/libpool-pg.XXXXXX, PORT to the first
+# free one from 54330 up (retrying the next ones if the bind races).
+pg_start() {
+  local dir=${1:-} port=${2:-} fixed_port=${2:-}
+  [[ -x $POOL_PG_BIN/initdb ]] ||
+    die "PostgreSQL 15 not found in $POOL_PG_BIN (run ensure_deps)"
+  if [[ $(id -u) -eq 0 ]] && ! getent passwd postgres >/dev/null; then
+    die "user postgres does not exist (is postgresql-15 installed?)"
+  fi
+  if [[ -z $dir ]]; then
+    dir=$(mktemp -d /tmp/libpool-pg.XXXXXX) || die "mktemp failed"
+  else
+    mkdir -p "$dir" || die "cannot create $dir"
+    [[ -z $(ls -A "$dir") ]] || die "$dir is not empty"
+  fi
+  dir=$(cd "$dir" && pwd)
+  : >"$dir/$POOL_PG_MARKER"
+  # Known to callers from here on, so that their EXIT trap can clean up
+  # even if the rest of pg_start fails.
+  # shellcheck disable=SC2034 # read by the scripts that source this file
+  POOL_PG_DIR=$dir
+  if [[ $(id -u) -eq 0 ]]; then
+    chown -R postgres:postgres "$dir"
+  fi
+  chmod 700 "$dir"
+
+  local data=$dir/data logf=$dir/server.log
+  if ! _pg_as initdb -D "$data" -U postgres -A trust -E UTF8 --locale=C \
+    --no-sync >"$dir/initdb.log" 2>&1; then
+    log "initdb failed:"
+    tail -n 30 "$dir/initdb.log" >&2 || true
+    pg_stop "$dir"
+    return 1
+  fi
+
+  local attempt started=0 opts='' seen
+  for attempt in 1 2 3 4 5; do
+    if [[ -z $fixed_port ]]; then
+      port=$(_free_port "${port:-54330}") || {
+        log "no free port found from 54330 up"
+        break
+      }
+    fi
+    opts="-k $dir -h 127.0.0.1 -p $port -F -c max_connections=400"
+    opts+=" -c shared_buffers=32MB -c log_min_messages=warning"
+    seen=$(wc -l 2>/dev/null <"$logf" || echo 0)
+    if _pg_as pg_ctl -D "$data" -l "$logf" -w -t 60 -o "$opts" \
+      start >"$dir/pg_ctl.log" 2>&1; then
+      started=1
+      break
+    fi
+    # Lost a race for the port? Try the next one; anything else is fatal.
+    if [[ -z $fixed_port ]] &&
+      tail -n "+$((seen + 1))" "$logf" 2>/dev/null |
+      grep -qE 'could not bind|Address already in use|could not create any TCP/IP sockets'; then
+      log "port $port taken (attempt $attempt), trying the next one"
+      port=$((port + 1))
+      continue
+    fi
+    break
+  done
+  if [[ $started -ne 1 ]]; then
+    log "PostgreSQL failed to start (dir $dir, port ${port:-?}):"
+    tail -n 30 "$dir/pg_ctl.log" "$logf" >&2 2>/dev/null || true
+    pg_stop "$dir"
+    return 1
+  fi
+
+  if ! "$POOL_PG_BIN/createdb" -h "$dir" -p "$port" -U postgres pooltest \
+    >"$dir/createdb.log" 2>&1; then
+    log "createdb pooltest failed:"
+    cat "$dir/createdb.log" >&2 || true
+    pg_stop "$dir"
+    return 1
+  fi
+
+  export POOL_TEST_DSN="host=$dir port=$port user=postgres dbname=pooltest"
+  export POOL_TEST_PGDATA=$data
+  export POOL_TEST_PGHOST=$dir
+  export POOL_TEST_PGPORT=$port
+  # For tests that stop/restart the server: where pg_ctl lives, which OS
+  # user must run it (pg_ctl refuses root), the server's log and the exact
+  # options it was started with.
+  export POOL_TEST_PGBIN=$POOL_PG_BIN
+  export POOL_TEST_PGLOG=$logf
+  POOL_TEST_PGUSER_OS=postgres
+  [[ $(id -u) -eq 0 ]] || POOL_TEST_PGUSER_OS=$(id -un)
+  export POOL_TEST_PGUSER_OS
+  export POOL_TEST_PGOPTS=$opts
+  log "PostgreSQL 15 up: $POOL_TEST_DSN"
+}
+
+# pg_stop [DIR]: stops the cluster in DIR (default: $POOL_TEST_PGHOST) and
+# deletes DIR. Idempotent; always returns 0.
+pg_stop() {
+  local dir=${1:-${POOL_TEST_PGHOST:-}}
+  [[ -n $dir && -d $dir ]] || return 0
+  if [[ ! -e $dir/$POOL_PG_MARKER ]]; then
+    log "pg_stop: $dir was not made by pg_start; leaving it alone"
+    return 0
+  fi
+  local data=$dir/data
+  if [[ -f $data/postmaster.pid ]]; then
+    if ! _pg_as pg_ctl -D "$data" -m fast -w -t 30 stop >/dev/null 2>&1; then
+      _pg_as pg_ctl -D "$data" -m immediate -w -t 15 stop >/dev/null 2>&1 || {
+        local pid
+        pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null || true)
+        # Only a postmaster of this very data directory (never a reused pid).
+        if [[ $pid =~ ^[0-9]+$ ]] &&
+          tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$data"; then
+          kill -KILL "$pid" 2>/dev/null || true
+        fi
+      }
+    fi
+  fi
+  rm -rf -- "$dir" 2>/dev/null || true
+  if [[ ${POOL_TEST_PGHOST:-} == "$dir" ]]; then
+    unset POOL_TEST_DSN POOL_TEST_PGDATA POOL_TEST_PGHOST POOL_TEST_PGPORT \
+      POOL_TEST_PGBIN POOL_TEST_PGLOG POOL_TEST_PGUSER_OS POOL_TEST_PGOPTS
+  fi
+  return 0
+}

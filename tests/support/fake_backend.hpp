@@ -1,0 +1,73 @@
+#pragma once
+
+// A scriptable connection backend for deterministic tests. It keeps time on
+// the worker's actor clock, so under CAF's test coordinator every latency is
+// virtual and advances only with `advance_time`. Single-threaded use only
+// (the test coordinator runs everything on the test's thread).
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pool/backend.hpp"
+#include "pool/config.hpp"
+#include "pool/error.hpp"
+
+namespace pool::testing {
+
+/// How the fake answers one SQL text.
+struct fake_rule {
+  /// Time until the statement completes.
+  caf::timespan latency{0};
+  /// If set, the statement fails with this error.
+  caf::error error;
+  /// If true, the statement never completes unless cancelled.
+  bool hang = false;
+  /// The result on success (command_tag defaults to the SQL's first word).
+  query_result result;
+};
+
+/// Shared by the test and every fake connection: the script and what the
+/// connections observed.
+struct fake_script {
+  /// Time until a connect completes.
+  caf::timespan connect_latency{0};
+  /// If set, connects fail with this error.
+  caf::error connect_error;
+  /// Latency of statements without a rule.
+  caf::timespan default_latency{0};
+  /// Rules by exact SQL text.
+  std::map<std::string, fake_rule> rules;
+
+  /// Connections created, connected, closed; connected and not closed now;
+  /// the most that were ever open (connecting included) at once.
+  int created = 0;
+  int connected = 0;
+  int closed = 0;
+  int open = 0;
+  int max_open = 0;
+  /// Cancel requests received.
+  int cancels = 0;
+  /// Every statement executed, as "<connection number>:<sql>".
+  std::vector<std::string> log;
+
+  /// Returns the statements in `log` run on connection `n`.
+  std::vector<std::string> log_of(int n) const;
+};
+
+/// A backend whose connections follow `script`.
+class fake_backend : public backend {
+ public:
+  explicit fake_backend(std::shared_ptr<fake_script> script)
+    : script_(std::move(script)) {
+    // nop
+  }
+
+  std::unique_ptr<connection> create(const pool_config& cfg, waker w) override;
+
+ private:
+  std::shared_ptr<fake_script> script_;
+};
+
+} // namespace pool::testing

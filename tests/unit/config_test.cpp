@@ -1,0 +1,95 @@
+#define CAF_SUITE config
+#include "fixture.hpp"
+
+using namespace pool;
+using namespace pool::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Returns the message of validate(cfg) after `change`, "" if valid.
+template <class F>
+std::string check(F change) {
+  pool_config cfg;
+  cfg.conninfo = "host=/tmp dbname=x";
+  change(cfg);
+  auto err = validate(cfg);
+  if (!err)
+    return "";
+  CAF_CHECK(is(err, pool_errc::invalid_config));
+  return error_message(err);
+}
+
+bool starts_with(const std::string& x, const std::string& prefix) {
+  return x.compare(0, prefix.size(), prefix) == 0;
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(config_tests, fixture)
+
+// Each invalid field is rejected with a message that names it.
+CAF_TEST(invalid configs are rejected naming the field) {
+  CAF_CHECK_EQUAL(check([](pool_config&) {}), "");
+  CAF_CHECK(
+    starts_with(check([](pool_config& c) { c.max_size = 0; }), "max_size:"));
+  CAF_CHECK(starts_with(check([](pool_config& c) {
+                          c.min_size = 5;
+                          c.max_size = 2;
+                        }),
+                        "min_size:"));
+  CAF_CHECK(starts_with(check([](pool_config& c) { c.max_waiters = 0; }),
+                        "max_waiters:"));
+  CAF_CHECK(starts_with(
+    check([](pool_config& c) { c.acquire_timeout = caf::timespan{0}; }),
+    "acquire_timeout:"));
+  CAF_CHECK(starts_with(check([](pool_config& c) { c.query_timeout = -1s; }),
+                        "query_timeout:"));
+  CAF_CHECK(starts_with(
+    check([](pool_config& c) { c.connect_timeout = caf::timespan{0}; }),
+    "connect_timeout:"));
+  CAF_CHECK(starts_with(
+    check([](pool_config& c) { c.conninfo = "host=x bogus_option=1"; }),
+    "conninfo:"));
+  CAF_CHECK(starts_with(check([](pool_config& c) {
+                          c.conninfo = "postgresql://host/db?bogus_param=1";
+                        }),
+                        "conninfo:"));
+}
+
+// A conninfo error never echoes the password.
+CAF_TEST(conninfo errors and logs never show the password) {
+  auto msg = check([](pool_config& c) {
+    c.conninfo = "host=x password=sup3rs3cret 'unterminated";
+  });
+  CAF_CHECK(starts_with(msg, "conninfo:"));
+  CAF_CHECK_EQUAL(msg.find("sup3rs3cret"), std::string::npos);
+  auto red = redact_conninfo("host=db password=sup3rs3cret dbname=app");
+  CAF_CHECK_EQUAL(red.find("sup3rs3cret"), std::string::npos);
+  CAF_CHECK_NOT_EQUAL(red.find("password=***"), std::string::npos);
+  CAF_CHECK_NOT_EQUAL(red.find("host=db"), std::string::npos);
+  auto uri = redact_conninfo("postgresql://bob:sup3rs3cret@db/app");
+  CAF_CHECK_EQUAL(uri.find("sup3rs3cret"), std::string::npos);
+}
+
+// spawn_pool refuses an invalid config and starts nothing.
+CAF_TEST(spawn_pool refuses an invalid config) {
+  auto cfg = make_config(3, 1);
+  auto res = spawn_pool(sys, cfg);
+  CAF_CHECK(!res);
+  CAF_CHECK(is(res.error(), pool_errc::invalid_config));
+  sched.run();
+  CAF_CHECK_EQUAL(script->created, 0);
+}
+
+// Errors render readably, with SQLSTATE and message.
+CAF_TEST(errors render with sqlstate) {
+  auto err = make_error(pool_errc::query_failed, "syntax error", "42601");
+  CAF_CHECK_EQUAL(describe(err), "query_failed [42601]: syntax error");
+  CAF_CHECK_EQUAL(sqlstate(err), "42601");
+  CAF_CHECK(is(err, pool_errc::query_failed));
+  CAF_CHECK(!is(err, pool_errc::connection_lost));
+  CAF_CHECK_EQUAL(sys.render(err), "query_failed [42601]: syntax error");
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
