@@ -1,0 +1,156 @@
+// Phase A: acquire latency with an idle connection available, in-process.
+
+#include <chrono>
+#include <vector>
+
+#include "caf/all.hpp"
+
+#include "pool/error.hpp"
+
+#include "phases.hpp"
+#include "pool_util.hpp"
+
+namespace bench {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+/// What the acquiring actor measured.
+struct acquire_samples {
+  std::vector<int64_t> acquire_ns;
+  std::vector<int64_t> release_ns;
+  uint64_t errors = 0;
+  std::string first_error;
+};
+
+} // namespace
+
+} // namespace bench
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bench::acquire_samples)
+
+namespace bench {
+
+namespace {
+
+using go_atom = caf::atom_constant<caf::atom("go")>;
+
+/// Gives up after this many errors: the pool is not working.
+constexpr uint64_t max_errors = 20;
+
+struct acquirer_state {
+  pool::pool_actor pool;
+  caf::actor collector;
+  size_t warmup = 0;
+  size_t total = 0;
+  size_t done = 0;
+  acquire_samples out;
+};
+
+using acquirer_actor = caf::stateful_actor<acquirer_state>;
+
+void finish(acquirer_actor* self) {
+  self->send(self->state.collector, std::move(self->state.out));
+  self->quit();
+}
+
+void on_error(acquirer_actor* self, const caf::error& err) {
+  auto& out = self->state.out;
+  if (out.errors++ == 0)
+    out.first_error = pool::describe(err);
+}
+
+void next(acquirer_actor* self);
+
+void release(acquirer_actor* self, uint64_t id, bool measured) {
+  auto t0 = clock::now();
+  self->request(self->state.pool, 2s, pool::release_atom::value, id)
+    .then(
+      [=](caf::ok_atom) {
+        if (measured)
+          self->state.out.release_ns.push_back((clock::now() - t0).count());
+        next(self);
+      },
+      [=](caf::error& err) {
+        on_error(self, err);
+        next(self);
+      });
+}
+
+/// One round trip: acquire, record, release (waiting for its ok), repeat.
+void next(acquirer_actor* self) {
+  auto& st = self->state;
+  if (st.done == st.total || st.out.errors >= max_errors)
+    return finish(self);
+  bool measured = st.done++ >= st.warmup;
+  auto t0 = clock::now();
+  self
+    ->request(st.pool, 2s, pool::acquire_atom::value,
+              caf::timespan{std::chrono::seconds(1)})
+    .then(
+      [=](pool::lease& l) {
+        auto t1 = clock::now();
+        if (measured)
+          self->state.out.acquire_ns.push_back((t1 - t0).count());
+        release(self, l.id, measured);
+      },
+      [=](caf::error& err) {
+        on_error(self, err);
+        next(self);
+      });
+}
+
+caf::behavior acquirer(acquirer_actor* self, pool::pool_actor pool,
+                       caf::actor collector, size_t warmup, size_t samples) {
+  auto& st = self->state;
+  st.pool = std::move(pool);
+  st.collector = std::move(collector);
+  st.warmup = warmup;
+  st.total = warmup + samples;
+  st.out.acquire_ns.reserve(samples);
+  st.out.release_ns.reserve(samples);
+  self->send(self, go_atom::value);
+  return {[=](go_atom) { next(self); }};
+}
+
+} // namespace
+
+acquire_result run_acquire_phase(caf::actor_system& sys,
+                                 const std::string& conninfo, size_t warmup,
+                                 size_t samples) {
+  acquire_result res;
+  auto pool = start_pool(sys, conninfo, 2);
+  if (!pool) {
+    res.failure = pool::describe(pool.error());
+    return res;
+  }
+  caf::scoped_actor self{sys};
+  sys.spawn(acquirer, *pool, caf::actor{self}, warmup, samples);
+  acquire_samples out;
+  bool got = false;
+  // Worst case: every round trip times out (4 s) until max_errors.
+  self->receive(
+    [&](acquire_samples& x) {
+      out = std::move(x);
+      got = true;
+    },
+    caf::after(std::chrono::minutes(10)) >> [] {});
+  print_pool_stats(sys, *pool, "pool after phase A");
+  if (auto err = stop_pool(sys, *pool))
+    res.failure = "shutdown failed: " + pool::describe(err);
+  if (!got) {
+    res.failure = "the acquiring actor did not report within 10 minutes";
+    return res;
+  }
+  res.acquire = summarize(out.acquire_ns);
+  res.release = summarize(out.release_ns);
+  res.errors = out.errors;
+  res.first_error = std::move(out.first_error);
+  if (out.errors >= max_errors)
+    res.failure = "gave up after " + std::to_string(out.errors) + " errors";
+  return res;
+}
+
+} // namespace bench

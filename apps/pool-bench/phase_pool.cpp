@@ -1,0 +1,166 @@
+// Phase B: queries/s of N client actors on a pool of P connections.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+#include "caf/all.hpp"
+
+#include "pool/error.hpp"
+
+#include "phases.hpp"
+#include "pool_util.hpp"
+
+namespace bench {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+/// What one client measured.
+struct client_samples {
+  /// Latency of each query completed inside the window, in nanoseconds.
+  std::vector<int64_t> latency_ns;
+  uint64_t errors = 0;
+  std::string first_error;
+};
+
+} // namespace
+
+} // namespace bench
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bench::client_samples)
+
+namespace bench {
+
+namespace {
+
+using namespace std::chrono_literals;
+using go_atom = caf::atom_constant<caf::atom("go")>;
+
+constexpr auto query_timeout = std::chrono::seconds(5);
+
+struct client_state {
+  pool::pool_actor pool;
+  caf::actor collector;
+  clock::time_point window_start;
+  clock::time_point window_end;
+  int32_t value = 0;
+  client_samples out;
+};
+
+using client_actor = caf::stateful_actor<client_state>;
+
+void on_error(client_actor* self, std::string what) {
+  auto& out = self->state.out;
+  if (out.errors++ == 0)
+    out.first_error = std::move(what);
+}
+
+/// Sends the next query, or reports when the window is over.
+void next(client_actor* self) {
+  auto& st = self->state;
+  auto t0 = clock::now();
+  if (t0 >= st.window_end) {
+    self->send(st.collector, std::move(st.out));
+    self->quit();
+    return;
+  }
+  auto v = st.value = st.value == 1000000 ? 1 : st.value + 1;
+  self
+    ->request(st.pool, query_timeout, pool::query_atom::value,
+              pool::statement{"SELECT $1::int", {v}})
+    .then(
+      [=](pool::query_result& r) {
+        auto t1 = clock::now();
+        if (r.rows() != 1 || r.columns.size() != 1
+            || std::atoi(r.at(0, 0).c_str()) != v)
+          on_error(self, "wrong answer to SELECT " + std::to_string(v));
+        else if (t1 >= self->state.window_start
+                 && t1 < self->state.window_end)
+          self->state.out.latency_ns.push_back((t1 - t0).count());
+        next(self);
+      },
+      [=](caf::error& err) {
+        on_error(self, pool::describe(err));
+        next(self);
+      });
+}
+
+caf::behavior client(client_actor* self, pool::pool_actor pool,
+                     caf::actor collector, clock::time_point window_start,
+                     clock::time_point window_end, int32_t first_value) {
+  auto& st = self->state;
+  st.pool = std::move(pool);
+  st.collector = std::move(collector);
+  st.window_start = window_start;
+  st.window_end = window_end;
+  st.value = first_value;
+  st.out.latency_ns.reserve(1 << 15);
+  return {[=](go_atom) { next(self); }};
+}
+
+} // namespace
+
+load_result run_pool_phase(caf::actor_system& sys, const run_spec& spec) {
+  load_result res;
+  auto pool = start_pool(sys, spec.conninfo, spec.pool);
+  if (!pool) {
+    res.failure = pool::describe(pool.error());
+    return res;
+  }
+  auto secs = [](double s) {
+    return std::chrono::duration_cast<clock::duration>(
+      std::chrono::duration<double>(s));
+  };
+  caf::scoped_actor self{sys};
+  std::vector<caf::actor> clients;
+  auto start = clock::now() + 20ms;
+  auto window_start = start + secs(spec.warmup);
+  auto window_end = window_start + secs(spec.duration);
+  for (size_t i = 0; i < spec.clients; ++i)
+    clients.emplace_back(sys.spawn(client, *pool, caf::actor{self},
+                                   window_start, window_end,
+                                   static_cast<int32_t>(i * 1000)));
+  std::this_thread::sleep_until(start);
+  for (auto& c : clients)
+    caf::anon_send(c, go_atom::value);
+  std::this_thread::sleep_until(window_start);
+  auto cpu0 = process_cpu_seconds();
+  std::this_thread::sleep_until(window_end);
+  auto cpu1 = process_cpu_seconds();
+  std::vector<int64_t> all;
+  std::vector<uint64_t> per_client;
+  bool late = false;
+  for (size_t i = 0; i < spec.clients && !late; ++i)
+    self->receive(
+      [&](client_samples& s) {
+        per_client.push_back(s.latency_ns.size());
+        all.insert(all.end(), s.latency_ns.begin(), s.latency_ns.end());
+        if (res.errors == 0 && s.errors > 0)
+          res.first_error = s.first_error;
+        res.errors += s.errors;
+      },
+      caf::after(query_timeout + 10s) >> [&] { late = true; });
+  print_pool_stats(sys, *pool, "pool after phase B");
+  if (auto err = stop_pool(sys, *pool))
+    res.failure = "shutdown failed: " + pool::describe(err);
+  if (late)
+    res.failure = "only " + std::to_string(per_client.size()) + " of "
+                  + std::to_string(spec.clients) + " clients reported";
+  res.ops = all.size();
+  res.qps = static_cast<double>(res.ops) / spec.duration;
+  res.latency = summarize(all);
+  if (!per_client.empty()) {
+    auto [lo, hi] = std::minmax_element(per_client.begin(), per_client.end());
+    res.ops_min = *lo;
+    res.ops_max = *hi;
+  }
+  if (res.ops > 0)
+    res.cpu_us_per_query = (cpu1 - cpu0) * 1e6 / static_cast<double>(res.ops);
+  return res;
+}
+
+} // namespace bench

@@ -1,0 +1,79 @@
+#include "pool_util.hpp"
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <thread>
+
+#include "caf/all.hpp"
+
+#include "pool/blocking.hpp"
+#include "pool/config.hpp"
+#include "pool/error.hpp"
+#include "pool/pool.hpp"
+
+namespace bench {
+
+using namespace std::chrono_literals;
+
+caf::expected<pool::pool_actor> start_pool(caf::actor_system& sys,
+                                           const std::string& conninfo,
+                                           size_t size) {
+  pool::pool_config cfg;
+  cfg.conninfo = conninfo;
+  cfg.min_size = size;
+  cfg.max_size = size;
+  auto spawned = pool::spawn_pool(sys, cfg);
+  if (!spawned)
+    return spawned;
+  pool::blocking_pool db{sys, *spawned, 5s};
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  for (;;) {
+    auto st = db.stats();
+    if (st && st->idle == size)
+      return spawned;
+    if (!st || std::chrono::steady_clock::now() >= deadline) {
+      auto why = st ? "only " + std::to_string(st->idle) + " of "
+                        + std::to_string(size)
+                        + " connections idle after 30 s; stats: "
+                        + caf::deep_to_string(*st)
+                    : "stats failed: " + pool::describe(st.error());
+      db.shutdown(1s);
+      return caf::make_error(caf::sec::runtime_error, why);
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+void print_pool_stats(caf::actor_system& sys, const pool::pool_actor& pool,
+                      const char* label) {
+  pool::blocking_pool db{sys, pool, 5s};
+  auto st = db.stats();
+  if (!st) {
+    std::printf("  %s: stats failed: %s\n", label,
+                pool::describe(st.error()).c_str());
+    return;
+  }
+  auto wait_us = std::chrono::duration<double, std::micro>(st->wait_time_total);
+  std::printf("  %s: total %u idle %u leased %u busy %u connecting %u "
+              "cleaning %u waiting %u, "
+              "acquired %" PRIu64 " (mean wait %.1f us), acquire_timeouts %" PRIu64
+              ", rejected %" PRIu64 ", connections created %" PRIu64
+              " closed %" PRIu64 ", connect failures %" PRIu64 "\n",
+              label, st->total, st->idle, st->leased, st->busy, st->connecting,
+              st->cleaning, st->waiting,
+              st->acquired,
+              st->acquired ? wait_us.count() / double(st->acquired) : 0.0,
+              st->acquire_timeouts, st->rejected, st->connections_created,
+              st->connections_closed, st->connect_failures);
+}
+
+caf::error stop_pool(caf::actor_system& sys, const pool::pool_actor& pool) {
+  pool::blocking_pool db{sys, pool, 10s};
+  auto err = db.shutdown(5s);
+  if (err) // let the actor system terminate anyway
+    caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
+  return err;
+}
+
+} // namespace bench

@@ -1,0 +1,40 @@
+#include <memory>
+
+#include "caf/actor_system.hpp"
+
+#include "pool/backend.hpp"
+#include "pool/config.hpp"
+
+#include "libpq_connection.hpp"
+#include "poller.hpp"
+
+namespace pool {
+
+namespace {
+
+/// The libpq backend: connections share one poller thread, which lives as
+/// long as the backend or any of its connections. `create` only reads the
+/// backend's members, so any thread may call it.
+class libpq_backend final : public backend {
+ public:
+  explicit libpq_backend(caf::actor_system& sys)
+    : sys_(sys), poller_(std::make_shared<poller>()) {
+    // nop
+  }
+
+  std::unique_ptr<connection> create(const pool_config& cfg, waker w) override {
+    return std::make_unique<libpq_connection>(sys_, poller_, cfg, std::move(w));
+  }
+
+ private:
+  caf::actor_system& sys_;
+  std::shared_ptr<poller> poller_;
+};
+
+} // namespace
+
+std::shared_ptr<backend> make_libpq_backend(caf::actor_system& sys) {
+  return std::make_shared<libpq_backend>(sys);
+}
+
+} // namespace pool

@@ -1,0 +1,650 @@
+#include "libpq_connection.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+#include <mutex>
+
+#include "caf/actor_system.hpp"
+#include "caf/event_based_actor.hpp"
+#include "caf/spawn_options.hpp"
+
+#include "pool/error.hpp"
+#include "pool/types.hpp"
+
+namespace pool {
+
+// -- statement_cache ----------------------------------------------------------
+
+const std::string* statement_cache::find(const std::string& sql) {
+  auto i = index_.find(std::string_view{sql});
+  if (i == index_.end())
+    return nullptr;
+  lru_.splice(lru_.begin(), lru_, i->second); // keeps iterators valid
+  return &i->second->second;
+}
+
+void statement_cache::insert(const std::string& sql, std::string name,
+                             std::vector<std::string>& evicted) {
+  if (auto i = index_.find(std::string_view{sql}); i != index_.end()) {
+    auto node = i->second;
+    evicted.push_back(std::move(node->second));
+    index_.erase(i); // before the node: the key views the node's SQL
+    lru_.erase(node);
+  }
+  while (!lru_.empty() && lru_.size() >= capacity_) {
+    auto& victim = lru_.back();
+    index_.erase(std::string_view{victim.first});
+    evicted.push_back(std::move(victim.second));
+    lru_.pop_back();
+  }
+  lru_.emplace_front(sql, std::move(name));
+  index_.emplace(std::string_view{lru_.front().first}, lru_.begin());
+}
+
+void statement_cache::erase(const std::string& sql, const std::string& name) {
+  auto i = index_.find(std::string_view{sql});
+  if (i == index_.end() || i->second->second != name)
+    return;
+  auto node = i->second;
+  index_.erase(i);
+  lru_.erase(node);
+}
+
+void statement_cache::clear() {
+  index_.clear();
+  lru_.clear();
+}
+
+// -- helpers ------------------------------------------------------------------
+
+namespace {
+
+/// libpq's messages end in a newline and may span lines (one per host
+/// tried); errors travel better on one line.
+std::string one_line(const char* msg) {
+  std::string out;
+  bool space = false;
+  for (auto p = msg ? msg : ""; *p != '\0'; ++p) {
+    if (*p == '\n' || *p == '\r' || *p == '\t') {
+      space = true;
+      continue;
+    }
+    if (space && !out.empty() && out.back() != ' ')
+      out += ' ';
+    space = false;
+    out += *p;
+  }
+  return out;
+}
+
+/// Replaces every occurrence of `secret` in `msg` with "***".
+void scrub(std::string& msg, const char* secret) {
+  if (secret == nullptr || *secret == '\0')
+    return;
+  auto len = std::strlen(secret);
+  for (auto i = msg.find(secret); i != std::string::npos;
+       i = msg.find(secret, i + 3))
+    msg.replace(i, len, "***");
+}
+
+/// Scrubs the password found in libpq's option array `opts`, then frees it.
+void scrub_options(std::string& msg, PQconninfoOption* opts) {
+  if (opts == nullptr)
+    return;
+  for (auto o = opts; o->keyword != nullptr; ++o)
+    if (std::strcmp(o->keyword, "password") == 0)
+      scrub(msg, o->val);
+  PQconninfoFree(opts);
+}
+
+/// Whether libpq would parse `conninfo` (rather than take it as a plain
+/// database name) when expanding it.
+bool is_expandable(const std::string& conninfo) {
+  return conninfo.find('=') != std::string::npos ||
+         conninfo.rfind("postgresql://", 0) == 0 ||
+         conninfo.rfind("postgres://", 0) == 0;
+}
+
+/// libpq 15 keeps no SQLSTATE for a failed connection attempt, so class 28
+/// (invalid authorization) is recognized by libpq's and the server's
+/// (English) messages.
+bool is_auth_failure(PGconn* c, const std::string& msg) {
+  if (PQconnectionNeedsPassword(c))
+    return true;
+  for (auto needle :
+       {"authentication failed", "no pg_hba.conf entry", "pg_hba.conf rejects",
+        "no password supplied", "not permitted to log in"})
+    if (msg.find(needle) != std::string::npos)
+      return true;
+  auto role = msg.find("role \"");
+  return role != std::string::npos &&
+         msg.find("\" does not exist", role) != std::string::npos;
+}
+
+/// Turns a failed connection attempt into `auth_failed` or `connect_failed`
+/// with libpq's message, which never shows the password.
+caf::error connect_error(PGconn* c, const std::string& conninfo) {
+  if (is_expandable(conninfo)) {
+    // libpq's parse errors may quote pieces of the string, password included.
+    char* err = nullptr;
+    auto opts = PQconninfoParse(conninfo.c_str(), &err);
+    PQfreemem(err);
+    if (opts == nullptr)
+      return make_error(pool_errc::connect_failed, "invalid connection string");
+    PQconninfoFree(opts);
+  }
+  auto msg = one_line(PQerrorMessage(c));
+  scrub_options(msg, PQconninfo(c));
+  auto code = is_auth_failure(c, msg) ? pool_errc::auth_failed
+                                      : pool_errc::connect_failed;
+  return make_error(code, std::move(msg));
+}
+
+void ignore_notice(void*, const char*) {
+  // Notices (e.g. "table does not exist, skipping") are not errors; libpq's
+  // default processor would print them to stderr.
+}
+
+std::string field(const PGresult* r, int code) {
+  auto x = PQresultErrorField(r, code);
+  return x ? x : "";
+}
+
+/// Whether a failed execution of a prepared statement means the server
+/// forgot it (26000) or must re-plan it after a schema change (0A000).
+bool is_stale_statement(const PGresult* r) {
+  auto state = field(r, PG_DIAG_SQLSTATE);
+  if (state == "26000")
+    return true;
+  return state == "0A000" &&
+         field(r, PG_DIAG_MESSAGE_PRIMARY).find("cached plan must not") !=
+           std::string::npos;
+}
+
+query_result to_query_result(PGresult* r) {
+  query_result q;
+  auto cols = PQnfields(r);
+  auto rows = PQntuples(r);
+  q.columns.reserve(static_cast<size_t>(cols));
+  for (int c = 0; c < cols; ++c)
+    q.columns.push_back(
+      column{PQfname(r, c), static_cast<uint32_t>(PQftype(r, c))});
+  q.cells.reserve(static_cast<size_t>(cols) * static_cast<size_t>(rows));
+  for (int row = 0; row < rows; ++row)
+    for (int c = 0; c < cols; ++c)
+      if (PQgetisnull(r, row, c))
+        q.cells.emplace_back();
+      else
+        q.cells.emplace_back(std::string{
+          PQgetvalue(r, row, c), static_cast<size_t>(PQgetlength(r, row, c))});
+  auto tuples = PQcmdTuples(r);
+  q.affected = *tuples != '\0' ? std::strtoll(tuples, nullptr, 10)
+               : PQresultStatus(r) == PGRES_TUPLES_OK ? rows
+                                                      : 0;
+  q.command_tag = PQcmdStatus(r);
+  return q;
+}
+
+const caf::error& cancelled_error() {
+  static const auto err =
+    make_error(pool_errc::query_failed,
+               "canceling statement due to user request", "57014");
+  return err;
+}
+
+} // namespace
+
+// -- libpq_connection: connecting ---------------------------------------------
+
+struct libpq_connection::connect_slot {
+  std::mutex mtx;
+  bool done = false;
+  bool abandoned = false;
+  PGconn* conn = nullptr;
+};
+
+libpq_connection::libpq_connection(caf::actor_system& sys,
+                                   std::shared_ptr<poller> p,
+                                   const pool_config& cfg, waker w)
+  : sys_(sys), poller_(std::move(p)), waker_(std::move(w)),
+    conninfo_(cfg.conninfo), connect_timeout_(cfg.connect_timeout),
+    cache_capacity_(cfg.statement_cache_size),
+    cache_(cfg.statement_cache_size) {
+  // nop
+}
+
+libpq_connection::~libpq_connection() {
+  close();
+}
+
+void libpq_connection::connect() {
+  if (slot_ || conn_)
+    return;
+  auto secs = std::chrono::ceil<std::chrono::seconds>(connect_timeout_).count();
+  // Our defaults come before "dbname": with expand_dbname, whatever the
+  // user's conninfo sets (connect_timeout, application_name) overrides them.
+  std::vector<std::pair<std::string, std::string>> params{
+    {"connect_timeout", std::to_string(secs < 1 ? 1 : secs)},
+    {"fallback_application_name", "libpool"},
+    {"dbname", conninfo_},
+  };
+  slot_ = std::make_shared<connect_slot>();
+  auto run = [slot = slot_, params = std::move(params), w = waker_] {
+    std::vector<const char*> keys;
+    std::vector<const char*> values;
+    for (auto& kv : params) {
+      keys.push_back(kv.first.c_str());
+      values.push_back(kv.second.c_str());
+    }
+    keys.push_back(nullptr);
+    values.push_back(nullptr);
+    auto c = PQconnectdbParams(keys.data(), values.data(), 1);
+    {
+      std::lock_guard<std::mutex> guard{slot->mtx};
+      if (!slot->abandoned) {
+        slot->conn = c;
+        slot->done = true;
+        c = nullptr;
+      }
+    }
+    if (c != nullptr)
+      PQfinish(c); // the connection object is gone: nobody takes it
+    else
+      w.wake();
+  };
+  sys_.spawn<caf::detached>(std::move(run));
+}
+
+poll_status libpq_connection::poll_connect(caf::error& err) {
+  if (conn_ != nullptr)
+    return poll_status::ready;
+  if (!slot_) {
+    err = make_error(pool_errc::connect_failed, "not connecting");
+    return poll_status::ready;
+  }
+  PGconn* c = nullptr;
+  {
+    std::lock_guard<std::mutex> guard{slot_->mtx};
+    if (!slot_->done)
+      return poll_status::pending;
+    c = std::exchange(slot_->conn, nullptr);
+  }
+  slot_.reset();
+  if (c == nullptr) {
+    err = make_error(pool_errc::connect_failed, "out of memory");
+    return poll_status::ready;
+  }
+  if (PQstatus(c) != CONNECTION_OK) {
+    err = connect_error(c, conninfo_);
+    PQfinish(c);
+    return poll_status::ready;
+  }
+  PQsetNoticeProcessor(c, ignore_notice, nullptr);
+  if (PQsetnonblocking(c, 1) != 0 ||
+      (key_ = poller_->add(PQsocket(c), waker_)) == 0) {
+    err = make_error(pool_errc::connect_failed,
+                     "cannot switch the connection to non-blocking I/O");
+    PQfinish(c);
+    return poll_status::ready;
+  }
+  conn_ = c;
+  broken_ = false;
+  return poll_status::ready;
+}
+
+// -- libpq_connection: sending ------------------------------------------------
+
+void libpq_connection::execute(const statement& st) {
+  if (phase_ != phase::idle) {
+    failure_ = make_error(pool_errc::invalid_request,
+                          "a statement is running on this connection");
+    waker_.wake();
+    return;
+  }
+  retried_ = false;
+  cancel_requested_ = false;
+  copy_refused_ = false;
+  last_.reset();
+  error_.reset();
+  if (conn_ == nullptr || broken_) {
+    failure_ = make_error(pool_errc::connection_lost, "connection closed");
+    waker_.wake();
+    return;
+  }
+  current_ = st;
+  if (!send_first())
+    waker_.wake(); // poll_result reports `failure_`
+}
+
+bool libpq_connection::send_first() {
+  if (cache_capacity_ == 0)
+    return send_execute(nullptr);
+  if (auto name = cache_.find(current_.sql))
+    return send_execute(name);
+  // DEALLOCATE inside a transaction could fail and abort it: wait.
+  if (to_deallocate_.size() >= deallocate_batch &&
+      PQtransactionStatus(conn_) == PQTRANS_IDLE)
+    return send_deallocate();
+  return send_prepare();
+}
+
+bool libpq_connection::send_deallocate() {
+  std::string sql;
+  for (auto& name : to_deallocate_)
+    sql += "DEALLOCATE " + name + ";";
+  to_deallocate_.clear();
+  phase_ = phase::deallocating;
+  return after_send(PQsendQuery(conn_, sql.c_str()));
+}
+
+bool libpq_connection::send_prepare() {
+  preparing_ = "lp_" + std::to_string(next_name_++);
+  phase_ = phase::preparing;
+  // No parameter types: the server infers them, as for PQsendQueryParams.
+  return after_send(
+    PQsendPrepare(conn_, preparing_.c_str(), current_.sql.c_str(), 0, nullptr));
+}
+
+bool libpq_connection::send_execute(const std::string* name) {
+  values_.clear();
+  for (auto& p : current_.params)
+    values_.push_back(p.c_str()); // nullptr = SQL NULL
+  phase_ = phase::executing;
+  auto n = static_cast<int>(values_.size());
+  if (name != nullptr) {
+    executing_ = *name;
+    return after_send(PQsendQueryPrepared(conn_, name->c_str(), n,
+                                          values_.data(), nullptr, nullptr, 0));
+  }
+  executing_.clear();
+  return after_send(PQsendQueryParams(conn_, current_.sql.c_str(), n, nullptr,
+                                      values_.data(), nullptr, nullptr, 0));
+}
+
+bool libpq_connection::after_send(int sent) {
+  if (sent == 0) {
+    auto msg = one_line(PQerrorMessage(conn_));
+    phase_ = phase::idle;
+    if (PQstatus(conn_) == CONNECTION_BAD) {
+      broken_ = true;
+      failure_ = make_error(pool_errc::connection_lost, std::move(msg));
+    } else {
+      // E.g. more than 65535 parameters.
+      failure_ = make_error(pool_errc::invalid_request, std::move(msg));
+    }
+    return false;
+  }
+  // -1 (write failure) leaves `flushing_` set: poll_result finds out more.
+  flushing_ = PQflush(conn_) != 0;
+  poller_->arm(key_, true, flushing_);
+  return true;
+}
+
+// -- libpq_connection: receiving ----------------------------------------------
+
+poll_status libpq_connection::poll_result(caf::expected<query_result>& out) {
+  if (failure_)
+    return take_failure(out) ? poll_status::ready : poll_status::pending;
+  if (phase_ == phase::idle) {
+    out = make_error(pool_errc::invalid_request, "no statement is running");
+    return poll_status::ready;
+  }
+  bool lost = false;
+  if (flushing_) {
+    auto r = PQflush(conn_);
+    lost = r < 0;
+    flushing_ = r > 0;
+  }
+  if (!lost && PQconsumeInput(conn_) == 0)
+    lost = true;
+  // On a lost connection this still collects what the server said last.
+  auto status = drain_results();
+  if (lost || broken_ || PQstatus(conn_) == CONNECTION_BAD) {
+    lose(out);
+    return poll_status::ready;
+  }
+  if (status != drain::done) {
+    flushing_ = flushing_ || status == drain::need_output;
+    poller_->arm(key_, true, flushing_);
+    return poll_status::pending;
+  }
+  return phase_done(out) ? poll_status::ready : poll_status::pending;
+}
+
+libpq_connection::drain libpq_connection::drain_results() {
+  // PQgetResult blocks while PQisBusy; never call it then.
+  while (!PQisBusy(conn_)) {
+    auto r = PQgetResult(conn_);
+    if (r == nullptr)
+      return drain::done;
+    switch (PQresultStatus(r)) {
+    case PGRES_FATAL_ERROR:
+      if (error_)
+        PQclear(r);
+      else
+        error_.reset(r);
+      break;
+    case PGRES_COPY_IN:
+    case PGRES_COPY_OUT:
+    case PGRES_COPY_BOTH: {
+      auto status = drain::done;
+      if (!refuse_copy(r, status))
+        return status;
+      break;
+    }
+    default:
+      last_.reset(r);
+    }
+  }
+  return drain::need_input;
+}
+
+bool libpq_connection::refuse_copy(PGresult* r, drain& status) {
+  auto kind = PQresultStatus(r);
+  PQclear(r);
+  copy_refused_ = true;
+  if (kind == PGRES_COPY_OUT) {
+    // Read and drop the data; PQgetResult then returns the final status.
+    for (;;) {
+      char* buf = nullptr;
+      auto n = PQgetCopyData(conn_, &buf, 1);
+      if (n > 0) {
+        PQfreemem(buf);
+        continue;
+      }
+      if (n == 0) {
+        status = drain::need_input;
+        return false;
+      }
+      if (n == -1)
+        return true;
+      break; // -2: broken
+    }
+  } else if (kind == PGRES_COPY_IN) {
+    // The server aborts the COPY with an error; PQgetResult reports it.
+    auto sent = PQputCopyEnd(conn_, "libpool does not support COPY FROM STDIN");
+    if (sent == 0) {
+      status = drain::need_output;
+      return false;
+    }
+    if (sent > 0) {
+      flushing_ = PQflush(conn_) != 0;
+      return true;
+    }
+  }
+  // COPY BOTH (replication) or a failed COPY: no way back to a clean state.
+  broken_ = true;
+  status = drain::done;
+  return false;
+}
+
+bool libpq_connection::phase_done(caf::expected<query_result>& out) {
+  switch (phase_) {
+  case phase::deallocating:
+    // Errors only mean that some names were gone already; outside a
+    // transaction they harm nothing.
+    last_.reset();
+    error_.reset();
+    if (cancel_requested_) {
+      phase_ = phase::idle;
+      out = cancelled_error();
+      return true;
+    }
+    return send_prepare() ? false : take_failure(out);
+  case phase::preparing:
+    if (error_)
+      return finish(out);
+    last_.reset();
+    cache_.insert(current_.sql, preparing_, to_deallocate_);
+    if (cancel_requested_) {
+      phase_ = phase::idle;
+      out = cancelled_error();
+      return true;
+    }
+    return send_execute(&preparing_) ? false : take_failure(out);
+  case phase::executing:
+    if (error_ && !executing_.empty() && is_stale_statement(error_.get())) {
+      cache_.erase(current_.sql, executing_);
+      if (field(error_.get(), PG_DIAG_SQLSTATE) != "26000")
+        to_deallocate_.push_back(executing_); // still exists on the server
+      // Nothing ran; outside a transaction a retry is safe.
+      if (!retried_ && !cancel_requested_ &&
+          PQtransactionStatus(conn_) == PQTRANS_IDLE) {
+        retried_ = true;
+        error_.reset();
+        last_.reset();
+        return send_prepare() ? false : take_failure(out);
+      }
+    }
+    return finish(out);
+  case phase::idle:
+    break;
+  }
+  return finish(out);
+}
+
+bool libpq_connection::finish(caf::expected<query_result>& out) {
+  phase_ = phase::idle;
+  if (error_) {
+    auto state = field(error_.get(), PG_DIAG_SQLSTATE);
+    if (state.compare(0, 2, "08") == 0 && state != "08P01") {
+      lose(out);
+      return true;
+    }
+    auto msg = field(error_.get(), PG_DIAG_MESSAGE_PRIMARY);
+    if (msg.empty())
+      msg = one_line(PQresultErrorMessage(error_.get()));
+    out =
+      copy_refused_
+        ? make_error(pool_errc::invalid_request, "COPY is not supported")
+        : make_error(pool_errc::query_failed, std::move(msg), std::move(state));
+  } else if (copy_refused_) {
+    out = make_error(pool_errc::invalid_request, "COPY is not supported");
+  } else if (last_) {
+    auto result = to_query_result(last_.get());
+    // These drop every prepared statement of the session, ours included.
+    if (result.command_tag == "DISCARD ALL" ||
+        result.command_tag == "DEALLOCATE ALL") {
+      cache_.clear();
+      to_deallocate_.clear();
+    }
+    out = std::move(result);
+  } else {
+    out = query_result{};
+  }
+  last_.reset();
+  error_.reset();
+  return true;
+}
+
+bool libpq_connection::take_failure(caf::expected<query_result>& out) {
+  out = std::move(failure_);
+  failure_ = caf::error{};
+  return true;
+}
+
+void libpq_connection::lose(caf::expected<query_result>& out) {
+  std::string msg;
+  std::string state;
+  if (error_) {
+    msg = field(error_.get(), PG_DIAG_MESSAGE_PRIMARY);
+    state = field(error_.get(), PG_DIAG_SQLSTATE);
+  }
+  if (msg.empty())
+    msg = one_line(PQerrorMessage(conn_));
+  if (msg.empty())
+    msg = "connection lost";
+  out =
+    make_error(pool_errc::connection_lost, std::move(msg), std::move(state));
+  broken_ = true;
+  phase_ = phase::idle;
+  last_.reset();
+  error_.reset();
+  // Release the socket now; the worker closes the connection later.
+  if (key_ != 0) {
+    poller_->remove(key_);
+    key_ = 0;
+  }
+}
+
+// -- libpq_connection: state, cancel, close -----------------------------------
+
+tx_status libpq_connection::transaction_status() const {
+  if (conn_ == nullptr || broken_)
+    return tx_status::unknown;
+  switch (PQtransactionStatus(conn_)) {
+  case PQTRANS_IDLE:
+    return tx_status::idle;
+  case PQTRANS_ACTIVE:
+    return tx_status::active;
+  case PQTRANS_INTRANS:
+    return tx_status::in_transaction;
+  case PQTRANS_INERROR:
+    return tx_status::in_error;
+  default:
+    return tx_status::unknown;
+  }
+}
+
+void libpq_connection::cancel() {
+  if (conn_ == nullptr || broken_ || phase_ == phase::idle)
+    return;
+  cancel_requested_ = true;
+  auto raw = PQgetCancel(conn_);
+  if (raw == nullptr)
+    return;
+  std::shared_ptr<PGcancel> handle{raw, PQfreeCancel};
+  // PQcancel opens a new connection to the server: blocking.
+  sys_.spawn<caf::detached>([handle] {
+    char buf[256];
+    PQcancel(handle.get(), buf, sizeof(buf));
+  });
+}
+
+void libpq_connection::close() {
+  if (slot_) {
+    PGconn* orphan = nullptr;
+    {
+      std::lock_guard<std::mutex> guard{slot_->mtx};
+      slot_->abandoned = true;
+      orphan = std::exchange(slot_->conn, nullptr);
+    }
+    if (orphan != nullptr)
+      PQfinish(orphan);
+    slot_.reset();
+  }
+  if (key_ != 0) {
+    poller_->remove(key_);
+    key_ = 0;
+  }
+  if (conn_ != nullptr) {
+    PQfinish(conn_);
+    conn_ = nullptr;
+  }
+  phase_ = phase::idle;
+  broken_ = true;
+}
+
+} // namespace pool

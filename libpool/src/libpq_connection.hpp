@@ -1,0 +1,182 @@
+#pragma once
+
+// One PostgreSQL connection driven through libpq's non-blocking API, for the
+// libpq backend (see pool/backend.hpp for the threading contract).
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <libpq-fe.h>
+
+#include "caf/error.hpp"
+#include "caf/fwd.hpp"
+#include "caf/timespan.hpp"
+
+#include "pool/backend.hpp"
+#include "pool/config.hpp"
+
+#include "poller.hpp"
+
+namespace pool {
+
+/// Per-connection LRU cache of prepared statements, keyed by SQL text. Holds
+/// only names; the statements live on the server.
+class statement_cache {
+ public:
+  /// A cache of at most `capacity` statements (0: the cache is unused).
+  explicit statement_cache(size_t capacity) : capacity_(capacity) {}
+
+  /// Returns the statement name for `sql` and marks it most recently used,
+  /// or nullptr if `sql` is not cached.
+  const std::string* find(const std::string& sql);
+
+  /// Caches `sql` as `name`. If the cache was full, the least recently used
+  /// entry is dropped and its name appended to `evicted`.
+  void insert(const std::string& sql, std::string name,
+              std::vector<std::string>& evicted);
+
+  /// Drops `sql` if it is cached as `name` (the server forgot it).
+  void erase(const std::string& sql, const std::string& name);
+
+  /// Drops every entry (after DISCARD ALL / DEALLOCATE ALL).
+  void clear();
+
+  /// Returns the number of cached statements.
+  size_t size() const { return lru_.size(); }
+
+ private:
+  using entry = std::pair<std::string, std::string>; // SQL, name
+  size_t capacity_;
+  std::list<entry> lru_; // most recently used first
+  std::unordered_map<std::string_view, std::list<entry>::iterator> index_;
+};
+
+/// A `connection` on libpq's non-blocking API. Connecting and cancelling
+/// block inside libpq, so they run on short-lived detached actors; queries
+/// are sent with `PQsendQueryPrepared` (or `PQsendQueryParams` when the
+/// statement cache is off) and completed by `poll_result` when the poller
+/// reports the socket readable.
+///
+/// With the cache on, the first use of a SQL text prepares it ("lp_N") and
+/// then executes it: `poll_result` drives the phases deallocate → prepare →
+/// execute. Evicted statements are deallocated lazily, `deallocate_batch` at
+/// a time in one DEALLOCATE round trip before a prepare, and only outside a
+/// transaction (a failing DEALLOCATE would abort the user's transaction).
+/// An execution failing with 26000 (statement gone) or 0A000 ("cached plan
+/// must not change result type") drops the entry and, outside a
+/// transaction, is re-prepared and retried once (nothing ran). DISCARD ALL
+/// and DEALLOCATE ALL empty the cache. COPY is refused (`invalid_request`).
+///
+/// Errors: `query_failed` with the server's primary message and SQLSTATE;
+/// `connection_lost` for a broken connection or SQLSTATE class 08 (except
+/// 08P01, e.g. a wrong parameter count, which leaves the session usable).
+class libpq_connection : public connection {
+ public:
+  /// A connection to `cfg.conninfo` that reports progress through `w` and
+  /// waits for its socket on `p`.
+  libpq_connection(caf::actor_system& sys, std::shared_ptr<poller> p,
+                   const pool_config& cfg, waker w);
+
+  /// Closes the connection if still open.
+  ~libpq_connection() override;
+
+  void connect() override;
+  poll_status poll_connect(caf::error& err) override;
+  void execute(const statement& st) override;
+  poll_status poll_result(caf::expected<query_result>& out) override;
+  tx_status transaction_status() const override;
+  void cancel() override;
+  void close() override;
+
+  /// Returns the number of cached prepared statements (for tests).
+  size_t cached_statements() const { return cache_.size(); }
+
+  /// Returns the names of evicted statements not deallocated yet (for
+  /// tests).
+  const std::vector<std::string>& pending_deallocations() const {
+    return to_deallocate_;
+  }
+
+  /// Evicted statements are deallocated once this many have accumulated.
+  static constexpr size_t deallocate_batch = 8;
+
+ private:
+  /// Where the connecting actor leaves the new PGconn (shared with it).
+  struct connect_slot;
+
+  struct result_deleter {
+    void operator()(PGresult* r) const { PQclear(r); }
+  };
+  using result_ptr = std::unique_ptr<PGresult, result_deleter>;
+
+  /// What is on the wire for the current statement.
+  enum class phase : uint8_t { idle, deallocating, preparing, executing };
+
+  /// What the socket must do before the current phase can go on.
+  enum class drain : uint8_t { done, need_input, need_output };
+
+  // Sending: each returns false (and sets `failure_`) if libpq refused.
+
+  /// Sends the first phase of `current_`: execute, deallocate or prepare.
+  bool send_first();
+  /// Sends DEALLOCATE for every evicted statement.
+  bool send_deallocate();
+  /// Prepares `current_` under a new name.
+  bool send_prepare();
+  /// Executes `current_` as the prepared statement `name`, or unnamed with
+  /// PQsendQueryParams if `name` is null.
+  bool send_execute(const std::string* name);
+  /// Checks a PQsend* result, flushes and arms the poller.
+  bool after_send(int sent);
+
+  /// Collects the results of the current phase without blocking.
+  drain drain_results();
+  /// Gets out of COPY mode; false (with `status`) if the socket must wait.
+  bool refuse_copy(PGresult* r, drain& status);
+  /// Moves to the next phase; true when `out` holds the final answer.
+  bool phase_done(caf::expected<query_result>& out);
+  /// Converts the collected results into `out`; always true.
+  bool finish(caf::expected<query_result>& out);
+  /// Moves `failure_` into `out`; always true.
+  bool take_failure(caf::expected<query_result>& out);
+  /// Marks the connection broken and answers `connection_lost`.
+  void lose(caf::expected<query_result>& out);
+
+  caf::actor_system& sys_;
+  std::shared_ptr<poller> poller_;
+  waker waker_;
+  std::string conninfo_;
+  caf::timespan connect_timeout_;
+  size_t cache_capacity_;
+
+  std::shared_ptr<connect_slot> slot_;
+  PGconn* conn_ = nullptr;
+  uint64_t key_ = 0;
+  bool broken_ = false;
+
+  statement_cache cache_;
+  uint64_t next_name_ = 1;
+  std::vector<std::string> to_deallocate_;
+
+  // The running statement.
+  phase phase_ = phase::idle;
+  statement current_;
+  std::vector<const char*> values_;
+  std::string preparing_; // name being prepared
+  std::string executing_; // name being executed; empty: unnamed statement
+  bool flushing_ = false;
+  bool retried_ = false;
+  bool cancel_requested_ = false;
+  bool copy_refused_ = false;
+  result_ptr last_;
+  result_ptr error_;
+  caf::error failure_; // set when sending failed; reported by poll_result
+};
+
+} // namespace pool
