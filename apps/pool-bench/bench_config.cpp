@@ -40,8 +40,8 @@ caf::error bench_config::parse_args(int argc, char** argv) {
   string_list args;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg.size() > 2 && arg.compare(0, 2, "--") == 0
-        && arg.find('=') == std::string::npos && i + 1 < argc) {
+    if (arg.size() > 2 && arg.compare(0, 2, "--") == 0 &&
+        arg.find('=') == std::string::npos && i + 1 < argc) {
       auto opt = custom_options_.cli_long_name_lookup(arg.substr(2));
       if (opt != nullptr && !opt->is_flag()) {
         arg += '=';
@@ -54,17 +54,16 @@ caf::error bench_config::parse_args(int argc, char** argv) {
 }
 
 std::string scheduler_info::to_string() const {
-  return "scheduler.policy=" + policy + " workers=" + std::to_string(workers)
-         + " max-threads=" + std::to_string(max_threads)
-         + " max-throughput="
-         + (max_throughput == std::numeric_limits<size_t>::max()
-              ? std::string{"unlimited"}
-              : std::to_string(max_throughput))
-         + " work-stealing.aggressive-poll-attempts="
-         + std::to_string(aggressive_poll_attempts)
-         + " moderate-poll-attempts=" + std::to_string(moderate_poll_attempts)
-         + " moderate-sleep-duration=" + moderate_sleep
-         + " relaxed-sleep-duration=" + relaxed_sleep;
+  return "scheduler.policy=" + policy + " workers=" + std::to_string(workers) +
+         " max-threads=" + std::to_string(max_threads) + " max-throughput=" +
+         (max_throughput == std::numeric_limits<size_t>::max()
+            ? std::string{"unlimited"}
+            : std::to_string(max_throughput)) +
+         " work-stealing.aggressive-poll-attempts=" +
+         std::to_string(aggressive_poll_attempts) +
+         " moderate-poll-attempts=" + std::to_string(moderate_poll_attempts) +
+         " moderate-sleep-duration=" + moderate_sleep +
+         " relaxed-sleep-duration=" + relaxed_sleep;
 }
 
 scheduler_info read_scheduler_info(caf::actor_system& sys) {
@@ -75,10 +74,11 @@ scheduler_info read_scheduler_info(caf::actor_system& sys) {
   x.policy = caf::to_string(get_or(cfg, "scheduler.policy", sd::policy));
   x.workers = sys.scheduler().num_workers();
   x.max_threads = get_or(cfg, "scheduler.max-threads", sd::max_threads);
-  x.max_throughput = get_or(cfg, "scheduler.max-throughput",
-                            sd::max_throughput);
-  x.aggressive_poll_attempts = get_or(
-    cfg, "work-stealing.aggressive-poll-attempts", ws::aggressive_poll_attempts);
+  x.max_throughput =
+    get_or(cfg, "scheduler.max-throughput", sd::max_throughput);
+  x.aggressive_poll_attempts =
+    get_or(cfg, "work-stealing.aggressive-poll-attempts",
+           ws::aggressive_poll_attempts);
   x.moderate_poll_attempts = get_or(cfg, "work-stealing.moderate-poll-attempts",
                                     ws::moderate_poll_attempts);
   x.moderate_sleep = caf::deep_to_string(get_or(

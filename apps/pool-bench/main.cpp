@@ -53,8 +53,8 @@ std::string version_string(int v) {
 }
 
 bool is_local(const std::string& host) {
-  return host.empty() || host[0] == '/' || host == "localhost"
-         || host.rfind("127.", 0) == 0 || host == "::1";
+  return host.empty() || host[0] == '/' || host == "localhost" ||
+         host.rfind("127.", 0) == 0 || host == "::1";
 }
 
 void print_header(const bench_config& cfg, const scheduler_info& sched,
@@ -98,8 +98,8 @@ void print_table(const run_spec& spec, const load_result& pool,
   std::printf("\n%-24s %10s %8s %8s %9s %7s %18s %7s\n", "SELECT $1::int",
               "qps", "p50 us", "p99 us", "p99.9 us", "errors",
               "ops/client min..max", "CPU us/q");
-  auto label = "pool " + std::to_string(spec.clients) + " actors/"
-               + std::to_string(spec.pool) + " conns";
+  auto label = "pool " + std::to_string(spec.clients) + " actors/" +
+               std::to_string(spec.pool) + " conns";
   print_row(label.c_str(), pool);
   label = "raw libpq " + std::to_string(spec.pool) + " threads";
   print_row(label.c_str(), raw);
@@ -188,8 +188,8 @@ int run(caf::actor_system& sys, const bench_config& cfg) {
                 spec.pool);
     auto raw = run_raw_phase(spec);
     print_table(spec, pool, raw);
-    ok &= pool.failure.empty() && raw.failure.empty() && pool.errors == 0
-          && raw.errors == 0;
+    ok &= pool.failure.empty() && raw.failure.empty() && pool.errors == 0 &&
+          raw.errors == 0;
     objects.emplace_back(to_json(spec, sched, acq, pool, raw));
     if (cfg.result_line)
       std::printf("RESULT %s\n", objects.back().c_str());
@@ -217,8 +217,8 @@ int main(int argc, char** argv) {
   }
   if (cfg.cli_helptext_printed)
     return 0;
-  if (cfg.clients == 0 || cfg.pool == 0 || cfg.duration <= 0
-      || cfg.warmup < 0 || cfg.acquire_samples == 0) {
+  if (cfg.clients == 0 || cfg.pool == 0 || cfg.duration <= 0 ||
+      cfg.warmup < 0 || cfg.acquire_samples == 0) {
     std::fprintf(stderr, "pool-bench: need --clients >= 1, --pool >= 1, "
                          "--duration > 0, --warmup >= 0, "
                          "--acquire-samples >= 1\n");

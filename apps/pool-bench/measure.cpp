@@ -36,8 +36,8 @@ double process_cpu_seconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   auto secs = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec)
-           + static_cast<double>(tv.tv_usec) / 1e6;
+    return static_cast<double>(tv.tv_sec) +
+           static_cast<double>(tv.tv_usec) / 1e6;
   };
   return secs(ru.ru_utime) + secs(ru.ru_stime);
 }

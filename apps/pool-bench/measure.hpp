@@ -26,13 +26,13 @@ double process_cpu_seconds();
 
 /// Builds one flat JSON object, fields in insertion order.
 class json_object {
-public:
+ public:
   json_object& add(const char* name, double value);
   json_object& add(const char* name, uint64_t value);
   json_object& add(const char* name, const std::string& value);
   std::string str() const { return "{" + body_ + "}"; }
 
-private:
+ private:
   void key(const char* name);
   std::string body_;
 };

@@ -75,11 +75,10 @@ void next(client_actor* self) {
     .then(
       [=](pool::query_result& r) {
         auto t1 = clock::now();
-        if (r.rows() != 1 || r.columns.size() != 1
-            || std::atoi(r.at(0, 0).c_str()) != v)
+        if (r.rows() != 1 || r.columns.size() != 1 ||
+            std::atoi(r.at(0, 0).c_str()) != v)
           on_error(self, "wrong answer to SELECT " + std::to_string(v));
-        else if (t1 >= self->state.window_start
-                 && t1 < self->state.window_end)
+        else if (t1 >= self->state.window_start && t1 < self->state.window_end)
           self->state.out.latency_ns.push_back((t1 - t0).count());
         next(self);
       },
@@ -148,8 +147,8 @@ load_result run_pool_phase(caf::actor_system& sys, const run_spec& spec) {
   if (auto err = stop_pool(sys, *pool))
     res.failure = "shutdown failed: " + pool::describe(err);
   if (late)
-    res.failure = "only " + std::to_string(per_client.size()) + " of "
-                  + std::to_string(spec.clients) + " clients reported";
+    res.failure = "only " + std::to_string(per_client.size()) + " of " +
+                  std::to_string(spec.clients) + " clients reported";
   res.ops = all.size();
   res.qps = static_cast<double>(res.ops) / spec.duration;
   res.latency = summarize(all);

@@ -65,8 +65,8 @@ void run_thread(PGconn* conn, int first_value, clock::time_point start,
     auto* res = PQexecPrepared(conn, stmt_name, 1, values, nullptr, nullptr, 0);
     auto t1 = clock::now();
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
-      on_error(out, std::string{"PQexecPrepared: "}
-                      + PQresultErrorMessage(res));
+      on_error(out,
+               std::string{"PQexecPrepared: "} + PQresultErrorMessage(res));
     else if (PQntuples(res) != 1 || std::atoi(PQgetvalue(res, 0, 0)) != v)
       on_error(out, "wrong answer to SELECT " + std::to_string(v));
     else if (t1 >= window_start && t1 < window_end)
@@ -101,8 +101,7 @@ load_result run_raw_phase(const run_spec& spec) {
     std::vector<std::thread> threads;
     for (size_t i = 0; i < spec.pool; ++i)
       threads.emplace_back(run_thread, conns[i], static_cast<int>(i * 1000),
-                           start, window_start, window_end,
-                           std::ref(out[i]));
+                           start, window_start, window_end, std::ref(out[i]));
     std::this_thread::sleep_until(window_start);
     auto cpu0 = process_cpu_seconds();
     std::this_thread::sleep_until(window_end);
@@ -123,8 +122,7 @@ load_result run_raw_phase(const run_spec& spec) {
     res.qps = static_cast<double>(res.ops) / spec.duration;
     res.latency = summarize(all);
     if (res.ops > 0)
-      res.cpu_us_per_query = (cpu1 - cpu0) * 1e6
-                             / static_cast<double>(res.ops);
+      res.cpu_us_per_query = (cpu1 - cpu0) * 1e6 / static_cast<double>(res.ops);
   }
   for (auto* c : conns)
     if (c != nullptr)

@@ -54,8 +54,8 @@ struct load_result {
 /// Phase A: a pool of 2 idle connections; one event-based actor runs
 /// `samples` acquire/release round trips after `warmup` unmeasured ones.
 acquire_result run_acquire_phase(caf::actor_system& sys,
-                                 const std::string& conninfo,
-                                 size_t warmup, size_t samples);
+                                 const std::string& conninfo, size_t warmup,
+                                 size_t samples);
 
 /// Phase B: a pool with min = max = `spec.pool`; `spec.clients` event-based
 /// actors in a closed loop, each with one query in flight.

@@ -16,9 +16,8 @@ namespace bench {
 
 using namespace std::chrono_literals;
 
-caf::expected<pool::pool_actor> start_pool(caf::actor_system& sys,
-                                           const std::string& conninfo,
-                                           size_t size) {
+caf::expected<pool::pool_actor>
+start_pool(caf::actor_system& sys, const std::string& conninfo, size_t size) {
   pool::pool_config cfg;
   cfg.conninfo = conninfo;
   cfg.min_size = size;
@@ -33,11 +32,11 @@ caf::expected<pool::pool_actor> start_pool(caf::actor_system& sys,
     if (st && st->idle == size)
       return spawned;
     if (!st || std::chrono::steady_clock::now() >= deadline) {
-      auto why = st ? "only " + std::to_string(st->idle) + " of "
-                        + std::to_string(size)
-                        + " connections idle after 30 s; stats: "
-                        + caf::deep_to_string(*st)
-                    : "stats failed: " + pool::describe(st.error());
+      auto why =
+        st
+          ? "only " + std::to_string(st->idle) + " of " + std::to_string(size) +
+              " connections idle after 30 s; stats: " + caf::deep_to_string(*st)
+          : "stats failed: " + pool::describe(st.error());
       db.shutdown(1s);
       return caf::make_error(caf::sec::runtime_error, why);
     }
@@ -57,12 +56,12 @@ void print_pool_stats(caf::actor_system& sys, const pool::pool_actor& pool,
   auto wait_us = std::chrono::duration<double, std::micro>(st->wait_time_total);
   std::printf("  %s: total %u idle %u leased %u busy %u connecting %u "
               "cleaning %u waiting %u, "
-              "acquired %" PRIu64 " (mean wait %.1f us), acquire_timeouts %" PRIu64
+              "acquired %" PRIu64
+              " (mean wait %.1f us), acquire_timeouts %" PRIu64
               ", rejected %" PRIu64 ", connections created %" PRIu64
               " closed %" PRIu64 ", connect failures %" PRIu64 "\n",
               label, st->total, st->idle, st->leased, st->busy, st->connecting,
-              st->cleaning, st->waiting,
-              st->acquired,
+              st->cleaning, st->waiting, st->acquired,
               st->acquired ? wait_us.count() / double(st->acquired) : 0.0,
               st->acquire_timeouts, st->rejected, st->connections_created,
               st->connections_closed, st->connect_failures);

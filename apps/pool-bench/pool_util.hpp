@@ -13,9 +13,8 @@ namespace bench {
 
 /// Spawns a pool with min = max = `size` and waits (at most 30 s) until all
 /// its connections are idle. The error says what went wrong.
-caf::expected<pool::pool_actor> start_pool(caf::actor_system& sys,
-                                           const std::string& conninfo,
-                                           size_t size);
+caf::expected<pool::pool_actor>
+start_pool(caf::actor_system& sys, const std::string& conninfo, size_t size);
 
 /// Prints the pool's stats in one line (prefixed by `label`).
 void print_pool_stats(caf::actor_system& sys, const pool::pool_actor& pool,

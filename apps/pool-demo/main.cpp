@@ -32,8 +32,7 @@ using namespace std::chrono_literals;
 constexpr int64_t initial_balance = 1000;
 
 /// Runs `sts` one by one; returns the first error.
-caf::error run_all(pool::blocking_pool& db,
-                   std::vector<pool::statement> sts) {
+caf::error run_all(pool::blocking_pool& db, std::vector<pool::statement> sts) {
   for (auto& st : sts)
     if (auto res = db.query(st); !res)
       return std::move(res.error());
@@ -73,10 +72,10 @@ std::vector<client_report> run_clients(caf::actor_system& sys,
     std::chrono::duration<double>(cfg.duration));
   caf::scoped_actor self{sys};
   for (size_t i = 0; i < cfg.clients; ++i)
-    spawn_client(sys, client_params{pool, caf::actor{self},
-                                    static_cast<uint32_t>(i), role_for(i),
-                                    duration,
-                                    static_cast<uint32_t>(cfg.accounts)});
+    spawn_client(sys,
+                 client_params{pool, caf::actor{self}, static_cast<uint32_t>(i),
+                               role_for(i), duration,
+                               static_cast<uint32_t>(cfg.accounts)});
   std::vector<client_report> reports;
   bool late = false;
   // Each client finishes at most one request timeout after `duration`.
@@ -85,8 +84,8 @@ std::vector<client_report> run_clients(caf::actor_system& sys,
       [&](client_report& rep) { reports.emplace_back(std::move(rep)); },
       caf::after(duration + 30s) >> [&] { late = true; });
   if (late)
-    std::printf("FAIL: only %zu of %zu clients reported back\n",
-                reports.size(), cfg.clients);
+    std::printf("FAIL: only %zu of %zu clients reported back\n", reports.size(),
+                cfg.clients);
   return reports;
 }
 
@@ -98,8 +97,8 @@ caf::expected<pool::pool_stats> quiescent_stats(pool::blocking_pool& db) {
     auto st = db.stats();
     if (!st)
       return st;
-    bool quiet = st->leased == 0 && st->busy == 0 && st->cleaning == 0
-                 && st->waiting == 0;
+    bool quiet =
+      st->leased == 0 && st->busy == 0 && st->cleaning == 0 && st->waiting == 0;
     if (quiet || std::chrono::steady_clock::now() >= deadline)
       return st;
     std::this_thread::sleep_for(10ms);
@@ -113,41 +112,41 @@ bool run_checks(pool::blocking_pool& db, const demo_config& cfg,
   bool ok = true;
   auto expected_sum = static_cast<int64_t>(cfg.accounts) * initial_balance;
   auto sum = scalar(db, "SELECT sum(balance)::bigint FROM demo_accounts");
-  ok &= print_check("consistency", sum && *sum == expected_sum,
-                    "sum of balances " + std::to_string(expected_sum)
-                      + " before, "
-                      + (sum ? std::to_string(*sum) : pool::describe(sum.error()))
-                      + " after transfers and rolled-back transactions");
+  ok &= print_check(
+    "consistency", sum && *sum == expected_sum,
+    "sum of balances " + std::to_string(expected_sum) + " before, " +
+      (sum ? std::to_string(*sum) : pool::describe(sum.error())) +
+      " after transfers and rolled-back transactions");
   auto rows = scalar(db, "SELECT count(*) FROM demo_items");
-  bool insert_errors = t.kinds[static_cast<size_t>(op_kind::insert)].unexpected
-                       > 0;
-  ok &= print_check("inserts", rows && (*rows == int64_t(t.inserts_acked)
-                                        || (insert_errors
-                                            && *rows > int64_t(t.inserts_acked))),
-                    std::to_string(t.inserts_acked) + " acknowledged, "
-                      + (rows ? std::to_string(*rows) : pool::describe(rows.error()))
-                      + " rows in demo_items");
+  bool insert_errors =
+    t.kinds[static_cast<size_t>(op_kind::insert)].unexpected > 0;
+  ok &= print_check(
+    "inserts",
+    rows && (*rows == int64_t(t.inserts_acked) ||
+             (insert_errors && *rows > int64_t(t.inserts_acked))),
+    std::to_string(t.inserts_acked) + " acknowledged, " +
+      (rows ? std::to_string(*rows) : pool::describe(rows.error())) +
+      " rows in demo_items");
   ok &= print_check("deliberate errors",
-                    t.kinds[size_t(op_kind::bad_sql)].unexpected == 0
-                      && t.kinds[size_t(op_kind::dup_txn)].unexpected == 0,
+                    t.kinds[size_t(op_kind::bad_sql)].unexpected == 0 &&
+                      t.kinds[size_t(op_kind::dup_txn)].unexpected == 0,
                     "every bad statement failed with its SQLSTATE");
   ok &= print_check("answers", t.unanswered == 0 && t.reports == cfg.clients,
-                    std::to_string(t.unanswered)
-                      + " requests unanswered by their deadline, "
-                      + std::to_string(t.reports) + "/"
-                      + std::to_string(cfg.clients) + " clients reported");
+                    std::to_string(t.unanswered) +
+                      " requests unanswered by their deadline, " +
+                      std::to_string(t.reports) + "/" +
+                      std::to_string(cfg.clients) + " clients reported");
   ok &= print_check("unexpected outcomes", t.unexpected() == 0,
                     std::to_string(t.unexpected()) + " (see errors above)");
-  bool quiet = st.leased == 0 && st.busy == 0 && st.waiting == 0
-               && st.cleaning == 0 && st.total <= cfg.max_size
-               && st.total >= cfg.min_size;
-  ok &= print_check("pool at rest", quiet,
-                    "total " + std::to_string(st.total) + " within ["
-                      + std::to_string(cfg.min_size) + ", "
-                      + std::to_string(cfg.max_size) + "], leased "
-                      + std::to_string(st.leased) + ", busy "
-                      + std::to_string(st.busy) + ", waiting "
-                      + std::to_string(st.waiting));
+  bool quiet = st.leased == 0 && st.busy == 0 && st.waiting == 0 &&
+               st.cleaning == 0 && st.total <= cfg.max_size &&
+               st.total >= cfg.min_size;
+  ok &= print_check(
+    "pool at rest", quiet,
+    "total " + std::to_string(st.total) + " within [" +
+      std::to_string(cfg.min_size) + ", " + std::to_string(cfg.max_size) +
+      "], leased " + std::to_string(st.leased) + ", busy " +
+      std::to_string(st.busy) + ", waiting " + std::to_string(st.waiting));
   return ok;
 }
 

@@ -89,10 +89,10 @@ void print_workload(totals& t) {
     std::printf("%s%zu %s", r == 0 ? "" : ", ", t.roles[r],
                 to_string(static_cast<role>(r)));
   std::printf("), ran %.2f s\n\n", t.wall_seconds);
-  std::printf("%-9s %9s %9s %11s %11s %9s %9s\n", "kind", "ok",
-              "of which", "unexpected", "statements", "p50 ms", "p99 ms");
-  std::printf("%-9s %9s %9s %11s %11s %9s %9s\n", "", "",
-              "exp. err", "", "", "", "");
+  std::printf("%-9s %9s %9s %11s %11s %9s %9s\n", "kind", "ok", "of which",
+              "unexpected", "statements", "p50 ms", "p99 ms");
+  std::printf("%-9s %9s %9s %11s %11s %9s %9s\n", "", "", "exp. err", "", "",
+              "", "");
   std::vector<int64_t> all;
   for (size_t k = 0; k < num_kinds; ++k) {
     auto& kt = t.kinds[k];
@@ -143,8 +143,7 @@ void print_stats(const pool::pool_stats& s) {
               ", rejected %" PRIu64 "\n",
               s.acquired, s.acquire_timeouts, s.rejected);
   std::printf("connections_created %" PRIu64 ", connections_closed %" PRIu64
-              ", connect_failures %" PRIu64 ", leases_reclaimed %" PRIu64
-              "\n",
+              ", connect_failures %" PRIu64 ", leases_reclaimed %" PRIu64 "\n",
               s.connections_created, s.connections_closed, s.connect_failures,
               s.leases_reclaimed);
   auto wait_ms = std::chrono::duration<double, std::milli>(s.wait_time_total);

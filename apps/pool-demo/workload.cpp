@@ -1,47 +1,24 @@
 #include "workload.hpp"
 
 #include <algorithm>
-#include <memory>
-#include <random>
 #include <utility>
 
 #include "caf/all.hpp"
 
 #include "pool/error.hpp"
 
+#include "client.hpp"
+
 namespace demo {
+
+namespace detail {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
-using pace_atom = caf::atom_constant<caf::atom("pace")>;
-
-/// Every request carries a finite timeout.
-constexpr auto request_timeout = std::chrono::seconds(5);
-/// How long `acquire` may wait for a connection.
-constexpr auto acquire_wait = std::chrono::seconds(2);
-/// The deliberately failing clients pause between attempts.
-constexpr auto failing_pace = std::chrono::milliseconds(20);
-
-constexpr const char* transfer_sql
-  = "UPDATE demo_accounts SET balance = balance + $2 WHERE id = $1";
-
-struct client_state {
-  client_params p;
-  client_report rep;
-  std::minstd_rand rng;
-  clock::time_point deadline;
-  uint64_t seq = 0;
-  bool insert_failed = false;
-};
-
-using client_actor = caf::stateful_actor<client_state>;
+constexpr const char* transfer_sql =
+  "UPDATE demo_accounts SET balance = balance + $2 WHERE id = $1";
 
 void step(client_actor* self);
-
-kind_tally& tally(client_actor* self, op_kind k) {
-  return self->state.rep.kinds[static_cast<size_t>(k)];
-}
 
 void note(kind_tally& t, std::string line) {
   auto i = t.examples.find(line);
@@ -63,13 +40,24 @@ void next_op(client_actor* self, op_kind k, clock::time_point start) {
     step(self);
 }
 
+bool has_sqlstate(const caf::error& err, const char* state) {
+  return pool::is(err, pool::pool_errc::query_failed) &&
+         pool::sqlstate(err) == state;
+}
+
+} // namespace
+
+kind_tally& tally(client_actor* self, op_kind k) {
+  return self->state.rep.kinds[static_cast<size_t>(k)];
+}
+
 void succeed(client_actor* self, op_kind k, clock::time_point start) {
   ++tally(self, k).ok;
   next_op(self, k, start);
 }
 
 void fail(client_actor* self, op_kind k, clock::time_point start,
-          const caf::error& err, bool expected = false) {
+          const caf::error& err, bool expected) {
   auto& t = tally(self, k);
   if (expected) {
     ++t.ok;
@@ -84,7 +72,6 @@ void fail(client_actor* self, op_kind k, clock::time_point start,
   next_op(self, k, start);
 }
 
-/// An answer arrived but says something wrong.
 void mismatch(client_actor* self, op_kind k, clock::time_point start,
               const std::string& what) {
   auto& t = tally(self, k);
@@ -93,10 +80,7 @@ void mismatch(client_actor* self, op_kind k, clock::time_point start,
   next_op(self, k, start);
 }
 
-bool has_sqlstate(const caf::error& err, const char* state) {
-  return pool::is(err, pool::pool_errc::query_failed)
-         && pool::sqlstate(err) == state;
-}
+namespace {
 
 // -- role::query --------------------------------------------------------------
 
@@ -113,8 +97,8 @@ void run_insert(client_actor* self) {
       [=](pool::query_result& r) {
         if (r.rows() != 1)
           return mismatch(self, op_kind::insert, start,
-                          "INSERT ... RETURNING gave "
-                            + std::to_string(r.rows()) + " rows");
+                          "INSERT ... RETURNING gave " +
+                            std::to_string(r.rows()) + " rows");
         ++self->state.rep.inserts_acked;
         succeed(self, op_kind::insert, start);
       },
@@ -140,99 +124,11 @@ void run_select(client_actor* self) {
         if (seen == acked || (self->state.insert_failed && seen > acked))
           return succeed(self, op_kind::select, start);
         mismatch(self, op_kind::select, start,
-                 "read-your-writes violated: " + std::to_string(acked)
-                   + " inserts acknowledged, " + std::to_string(seen)
-                   + " rows visible");
+                 "read-your-writes violated: " + std::to_string(acked) +
+                   " inserts acknowledged, " + std::to_string(seen) +
+                   " rows visible");
       },
       [=](caf::error& err) { fail(self, op_kind::select, start, err); });
-}
-
-// -- role::session ------------------------------------------------------------
-
-struct session_ctx {
-  pool::lease l;
-  clock::time_point start;
-  uint64_t rows = 0;
-  std::string app;
-  std::vector<pool::statement> script;
-};
-
-std::vector<pool::statement> session_script(uint64_t rows,
-                                            const std::string& app) {
-  return {
-    {"SET statement_timeout = '10s'"},
-    {"SELECT set_config('application_name', $1, false)", {app}},
-    {"CREATE TEMP TABLE IF NOT EXISTS demo_scratch (x int)"},
-    {"TRUNCATE demo_scratch"},
-    {"INSERT INTO demo_scratch SELECT generate_series(1, $1::int)", {rows}},
-    {"SELECT count(*), current_setting('application_name'), "
-     "current_setting('statement_timeout') FROM demo_scratch"},
-  };
-}
-
-/// Checks that the last statement saw the session state the others set up.
-std::string check_session(const pool::query_result& r, const session_ctx& s) {
-  if (r.rows() != 1 || r.columns.size() != 3)
-    return "session: unexpected result shape";
-  if (r.at(0, 0) != std::to_string(s.rows) || r.at(0, 1) != s.app
-      || r.at(0, 2) != "10s")
-    return "session state lost: count=" + r.at(0, 0) + " app=" + r.at(0, 1)
-           + " statement_timeout=" + r.at(0, 2) + " (expected "
-           + std::to_string(s.rows) + ", " + s.app + ", 10s)";
-  return {};
-}
-
-void end_session(client_actor* self, std::shared_ptr<session_ctx> s,
-                 std::string problem, caf::error err) {
-  self
-    ->request(self->state.p.pool, request_timeout, pool::release_atom::value,
-              s->l.id)
-    .then(
-      [=](caf::ok_atom) {
-        if (err)
-          fail(self, op_kind::session, s->start, err);
-        else if (!problem.empty())
-          mismatch(self, op_kind::session, s->start, problem);
-        else
-          succeed(self, op_kind::session, s->start);
-      },
-      [=](caf::error& rel_err) {
-        fail(self, op_kind::session, s->start, err ? err : rel_err);
-      });
-}
-
-void session_step(client_actor* self, std::shared_ptr<session_ctx> s,
-                  size_t i) {
-  ++tally(self, op_kind::session).statements;
-  self
-    ->request(s->l.worker, request_timeout, pool::query_atom::value, s->l.id,
-              s->script[i])
-    .then(
-      [=](pool::query_result& r) {
-        if (i + 1 < s->script.size())
-          return session_step(self, s, i + 1);
-        end_session(self, s, check_session(r, *s), caf::error{});
-      },
-      [=](caf::error& err) { end_session(self, s, {}, err); });
-}
-
-void run_session(client_actor* self) {
-  auto& st = self->state;
-  auto s = std::make_shared<session_ctx>();
-  s->start = clock::now();
-  s->rows = 1 + st.rng() % 50;
-  s->app = "pool-demo-" + std::to_string(st.p.id) + "-"
-           + std::to_string(++st.seq);
-  s->script = session_script(s->rows, s->app);
-  self
-    ->request(st.p.pool, request_timeout, pool::acquire_atom::value,
-              caf::timespan{acquire_wait})
-    .then(
-      [=](pool::lease& l) {
-        s->l = std::move(l);
-        session_step(self, s, 0);
-      },
-      [=](caf::error& err) { fail(self, op_kind::session, s->start, err); });
 }
 
 // -- role::transfer, role::bad_sql, role::dup_txn ---------------------------
@@ -308,24 +204,24 @@ void step(client_actor* self) {
     return;
   }
   switch (st.p.r) {
-    case role::query:
-      if (st.rng() % 5 < 3)
-        run_insert(self);
-      else
-        run_select(self);
-      break;
-    case role::session:
-      run_session(self);
-      break;
-    case role::transfer:
-      run_transfer(self);
-      break;
-    case role::bad_sql:
-      run_bad_sql(self);
-      break;
-    case role::dup_txn:
-      run_dup_txn(self);
-      break;
+  case role::query:
+    if (st.rng() % 5 < 3)
+      run_insert(self);
+    else
+      run_select(self);
+    break;
+  case role::session:
+    run_session(self);
+    break;
+  case role::transfer:
+    run_transfer(self);
+    break;
+  case role::bad_sql:
+    run_bad_sql(self);
+    break;
+  case role::dup_txn:
+    run_dup_txn(self);
+    break;
   }
 }
 
@@ -343,29 +239,31 @@ caf::behavior client_impl(client_actor* self, client_params p) {
 
 } // namespace
 
+} // namespace detail
+
 const char* to_string(role r) {
-  static constexpr const char* names[]
-    = {"query", "session", "transfer", "bad_sql", "dup_txn"};
+  static constexpr const char* names[] = {"query", "session", "transfer",
+                                          "bad_sql", "dup_txn"};
   return names[static_cast<size_t>(r)];
 }
 
 const char* to_string(op_kind k) {
-  static constexpr const char* names[]
-    = {"insert", "select", "session", "transfer", "bad_sql", "dup_txn"};
+  static constexpr const char* names[] = {"insert",   "select",  "session",
+                                          "transfer", "bad_sql", "dup_txn"};
   return names[static_cast<size_t>(k)];
 }
 
 role role_for(size_t i) {
-  static constexpr role pattern[16]
-    = {role::query, role::session, role::transfer, role::bad_sql,
-       role::dup_txn, role::query, role::query, role::query,
-       role::query, role::session, role::transfer, role::query,
-       role::query, role::query, role::query, role::query};
+  static constexpr role pattern[16] = {
+    role::query,   role::session, role::transfer, role::bad_sql,
+    role::dup_txn, role::query,   role::query,    role::query,
+    role::query,   role::session, role::transfer, role::query,
+    role::query,   role::query,   role::query,    role::query};
   return pattern[i % 16];
 }
 
 caf::actor spawn_client(caf::actor_system& sys, client_params p) {
-  return sys.spawn(client_impl, std::move(p));
+  return sys.spawn(detail::client_impl, std::move(p));
 }
 
 } // namespace demo

@@ -36,7 +36,14 @@ enum class role : uint8_t {
 };
 
 /// The kinds of operations, one row each in the report.
-enum class op_kind : uint8_t { insert, select, session, transfer, bad_sql, dup_txn };
+enum class op_kind : uint8_t {
+  insert,
+  select,
+  session,
+  transfer,
+  bad_sql,
+  dup_txn
+};
 
 constexpr size_t num_kinds = 6;
 
