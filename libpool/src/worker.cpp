@@ -269,7 +269,10 @@ void on_tick(worker_ptr self) {
   st.conn->cancel();
   answer(st.current, make_error(pool_errc::query_timeout,
                                 "statement cancelled after query_timeout"));
-  st.deadline = now(self) + cfg.query_timeout;
+  // The server gets at least a few seconds to act on the cancel: on a busy box
+  // a short query_timeout would otherwise discard healthy connections.
+  st.deadline = now(self) + std::max<caf::timespan>(cfg.query_timeout,
+                                                    std::chrono::seconds(2));
   schedule_tick(self);
 }
 

@@ -65,22 +65,26 @@ std::string describe(const caf::expected<T>& x) {
 }
 
 /// Fails the test (aborting it) if `x` holds an error, printing the error.
+/// Evaluates `x` once.
 #define IT_REQUIRE_OK(x)                                                       \
   do {                                                                         \
-    if (!(x))                                                                  \
-      CAF_FAIL(#x " failed: " << pool::describe((x).error()));                 \
+    auto&& it_res_ = (x);                                                      \
+    if (!it_res_)                                                              \
+      CAF_FAIL(#x " failed: " << pool::describe(it_res_.error()));             \
   } while (false)
 
 /// Checks that `x` holds an error of the pool category with code `code`.
+/// Evaluates `x` once.
 #define IT_CHECK_ERRC(x, code)                                                 \
   do {                                                                         \
-    if (x)                                                                     \
+    auto&& it_res_ = (x);                                                      \
+    if (it_res_)                                                               \
       CAF_ERROR(#x ": expected error " #code ", got a result");                \
-    else if (!pool::is((x).error(), code))                                     \
+    else if (!pool::is(it_res_.error(), code))                                 \
       CAF_ERROR(#x ": expected error " #code ", got "                          \
-                << pool::describe((x).error()));                               \
+                << pool::describe(it_res_.error()));                           \
     else                                                                       \
-      CAF_CHECK(pool::is((x).error(), code));                                  \
+      CAF_CHECK(pool::is(it_res_.error(), code));                              \
   } while (false)
 
 struct fixture {
