@@ -1,11 +1,19 @@
 #pragma once
 
 // The pool's internal actors and the messages they exchange. Clients never see
-// these; they talk to `pool_actor` (manager) and `lease_actor` (worker).
+// these; they talk to `pool_actor` (the manager) and `lease_actor` (a
+// worker).
+//
+//   manager ── want(n) ──▶ supervisor ── permit? / outcome ──▶ breaker
+//      ▲  ◀── ready(id, worker), connfail(err), connecting(n), retire(id)
+//      │                      │ spawns, monitors, replaces
+//      └──── done(id) ─── workers (one per connection) ◀── run/txn/lease/ping
+//   breaker ── breaker_event ──▶ manager and other subscribers
 
 #include <cstdint>
 #include <memory>
 
+#include "caf/actor.hpp"
 #include "caf/atom.hpp"
 #include "caf/fwd.hpp"
 #include "caf/replies_to.hpp"
@@ -29,56 +37,106 @@ using lease_atom = caf::atom_constant<caf::atom("lease")>;
 /// Manager → worker: the lease with this id ends; clean the connection, then
 /// report `done`.
 using unlease_atom = caf::atom_constant<caf::atom("unlease")>;
+/// Manager → worker: check the connection with a trivial statement.
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
 /// Backend → worker: the connection can make progress.
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
-/// Timer → worker: check the running statement's deadline.
+/// Timer → worker/manager/supervisor/breaker: time to check deadlines.
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
-/// Manager → worker: close the connection and exit.
+/// Manager → worker: close the connection and exit. Manager → supervisor:
+/// the pool shuts down. Timer → manager: the shutdown deadline.
 using close_atom = caf::atom_constant<caf::atom("close")>;
-/// Worker → manager: connected, ready for work.
+/// Worker → supervisor: connected. Supervisor → manager: a new connection.
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
 /// Worker → manager: finished its work; the connection is clean and idle.
 using done_atom = caf::atom_constant<caf::atom("done")>;
 /// Timer → manager: the waiter with this id reached its deadline.
+/// Timer → supervisor: the connection with this id reached its lifetime.
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
+/// Manager → supervisor: how many connections the pool wants now.
+using want_atom = caf::atom_constant<caf::atom("want")>;
+/// Supervisor → manager: this many connections are being opened.
+using connecting_atom = caf::atom_constant<caf::atom("connecting")>;
+/// Supervisor → manager: a connect attempt failed with this error.
+using connfail_atom = caf::atom_constant<caf::atom("connfail")>;
+/// Supervisor → manager: close this connection when it is free (lifetime).
+using retire_atom = caf::atom_constant<caf::atom("retire")>;
+/// Supervisor → breaker: may I open a connection now?
+using permit_atom = caf::atom_constant<caf::atom("permit")>;
+/// Supervisor → breaker: a connect attempt ended (error, or none = success).
+using outcome_atom = caf::atom_constant<caf::atom("outcome")>;
 
 /// A connection worker: owns one `connection`, runs one operation at a time,
 /// never blocks its thread. Exits (with the error as exit reason) when its
-/// connection fails; the manager monitors it.
+/// connection fails; the supervisor and the manager monitor it.
 using worker_actor = lease_actor::extend<
   caf::replies_to<run_atom, statement>::with<query_result>,
   caf::replies_to<transaction_atom,
                   std::vector<statement>>::with<std::vector<query_result>>,
+  caf::replies_to<ping_atom>::with<caf::ok_atom>,
   caf::reacts_to<lease_atom, uint64_t>, caf::reacts_to<unlease_atom, uint64_t>,
   caf::reacts_to<wake_atom>, caf::reacts_to<tick_atom>,
   caf::reacts_to<close_atom>>;
 
-/// The pool manager: the public interface plus what workers and timers send.
-/// Internal messages: `ready`/`done` from workers; `expire` (a waiter's
-/// deadline), `tick` (time to retry a failed connect) and `close` (the
-/// shutdown deadline) from the manager's own timers.
-using manager_actor =
-  pool_actor::extend<caf::reacts_to<ready_atom, uint32_t>,
-                     caf::reacts_to<done_atom, uint32_t>,
-                     caf::reacts_to<expire_atom, uint64_t>,
-                     caf::reacts_to<tick_atom>, caf::reacts_to<close_atom>>;
+/// The pool manager: the public interface plus what the supervisor, the
+/// breaker, workers and its own timers send.
+using manager_actor = pool_actor::extend<
+  caf::reacts_to<ready_atom, uint32_t, worker_actor>,
+  caf::reacts_to<done_atom, uint32_t>, caf::reacts_to<expire_atom, uint64_t>,
+  caf::reacts_to<connecting_atom, uint32_t>,
+  caf::reacts_to<connfail_atom, caf::error>,
+  caf::reacts_to<retire_atom, uint32_t>, caf::reacts_to<breaker_event>,
+  caf::reacts_to<tick_atom>, caf::reacts_to<close_atom>>;
 
-/// What every worker of a pool shares (read-only after start).
+/// The circuit breaker: counts consecutive connect failures and gates
+/// connect attempts; publishes every transition as a `breaker_event`.
+using breaker_actor = caf::typed_actor<
+  caf::replies_to<permit_atom>::with<bool>,
+  caf::reacts_to<outcome_atom, caf::error>,
+  caf::replies_to<subscribe_atom, caf::actor>::with<caf::ok_atom>,
+  caf::reacts_to<tick_atom, uint64_t>>;
+
+/// The supervisor: opens connections up to what the manager wants (within
+/// max_size), replaces failed ones with backoff and jitter, asks the breaker
+/// before each connect, and retires connections past their lifetime.
+using supervisor_actor =
+  caf::typed_actor<caf::reacts_to<want_atom, uint32_t>,
+                   caf::reacts_to<ready_atom, uint32_t>,
+                   caf::reacts_to<expire_atom, uint32_t>,
+                   caf::reacts_to<tick_atom>, caf::reacts_to<close_atom>>;
+
+/// What the actors of a pool share (read-only after start).
 struct pool_context {
   pool_config cfg;
   std::shared_ptr<backend> db;
   std::shared_ptr<spdlog::logger> log;
 };
 
-/// Spawns the manager for a validated configuration.
+/// Spawns the manager (which spawns its supervisor and breaker) for a
+/// validated configuration.
 manager_actor spawn_manager(caf::actor_system& sys,
                             std::shared_ptr<const pool_context> ctx);
 
-/// Spawns (as a child of `parent`, the manager) the worker with slot number
-/// `id`; it starts connecting at once and sends `(ready_atom, id)` to
-/// `manager` when connected, or exits with the connect error.
+/// Spawns (as a child of `parent`, the supervisor) the worker `id`; it starts
+/// connecting at once, sends `(ready_atom, id)` to `supervisor` when
+/// connected, or exits with the connect error.
 worker_actor spawn_worker(caf::local_actor* parent, uint32_t id,
-                          manager_actor manager,
+                          supervisor_actor supervisor, manager_actor manager,
                           std::shared_ptr<const pool_context> ctx);
+
+/// Spawns the supervisor of `manager`'s connections; it exits with the
+/// manager. `breaker` may be invalid (no breaker configured).
+supervisor_actor spawn_supervisor(caf::local_actor* parent,
+                                  manager_actor manager, breaker_actor breaker,
+                                  std::shared_ptr<const pool_context> ctx);
+
+/// Spawns the circuit breaker; it exits with `owner`.
+breaker_actor spawn_breaker(caf::local_actor* parent, caf::actor owner,
+                            std::shared_ptr<const pool_context> ctx);
+
+/// Returns whether `err` means the connection cannot be used any more: a
+/// lost connection, SQLSTATE class 08 (except 08P01, a protocol violation by
+/// one statement), or 57P01–57P03 (the server shuts down or restarts).
+bool is_fatal(const caf::error& err);
 
 } // namespace pool

@@ -13,6 +13,10 @@ connection::~connection() {
   // nop
 }
 
+caf::error connection::check_idle() {
+  return {};
+}
+
 backend::~backend() {
   // nop
 }

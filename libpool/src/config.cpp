@@ -68,12 +68,32 @@ caf::error validate(const pool_config& cfg) {
   struct {
     const char* name;
     caf::timespan value;
-  } durations[] = {{"acquire_timeout", cfg.acquire_timeout},
-                   {"query_timeout", cfg.query_timeout},
-                   {"connect_timeout", cfg.connect_timeout}};
-  for (auto& d : durations)
+  } positive[] = {{"acquire_timeout", cfg.acquire_timeout},
+                  {"query_timeout", cfg.query_timeout},
+                  {"connect_timeout", cfg.connect_timeout},
+                  {"backoff_min", cfg.backoff_min},
+                  {"backoff_max", cfg.backoff_max},
+                  {"health_check_timeout", cfg.health_check_timeout},
+                  {"breaker_cooldown", cfg.breaker_cooldown},
+                  {"queue_interval", cfg.queue_interval}},
+    optional[] = {{"max_lifetime", cfg.max_lifetime},
+                  {"idle_timeout", cfg.idle_timeout},
+                  {"health_check_interval", cfg.health_check_interval},
+                  {"validate_after_idle", cfg.validate_after_idle},
+                  {"queue_target", cfg.queue_target},
+                  {"leak_threshold", cfg.leak_threshold},
+                  {"lease_timeout", cfg.lease_timeout}};
+  for (auto& d : positive)
     if (d.value.count() <= 0)
       return invalid(d.name, "must be positive, is " + count(d.value));
+  for (auto& d : optional)
+    if (d.value.count() < 0)
+      return invalid(d.name,
+                     "must be 0 (off) or positive, is " + count(d.value));
+  if (cfg.backoff_max < cfg.backoff_min)
+    return invalid("backoff_max", "must be at least backoff_min (" +
+                                    count(cfg.backoff_min) + "), is " +
+                                    count(cfg.backoff_max));
   std::string err;
   if (!parse_conninfo(cfg.conninfo, err))
     return invalid("conninfo", "cannot parse: " + err);

@@ -291,6 +291,7 @@ poll_status libpq_connection::poll_connect(caf::error& err) {
   }
   conn_ = c;
   broken_ = false;
+  watch();
   return poll_status::ready;
 }
 
@@ -378,13 +379,38 @@ bool libpq_connection::after_send(int sent) {
   }
   // -1 (write failure) leaves `flushing_` set: poll_result finds out more.
   flushing_ = PQflush(conn_) != 0;
-  poller_->arm(key_, true, flushing_);
+  watch();
   return true;
+}
+
+void libpq_connection::watch() {
+  if (key_ == 0 || (armed_ && !flushing_))
+    return;
+  poller_->arm(key_, true, flushing_);
+  armed_ = true;
+}
+
+caf::error libpq_connection::check_idle() {
+  armed_ = false; // woken: the one-shot registration fired
+  if (conn_ == nullptr || broken_)
+    return make_error(pool_errc::connection_lost, "connection closed");
+  if (phase_ != phase::idle)
+    return {};
+  if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) == CONNECTION_BAD) {
+    caf::expected<query_result> out{query_result{}};
+    lose(out);
+    return out.error();
+  }
+  while (auto note = PQnotifies(conn_))
+    PQfreemem(note);
+  watch();
+  return {};
 }
 
 // -- libpq_connection: receiving ----------------------------------------------
 
 poll_status libpq_connection::poll_result(caf::expected<query_result>& out) {
+  armed_ = false; // woken (or polled early): re-arm before waiting again
   if (failure_)
     return take_failure(out) ? poll_status::ready : poll_status::pending;
   if (phase_ == phase::idle) {
@@ -407,10 +433,13 @@ poll_status libpq_connection::poll_result(caf::expected<query_result>& out) {
   }
   if (status != drain::done) {
     flushing_ = flushing_ || status == drain::need_output;
-    poller_->arm(key_, true, flushing_);
+    watch();
     return poll_status::pending;
   }
-  return phase_done(out) ? poll_status::ready : poll_status::pending;
+  if (!phase_done(out))
+    return poll_status::pending;
+  watch(); // the statement is done: watch the idle connection
+  return poll_status::ready;
 }
 
 libpq_connection::drain libpq_connection::drain_results() {

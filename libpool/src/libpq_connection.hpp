@@ -90,6 +90,7 @@ class libpq_connection : public connection {
   poll_status poll_connect(caf::error& err) override;
   void execute(const statement& st) override;
   poll_status poll_result(caf::expected<query_result>& out) override;
+  caf::error check_idle() override;
   tx_status transaction_status() const override;
   void cancel() override;
   void close() override;
@@ -147,6 +148,10 @@ class libpq_connection : public connection {
   bool take_failure(caf::expected<query_result>& out);
   /// Marks the connection broken and answers `connection_lost`.
   void lose(caf::expected<query_result>& out);
+  /// Arms the poller for reading (and writing while `flushing_`) unless a
+  /// read is armed already; an idle connection stays armed, so a server that
+  /// closes it wakes the worker.
+  void watch();
 
   caf::actor_system& sys_;
   std::shared_ptr<poller> poller_;
@@ -171,6 +176,8 @@ class libpq_connection : public connection {
   std::string preparing_; // name being prepared
   std::string executing_; // name being executed; empty: unnamed statement
   bool flushing_ = false;
+  /// Whether the poller is armed for reading (one-shot: a wake disarms it).
+  bool armed_ = false;
   bool retried_ = false;
   bool cancel_requested_ = false;
   bool copy_refused_ = false;

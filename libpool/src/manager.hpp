@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -16,33 +17,25 @@ namespace pool {
 
 /// The state of one connection, as the manager sees it.
 enum class conn_state : uint8_t {
-  /// The slot holds no worker.
-  free,
-  /// The worker is opening its connection.
-  connecting,
   /// Connected, clean, in the idle set.
   idle,
   /// Running a pooled query or transaction.
   busy,
   /// Leased to a holder.
   leased,
-  /// Cleaning up after a lease, or closing.
+  /// Cleaning up after a lease (rollback, reset query).
   cleaning,
-};
-
-/// One connection slot; the slot's index is its worker's id.
-struct conn_slot {
-  worker_actor worker;
-  conn_state state = conn_state::free;
-  /// The lease on this connection (state leased), else 0.
-  uint64_t lease_id = 0;
-  /// The holder of that lease.
-  caf::actor_addr holder;
+  /// Being pinged: a health check, or a validation before handing it out.
+  validating,
+  /// Told to close; gone once its worker's down message arrives.
+  closing,
 };
 
 /// A request waiting for a connection.
 struct waiter {
   enum kind_t : uint8_t { query, txn, acquire } kind = query;
+  /// The waiter's id; ids grow, so they give the FIFO order.
+  uint64_t id = 0;
   caf::response_promise rp;
   /// The statement (query) or statements (txn).
   std::vector<statement> stmts;
@@ -52,32 +45,58 @@ struct waiter {
   caf::timespan since{0};
 };
 
+/// One open connection; keyed by its worker's id.
+struct conn_slot {
+  worker_actor worker;
+  conn_state state = conn_state::idle;
+  /// The lease on this connection (state leased), else 0.
+  uint64_t lease_id = 0;
+  /// The holder of that lease.
+  caf::actor_addr holder;
+  /// When the connection last became idle, was last pinged, was leased.
+  caf::timespan idle_since{0};
+  caf::timespan last_checked{0};
+  caf::timespan leased_at{0};
+  /// Whether the current lease was reported as a leak already.
+  bool leak_reported = false;
+  /// Whether the connection is to be closed when free (max_lifetime).
+  bool retiring = false;
+  /// The request that gets this connection once its validation succeeds.
+  std::optional<waiter> pending;
+};
+
 /// All pool state, owned by the manager actor alone.
 struct manager_state {
   static const char* name;
   std::shared_ptr<const pool_context> ctx;
-  std::vector<conn_slot> slots;
-  /// Indexes of free slots, reused before the vector grows.
-  std::vector<uint32_t> free_slots;
+  supervisor_actor supervisor;
+  breaker_actor breaker;
+  std::unordered_map<uint32_t, conn_slot> slots;
   /// Idle connections, used as a stack: the most recently used goes first.
   std::vector<uint32_t> idle;
-  /// Connections being opened (they count toward max_size).
-  size_t connecting = 0;
-  /// Live lease id → slot index.
+  /// Slots in state closing.
+  size_t closing = 0;
+  /// Connections being opened, as the supervisor reported.
+  uint32_t connecting = 0;
+  /// The connection count last asked of the supervisor.
+  uint32_t wanted = 0;
+  /// Live lease id → worker id.
   std::unordered_map<uint64_t, uint32_t> leases;
   /// Lease holders → number of leases they hold (each monitored once).
   std::unordered_map<caf::actor_addr, size_t> holders;
-  /// Waiting requests by id; ids grow, so iteration order is FIFO order.
+  /// Waiting requests by id: iteration order is FIFO order.
   std::map<uint64_t, waiter> waiters;
   uint64_t next_lease_id = 1;
   uint64_t next_waiter_id = 1;
-  /// Delay before the next connect attempt after failures (0: none failed).
-  caf::timespan backoff{0};
-  /// Whether a connect retry is scheduled.
-  bool retry_pending = false;
-  /// The most recent connect error.
+  /// The most recent connect error (none since the last success).
   caf::error last_connect_error;
-  /// Counters (the gauges are computed from `slots` on demand).
+  /// The overload window: its start, the shortest wait of a request served
+  /// in it, and how many were served.
+  caf::timespan window_start{0};
+  caf::timespan window_min_wait{0};
+  uint64_t window_served = 0;
+  /// Counters, the breaker state and the overload flag (the gauges are
+  /// computed from `slots` on demand).
   pool_stats counters;
   /// Promises of shutdown requests, answered when every connection closed.
   std::vector<caf::response_promise> shutdown_rps;

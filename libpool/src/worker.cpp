@@ -23,7 +23,9 @@ caf::timespan now(worker_ptr self) {
 // How often the watchdog checks the running statement against its deadline.
 caf::timespan tick_interval(const pool_config& cfg) {
   using namespace std::chrono;
-  auto base = std::min(cfg.query_timeout, cfg.connect_timeout) / 10;
+  auto base = std::min({cfg.query_timeout, cfg.connect_timeout,
+                        cfg.health_check_timeout}) /
+              10;
   return std::clamp<caf::timespan>(base, milliseconds(1), seconds(1));
 }
 
@@ -44,11 +46,15 @@ void answer(worker_op& op, T&& x) {
   op.rp.deliver(std::forward<T>(x));
 }
 
+bool running(const worker_state& st) {
+  return st.phase != worker_state::idle && st.phase != worker_state::connecting;
+}
+
 // Answers every pending operation with `err`, closes the connection and
 // exits with `reason`.
 void stop(worker_ptr self, const caf::error& err, caf::error reason) {
   auto& st = self->state;
-  if (st.phase == worker_state::executing || st.phase == worker_state::cleaning)
+  if (running(st))
     answer(st.current, err);
   for (auto& op : st.queue)
     answer(op, err);
@@ -64,54 +70,59 @@ void fail(worker_ptr self, const caf::error& err) {
   stop(self, err, err);
 }
 
+// Starts `stmt`, with a deadline: health_check_timeout for pings,
+// query_timeout otherwise.
 void execute(worker_ptr self, const statement& stmt) {
   auto& st = self->state;
-  st.deadline = now(self) + st.ctx->cfg.query_timeout;
+  auto& cfg = st.ctx->cfg;
+  auto limit = st.current.kind == worker_op::ping ? cfg.health_check_timeout
+                                                  : cfg.query_timeout;
+  st.deadline = now(self) + limit;
   st.cancelled = false;
   st.conn->execute(stmt);
   schedule_tick(self);
 }
 
-const statement& begin_stmt() {
-  static const statement x{"BEGIN"};
-  return x;
-}
-
-const statement& commit_stmt() {
-  static const statement x{"COMMIT"};
-  return x;
-}
-
-const statement& rollback_stmt() {
-  static const statement x{"ROLLBACK"};
-  return x;
-}
+// Statements the worker runs on its own.
+const statement begin_stmt{"BEGIN"};
+const statement commit_stmt{"COMMIT"};
+const statement rollback_stmt{"ROLLBACK"};
+const statement ping_stmt{"SELECT 1"};
 
 void start_next(worker_ptr self);
 
-// Reports the connection as free to the manager and moves on.
+// The operation is over: tell the manager the connection is free (unless it
+// is leased or the manager asked for a ping) and move on.
 void finish_op(worker_ptr self) {
   auto& st = self->state;
   auto kind = st.current.kind;
   st.phase = worker_state::idle;
   st.current = worker_op{};
-  if (kind != worker_op::lease_query)
+  if (kind != worker_op::lease_query && kind != worker_op::ping)
     self->send(st.manager, done_atom::value, st.id);
   start_next(self);
 }
 
-// Returns the connection clean (rolls back an open transaction) before the
-// operation ends; answers a pending failure after the rollback.
+// Returns the connection clean before the operation ends: rolls back an open
+// transaction, runs the reset query after a lease, then answers a pending
+// failure. A connection whose state stays unknown is discarded.
 void clean_up(worker_ptr self) {
   auto& st = self->state;
   auto tx = st.conn->transaction_status();
   if (tx == tx_status::idle) {
+    auto& reset = st.ctx->cfg.reset_query;
+    if (st.current.kind == worker_op::unlease && !reset.empty() &&
+        st.phase != worker_state::resetting) {
+      st.phase = worker_state::resetting;
+      execute(self, statement{reset});
+      return;
+    }
     if (st.current.failure)
       answer(st.current, st.current.failure);
     finish_op(self);
     return;
   }
-  if (st.phase == worker_state::cleaning || tx == tx_status::unknown ||
+  if (st.phase != worker_state::executing || tx == tx_status::unknown ||
       tx == tx_status::active) {
     auto err = make_error(pool_errc::connection_lost,
                           "connection left in an unknown state");
@@ -119,7 +130,7 @@ void clean_up(worker_ptr self) {
     return;
   }
   st.phase = worker_state::cleaning;
-  execute(self, rollback_stmt());
+  execute(self, rollback_stmt);
 }
 
 // Runs the statement at `st.step` of the current operation.
@@ -127,53 +138,27 @@ void run_step(worker_ptr self) {
   auto& st = self->state;
   auto& op = st.current;
   st.phase = worker_state::executing;
-  if (op.kind != worker_op::txn) {
+  if (op.kind == worker_op::ping)
+    execute(self, ping_stmt);
+  else if (op.kind != worker_op::txn)
     execute(self, op.stmts[0]);
-    return;
-  }
-  if (st.step == 0)
-    execute(self, begin_stmt());
+  else if (st.step == 0)
+    execute(self, begin_stmt);
   else if (st.step <= op.stmts.size())
     execute(self, op.stmts[st.step - 1]);
   else
-    execute(self, commit_stmt());
+    execute(self, commit_stmt);
 }
 
-// Handles the outcome of the statement that just finished.
-void on_result(worker_ptr self, caf::expected<query_result> res) {
+// Handles the outcome of one transaction step.
+void on_txn_result(worker_ptr self, caf::expected<query_result>& res) {
   auto& st = self->state;
   auto& op = st.current;
-  if (!res && is(res.error(), pool_errc::connection_lost)) {
-    fail(self, res.error());
-    return;
-  }
-  if (st.phase == worker_state::cleaning) {
-    clean_up(self);
-    return;
-  }
-  // A statement that ran past its deadline was answered with a timeout
-  // already; a transaction must then not go on to COMMIT.
-  if (st.cancelled && (!res || op.kind == worker_op::txn))
-    res = make_error(pool_errc::query_timeout,
-                     "statement cancelled after query_timeout",
-                     sqlstate(res.error()));
-  if (op.kind != worker_op::txn) {
-    if (res)
-      answer(op, std::move(*res));
-    else
-      answer(op, std::move(res.error()));
-    if (op.kind == worker_op::lease_query)
-      finish_op(self);
-    else
-      clean_up(self);
-    return;
-  }
   if (!res) {
     auto n = op.stmts.size();
-    std::string where = st.step == 0 ? "BEGIN"
-                        : st.step <= n
-                          ? "statement " + std::to_string(st.step - 1)
-                          : "COMMIT";
+    auto where = st.step == 0   ? std::string{"BEGIN"}
+                 : st.step <= n ? "statement " + std::to_string(st.step - 1)
+                                : std::string{"COMMIT"};
     auto& err = res.error();
     op.failure =
       is(err, pool_errc::query_failed)
@@ -191,6 +176,63 @@ void on_result(worker_ptr self, caf::expected<query_result> res) {
   }
   answer(op, std::move(op.results));
   clean_up(self);
+}
+
+// Handles the outcome of the statement that just finished.
+void on_result(worker_ptr self, caf::expected<query_result> res) {
+  auto& st = self->state;
+  auto& op = st.current;
+  if (!res && is_fatal(res.error())) {
+    // Answer with the server's own words, then discard the connection.
+    auto& err = res.error();
+    fail(self, is(err, pool_errc::connection_lost)
+                 ? err
+                 : make_error(pool_errc::connection_lost, error_message(err),
+                              sqlstate(err)));
+    return;
+  }
+  switch (st.phase) {
+  case worker_state::cleaning:
+    clean_up(self);
+    return;
+  case worker_state::resetting:
+    if (res)
+      finish_op(self);
+    else
+      fail(self, make_error(pool_errc::connection_lost,
+                            "reset_query failed: " + describe(res.error())));
+    return;
+  default:
+    break;
+  }
+  if (op.kind == worker_op::ping) {
+    if (!res) {
+      fail(self, make_error(pool_errc::connection_lost,
+                            "health check failed: " + describe(res.error())));
+      return;
+    }
+    answer(op, caf::ok_atom::value);
+    finish_op(self);
+    return;
+  }
+  // A statement that ran past its deadline was answered with a timeout
+  // already; a transaction must then not go on to COMMIT.
+  if (st.cancelled && (!res || op.kind == worker_op::txn))
+    res = make_error(pool_errc::query_timeout,
+                     "statement cancelled after query_timeout",
+                     res ? std::string{} : sqlstate(res.error()));
+  if (op.kind == worker_op::txn) {
+    on_txn_result(self, res);
+    return;
+  }
+  if (res)
+    answer(op, std::move(*res));
+  else
+    answer(op, std::move(res.error()));
+  if (op.kind == worker_op::lease_query)
+    finish_op(self);
+  else
+    clean_up(self);
 }
 
 // Starts the next queued operation if the connection is free.
@@ -226,31 +268,34 @@ void on_wake(worker_ptr self) {
       return;
     }
     st.phase = worker_state::idle;
-    self->send(st.manager, ready_atom::value, st.id);
+    self->send(st.supervisor, ready_atom::value, st.id);
     start_next(self);
     return;
   }
-  case worker_state::executing:
-  case worker_state::cleaning: {
+  case worker_state::idle:
+    // The backend watches idle connections: a server that closed the
+    // connection (restart, pg_terminate_backend) is noticed now.
+    if (auto err = st.conn->check_idle())
+      fail(self, err);
+    return;
+  default: {
     caf::expected<query_result> res{query_result{}};
     if (st.conn->poll_result(res) == poll_status::pending)
       return;
     on_result(self, std::move(res));
     return;
   }
-  case worker_state::idle:
-    return; // spurious
   }
 }
 
-// The watchdog: cancels a statement past its deadline; gives up on a
-// connection whose cancel did not complete within another query_timeout.
+// The watchdog: cancels a statement past its deadline and answers its caller
+// with query_timeout; gives up on a connection whose cancel did not complete
+// within a grace period, or whose ping or connect took too long.
 void on_tick(worker_ptr self) {
   auto& st = self->state;
   st.tick_pending = false;
   if (st.phase == worker_state::idle)
     return;
-  auto& cfg = st.ctx->cfg;
   if (now(self) < st.deadline) {
     schedule_tick(self);
     return;
@@ -258,6 +303,11 @@ void on_tick(worker_ptr self) {
   if (st.phase == worker_state::connecting) {
     fail(self, make_error(pool_errc::connect_failed,
                           "no connection within connect_timeout"));
+    return;
+  }
+  if (st.current.kind == worker_op::ping) {
+    fail(self,
+         make_error(pool_errc::connection_lost, "health check timed out"));
     return;
   }
   if (st.cancelled) {
@@ -271,7 +321,7 @@ void on_tick(worker_ptr self) {
                                 "statement cancelled after query_timeout"));
   // The server gets at least a few seconds to act on the cancel: on a busy box
   // a short query_timeout would otherwise discard healthy connections.
-  st.deadline = now(self) + std::max<caf::timespan>(cfg.query_timeout,
+  st.deadline = now(self) + std::max<caf::timespan>(st.ctx->cfg.query_timeout,
                                                     std::chrono::seconds(2));
   schedule_tick(self);
 }
@@ -285,11 +335,23 @@ worker_op make_op(worker_ptr self, worker_op::kind_t kind,
   return op;
 }
 
+// Queues an operation answered through a response promise.
+template <class... Ts>
+caf::response_promise submit(worker_ptr self, worker_op::kind_t kind,
+                             Ts&&... stmts) {
+  auto op = make_op(self, kind, {});
+  (op.stmts.emplace_back(std::forward<Ts>(stmts)), ...);
+  auto rp = op.rp;
+  enqueue(self, std::move(op));
+  return rp;
+}
+
 worker_actor::behavior_type
-worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
-            std::shared_ptr<const pool_context> ctx) {
+worker_impl(worker_ptr self, uint32_t id, supervisor_actor supervisor,
+            manager_actor manager, std::shared_ptr<const pool_context> ctx) {
   auto& st = self->state;
   st.id = id;
+  st.supervisor = std::move(supervisor);
   st.manager = manager;
   st.ctx = std::move(ctx);
   self->monitor(manager);
@@ -302,11 +364,7 @@ worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
   schedule_tick(self);
   return {
     [=](run_atom, statement& stmt) -> caf::result<query_result> {
-      auto op = make_op(self, worker_op::run, {});
-      op.stmts.emplace_back(std::move(stmt));
-      auto rp = op.rp;
-      enqueue(self, std::move(op));
-      return rp;
+      return submit(self, worker_op::run, std::move(stmt));
     },
     [=](transaction_atom, std::vector<statement>& stmts)
       -> caf::result<std::vector<query_result>> {
@@ -321,11 +379,10 @@ worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
         return make_error(pool_errc::invalid_lease,
                           "lease " + std::to_string(lease_id) +
                             " is not held on this connection");
-      auto op = make_op(self, worker_op::lease_query, {});
-      op.stmts.emplace_back(std::move(stmt));
-      auto rp = op.rp;
-      enqueue(self, std::move(op));
-      return rp;
+      return submit(self, worker_op::lease_query, std::move(stmt));
+    },
+    [=](ping_atom) -> caf::result<caf::ok_atom> {
+      return submit(self, worker_op::ping);
     },
     [=](lease_atom, uint64_t lease_id) { self->state.lease_id = lease_id; },
     [=](unlease_atom, uint64_t lease_id) {
@@ -348,9 +405,20 @@ worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
 } // namespace
 
 worker_actor spawn_worker(caf::local_actor* parent, uint32_t id,
-                          manager_actor manager,
+                          supervisor_actor supervisor, manager_actor manager,
                           std::shared_ptr<const pool_context> ctx) {
-  return parent->spawn(worker_impl, id, std::move(manager), std::move(ctx));
+  return parent->spawn(worker_impl, id, std::move(supervisor),
+                       std::move(manager), std::move(ctx));
+}
+
+bool is_fatal(const caf::error& err) {
+  if (is(err, pool_errc::connection_lost))
+    return true;
+  if (!is(err, pool_errc::query_failed))
+    return false;
+  auto state = sqlstate(err);
+  return (state.compare(0, 2, "08") == 0 && state != "08P01") ||
+         state == "57P01" || state == "57P02" || state == "57P03";
 }
 
 } // namespace pool

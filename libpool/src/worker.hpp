@@ -23,6 +23,8 @@ struct worker_op {
     lease_query,
     /// The end of a lease: clean the connection, then tell the manager.
     unlease,
+    /// A health check or validation for the manager (replies `ok`).
+    ping,
   };
   kind_t kind = run;
   caf::response_promise rp;
@@ -45,10 +47,13 @@ struct worker_state {
     executing,
     /// Running the ROLLBACK that returns the connection clean.
     cleaning,
+    /// Running the configured reset query after a lease.
+    resetting,
   };
 
   static const char* name;
   uint32_t id = 0;
+  supervisor_actor supervisor;
   manager_actor manager;
   std::shared_ptr<const pool_context> ctx;
   std::unique_ptr<connection> conn;

@@ -11,6 +11,19 @@ std::vector<std::string> fake_script::log_of(int n) const {
   return result;
 }
 
+void fake_script::break_connection(int n) {
+  broken.insert(n);
+  auto i = wakers.find(n);
+  if (i != wakers.end())
+    i->second.wake();
+}
+
+void fake_script::break_all() {
+  auto open_ones = wakers;
+  for (auto& kvp : open_ones)
+    break_connection(kvp.first);
+}
+
 namespace {
 
 class fake_connection : public connection {
@@ -18,6 +31,7 @@ class fake_connection : public connection {
   fake_connection(std::shared_ptr<fake_script> script, waker w)
     : script_(std::move(script)), waker_(std::move(w)) {
     number_ = ++script_->created;
+    script_->wakers.emplace(number_, waker_);
     ++script_->open;
     script_->max_open = std::max(script_->max_open, script_->open);
   }
@@ -55,6 +69,12 @@ class fake_connection : public connection {
   }
 
   poll_status poll_result(caf::expected<query_result>& out) override {
+    if (is_broken()) {
+      running_ = false;
+      tx_ = tx_status::unknown;
+      out = lost();
+      return poll_status::ready;
+    }
     if (!running_ || rule_.hang || waker_.now() < ready_at_)
       return poll_status::pending;
     running_ = false;
@@ -78,7 +98,15 @@ class fake_connection : public connection {
     return poll_status::ready;
   }
 
-  tx_status transaction_status() const override { return tx_; }
+  caf::error check_idle() override {
+    if (is_broken())
+      return lost();
+    return {};
+  }
+
+  tx_status transaction_status() const override {
+    return is_broken() ? tx_status::unknown : tx_;
+  }
 
   void cancel() override {
     ++script_->cancels;
@@ -98,9 +126,17 @@ class fake_connection : public connection {
     closed_ = true;
     ++script_->closed;
     --script_->open;
+    script_->wakers.erase(number_);
   }
 
  private:
+  bool is_broken() const { return script_->broken.count(number_) > 0; }
+
+  static caf::error lost() {
+    return make_error(pool_errc::connection_lost,
+                      "server closed the connection unexpectedly", "57P01");
+  }
+
   void notify(caf::timespan delay) {
     if (delay.count() > 0)
       waker_.wake_after(delay);

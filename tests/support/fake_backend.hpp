@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,9 +52,19 @@ struct fake_script {
   int cancels = 0;
   /// Every statement executed, as "<connection number>:<sql>".
   std::vector<std::string> log;
+  /// Wakers of the open connections, by connection number.
+  std::map<int, waker> wakers;
+  /// Connections the "server" closed: every use fails with connection_lost.
+  std::set<int> broken;
 
   /// Returns the statements in `log` run on connection `n`.
   std::vector<std::string> log_of(int n) const;
+
+  /// The "server" closes connection `n` (as after pg_terminate_backend).
+  void break_connection(int n);
+
+  /// The "server" closes every open connection (as in a restart).
+  void break_all();
 };
 
 /// A backend whose connections follow `script`.

@@ -87,6 +87,29 @@ struct fixture : test_coordinator_fixture<test_config> {
     return o;
   }
 
+  /// Advances virtual time by `total` in steps of `step`, running all
+  /// messages after each step (timers fire in order).
+  void advance(caf::timespan total,
+               caf::timespan step = std::chrono::milliseconds(10)) {
+    for (caf::timespan t{0}; t < total; t += step) {
+      advance_time(std::min(step, total - t));
+      sched.run();
+    }
+  }
+
+  /// Subscribes a recorder to the pool's breaker events.
+  std::shared_ptr<std::vector<breaker_event>> record_events(pool_actor pool) {
+    auto events = std::make_shared<std::vector<breaker_event>>();
+    clients.push_back(sys.spawn([=](caf::event_based_actor* c) {
+      c->request(pool, std::chrono::seconds(10), subscribe_atom::value)
+        .then([](caf::ok_atom) {});
+      return caf::behavior{
+        [=](const breaker_event& ev) { events->push_back(ev); }};
+    }));
+    sched.run();
+    return events;
+  }
+
   /// Asks `pool` for its statistics and returns them.
   pool_stats stats(const pool_actor& pool) {
     auto o = ask<pool_stats>(pool, stats_atom::value);

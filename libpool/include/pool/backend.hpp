@@ -95,6 +95,13 @@ class connection {
   /// `connection_lost`, `invalid_request`.
   virtual poll_status poll_result(caf::expected<query_result>& out) = 0;
 
+  /// After a wake-up while no statement runs: returns an error
+  /// (`connection_lost`) if the connection broke meanwhile, e.g. the server
+  /// closed it; the worker then discards it. Backends that watch idle
+  /// connections (the libpq one does: it keeps the socket armed for reading)
+  /// call the waker when something arrives. The default returns no error.
+  virtual caf::error check_idle();
+
   /// Returns the connection's transaction state.
   virtual tx_status transaction_status() const = 0;
 

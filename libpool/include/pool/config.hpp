@@ -55,6 +55,79 @@ struct pool_config {
   /// transaction mode. Default 128.
   size_t statement_cache_size = 128;
 
+  // -- supervision --------------------------------------------------------
+
+  /// First delay before reconnecting after a failed connect; each further
+  /// consecutive failure doubles it, up to `backoff_max`, with full jitter
+  /// (a random delay between half and all of it). Default 100 ms; positive.
+  caf::timespan backoff_min = std::chrono::milliseconds(100);
+
+  /// Upper bound of the reconnect delay. Default 10 s; at least backoff_min.
+  caf::timespan backoff_max = std::chrono::seconds(10);
+
+  /// Connections older than this are closed once idle (or when returned) and
+  /// replaced; each connection's limit is drawn between 90 % and 100 % of it
+  /// so they do not all expire at once. Default 30 min; 0 = unlimited.
+  caf::timespan max_lifetime = std::chrono::minutes(30);
+
+  /// Idle connections above `min_size` are closed after being idle this
+  /// long. Default 10 min; 0 = never.
+  caf::timespan idle_timeout = std::chrono::minutes(10);
+
+  /// Idle connections are pinged this often; one that fails is replaced.
+  /// Default 30 s; 0 = no periodic health checks.
+  caf::timespan health_check_interval = std::chrono::seconds(30);
+
+  /// How long a ping (health check or validation) may take before the
+  /// connection counts as dead. Default 5 s; positive.
+  caf::timespan health_check_timeout = std::chrono::seconds(5);
+
+  /// A connection idle at least this long is pinged before it is handed out
+  /// (like pgxpool's ping-after-idle); if the ping fails, the request goes
+  /// to another connection. Default 1 s; 0 = never validate.
+  caf::timespan validate_after_idle = std::chrono::seconds(1);
+
+  // -- circuit breaker ----------------------------------------------------
+
+  /// Consecutive connect failures that open the circuit: no connects for
+  /// `breaker_cooldown`, then one probe. Default 5; 0 = no breaker.
+  size_t breaker_threshold = 5;
+
+  /// How long the circuit stays open before a probe connect. Default 5 s;
+  /// positive.
+  caf::timespan breaker_cooldown = std::chrono::seconds(5);
+
+  /// While the circuit is open, requests that would have to wait fail at once
+  /// with `circuit_open` (carrying the last connect error). If false, they
+  /// wait until their deadline instead. Default true.
+  bool breaker_fail_fast = true;
+
+  // -- overload -----------------------------------------------------------
+
+  /// Load shedding like DBConnection's: when every request that got a
+  /// connection during a whole `queue_interval` had waited longer than this,
+  /// new requests that would have to wait fail at once with `overloaded`
+  /// until waits drop again. Default 50 ms; 0 = no shedding.
+  caf::timespan queue_target = std::chrono::milliseconds(50);
+
+  /// The window of the overload check. Default 1 s; positive.
+  caf::timespan queue_interval = std::chrono::seconds(1);
+
+  // -- leases -------------------------------------------------------------
+
+  /// A lease held longer than this is logged once with its holder and
+  /// counted in `pool_stats::leaks`. Default 60 s; 0 = off.
+  caf::timespan leak_threshold = std::chrono::seconds(60);
+
+  /// A lease held longer than this is reclaimed by force (rolled back); the
+  /// holder's later use gets `invalid_lease`. Default 0 = never.
+  caf::timespan lease_timeout = caf::timespan{0};
+
+  /// Run on a leased connection when it is returned, after any rollback,
+  /// e.g. "DISCARD ALL"; if it fails, the connection is closed. Default ""
+  /// (none).
+  std::string reset_query;
+
   /// The connection backend. Default (nullptr): libpq. Tests plug in a fake;
   /// other databases plug in here (see pool/backend.hpp).
   std::shared_ptr<backend> connection_backend;

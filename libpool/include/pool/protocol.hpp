@@ -27,12 +27,14 @@ CAF_ADD_TYPE_ID(libpool, (pool::query_result))
 CAF_ADD_TYPE_ID(libpool, (std::vector<pool::query_result>))
 CAF_ADD_TYPE_ID(libpool, (pool::pool_stats))
 CAF_ADD_TYPE_ID(libpool, (pool::lease))
+CAF_ADD_TYPE_ID(libpool, (pool::breaker_event))
 CAF_ADD_ATOM(libpool, pool, query_atom, "query")
 CAF_ADD_ATOM(libpool, pool, acquire_atom, "acquire")
 CAF_ADD_ATOM(libpool, pool, release_atom, "release")
 CAF_ADD_ATOM(libpool, pool, transaction_atom, "txn")
 CAF_ADD_ATOM(libpool, pool, stats_atom, "stats")
 CAF_ADD_ATOM(libpool, pool, shutdown_atom, "shutdown")
+CAF_ADD_ATOM(libpool, pool, subscribe_atom, "subscribe")
 CAF_END_TYPE_ID_BLOCK(libpool)
 
 namespace pool {
@@ -80,6 +82,8 @@ typename Inspector::result_type inspect(Inspector& f, lease& x) {
 ///   after COMMIT. If a statement fails, the transaction is rolled back and
 ///   the error names the failing statement's index. Errors: as for `query`.
 /// - `(stats_atom)` → `pool_stats`.
+/// - `(subscribe_atom)` → `ok`: the sender receives a `breaker_event` on
+///   every circuit breaker transition until it exits.
 /// - `(shutdown_atom, deadline)` → `ok` once every connection is closed:
 ///   stops admission, answers all waiters with `shutting_down`, lets leased
 ///   and running work finish until `deadline` (then closes anyway), closes all
@@ -91,6 +95,7 @@ using pool_actor = caf::typed_actor<
   caf::replies_to<transaction_atom,
                   std::vector<statement>>::with<std::vector<query_result>>,
   caf::replies_to<stats_atom>::with<pool_stats>,
+  caf::replies_to<subscribe_atom>::with<caf::ok_atom>,
   caf::replies_to<shutdown_atom, caf::timespan>::with<caf::ok_atom>>;
 
 } // namespace pool

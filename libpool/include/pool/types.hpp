@@ -117,6 +117,35 @@ typename Inspector::result_type inspect(Inspector& f, query_result& x) {
            x.affected, x.command_tag);
 }
 
+/// The state of the pool's circuit breaker, which gates reconnects.
+enum class breaker_state : uint8_t {
+  /// Connects are attempted normally.
+  closed,
+  /// Connects failed repeatedly: none are attempted until the cool-down ends.
+  open,
+  /// The cool-down ended: one probe connect is under way.
+  half_open,
+};
+
+/// Returns "closed", "open" or "half_open".
+std::string to_string(breaker_state x);
+
+/// Sent to subscribers (`subscribe_atom`) on every breaker transition.
+struct breaker_event {
+  /// The state entered.
+  breaker_state state = breaker_state::closed;
+  /// The state left.
+  breaker_state previous = breaker_state::closed;
+  /// Why, e.g. "5 consecutive connect failures; last: connect_failed: ...".
+  std::string reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, breaker_event& x) {
+  return f(caf::meta::type_name("pool::breaker_event"), x.state, x.previous,
+           x.reason);
+}
+
 /// A snapshot of the pool's state and counters.
 struct pool_stats {
   /// Connections that exist: idle + leased + busy + connecting + cleaning.
@@ -151,6 +180,24 @@ struct pool_stats {
   caf::timespan wait_time_total{0};
   /// Whether the pool is shutting down.
   bool shutting_down = false;
+  /// Requests rejected with `overloaded` (load shedding).
+  uint64_t shed = 0;
+  /// Whether load shedding is active now.
+  bool overloaded = false;
+  /// Leases that passed `leak_threshold` (each counted once).
+  uint64_t leaks = 0;
+  /// Leases reclaimed by force after `lease_timeout`.
+  uint64_t leases_timed_out = 0;
+  /// Health checks and validations that failed (the connection was closed).
+  uint64_t health_check_failures = 0;
+  /// Connections closed after `max_lifetime` or `idle_timeout`.
+  uint64_t connections_recycled = 0;
+  /// The circuit breaker's state.
+  breaker_state breaker = breaker_state::closed;
+  /// How often the circuit opened.
+  uint64_t breaker_opened = 0;
+  /// The most recent connect error ("" if none since the last success).
+  std::string last_connect_error;
 };
 
 template <class Inspector>

@@ -1,0 +1,372 @@
+#include "manager_ops.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include <spdlog/spdlog.h>
+
+#include "caf/actor_system.hpp"
+#include "caf/typed_event_based_actor.hpp"
+
+#include "pool/error.hpp"
+
+namespace pool {
+
+namespace {
+
+lease make_lease(manager_ptr self, uint32_t id, const caf::actor_addr& holder) {
+  auto& st = self->state;
+  auto& slot = st.slots[id];
+  auto lease_id = st.next_lease_id++;
+  slot.state = conn_state::leased;
+  slot.lease_id = lease_id;
+  slot.holder = holder;
+  slot.leased_at = now(self);
+  slot.leak_reported = false;
+  st.leases.emplace(lease_id, id);
+  if (st.holders[holder]++ == 0)
+    self->monitor(holder);
+  // Sent before the reply: the worker knows the lease before the holder can
+  // use it.
+  self->send(slot.worker, lease_atom::value, lease_id);
+  return lease{lease_id, slot.worker};
+}
+
+void forget_holder(manager_ptr self, const caf::actor_addr& holder) {
+  auto& holders = self->state.holders;
+  auto h = holders.find(holder);
+  if (h != holders.end() && --h->second == 0) {
+    self->demonitor(holder);
+    holders.erase(h);
+  }
+}
+
+// Tracks how long served requests waited, for load shedding.
+void note_wait(manager_ptr self, caf::timespan wait) {
+  auto& st = self->state;
+  roll_window(self);
+  st.window_min_wait =
+    st.window_served == 0 ? wait : std::min(st.window_min_wait, wait);
+  ++st.window_served;
+}
+
+// Gives the connection `id` to the waiter `w` (the connection is known to be
+// good).
+void assign(manager_ptr self, uint32_t id, waiter& w) {
+  auto& st = self->state;
+  auto& slot = st.slots[id];
+  auto wait = now(self) - w.since;
+  ++st.counters.acquired;
+  st.counters.wait_time_total += wait;
+  note_wait(self, wait);
+  switch (w.kind) {
+  case waiter::query:
+    slot.state = conn_state::busy;
+    w.rp.delegate(slot.worker, run_atom::value, std::move(w.stmts[0]));
+    break;
+  case waiter::txn:
+    slot.state = conn_state::busy;
+    w.rp.delegate(slot.worker, transaction_atom::value, std::move(w.stmts));
+    break;
+  case waiter::acquire:
+    w.rp.deliver(make_lease(self, id, w.holder));
+    break;
+  }
+}
+
+// Answers the waiter with `err`, counting it where it belongs.
+void reject(manager_ptr self, waiter& w, const caf::error& err) {
+  if (is(err, pool_errc::acquire_timeout))
+    ++self->state.counters.acquire_timeouts;
+  w.rp.deliver(err);
+}
+
+void requeue(manager_ptr self, waiter w) {
+  auto id = w.id;
+  self->state.waiters.emplace(id, std::move(w));
+}
+
+// Takes a connection out of the idle set (LIFO) for `w`; one idle for at
+// least validate_after_idle is pinged first.
+void hand_out(manager_ptr self, waiter& w) {
+  auto& st = self->state;
+  auto id = st.idle.back();
+  st.idle.pop_back();
+  auto& slot = st.slots[id];
+  auto threshold = st.ctx->cfg.validate_after_idle;
+  if (threshold.count() > 0 && now(self) - slot.idle_since >= threshold)
+    validate(self, id, std::move(w));
+  else
+    assign(self, id, w);
+}
+
+} // namespace
+
+caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
+                                           caf::timespan timeout) {
+  auto& st = self->state;
+  auto& cfg = st.ctx->cfg;
+  if (st.counters.shutting_down)
+    return shutting_down_error();
+  // Note: make_response_promise takes over the request's reply, so it may
+  // only be called once the request will be answered through the promise.
+  w.since = now(self);
+  if (st.waiters.empty() && !st.idle.empty()) {
+    w.rp = self->make_response_promise();
+    auto rp = w.rp;
+    hand_out(self, w);
+    update_want(self);
+    return rp;
+  }
+  // The request has to wait: refuse it at once if it cannot be served soon.
+  if (st.slots.empty() && cfg.breaker_fail_fast &&
+      st.counters.breaker != breaker_state::closed)
+    return circuit_open_error(self);
+  roll_window(self);
+  if (st.counters.overloaded) {
+    ++st.counters.shed;
+    return make_error(pool_errc::overloaded,
+                      "requests wait longer than queue_target; shedding load");
+  }
+  if (st.waiters.size() >= cfg.max_waiters) {
+    ++st.counters.rejected;
+    return make_error(pool_errc::queue_full,
+                      "max_waiters (" + std::to_string(cfg.max_waiters) +
+                        ") requests are waiting already");
+  }
+  w.rp = self->make_response_promise();
+  auto rp = w.rp;
+  w.id = st.next_waiter_id++;
+  auto wid = w.id;
+  st.waiters.emplace(wid, std::move(w));
+  self->delayed_send(self, timeout, expire_atom::value, wid);
+  update_want(self);
+  return rp;
+}
+
+void expire(manager_ptr self, uint64_t wid) {
+  auto& st = self->state;
+  auto timeout = make_error(pool_errc::acquire_timeout,
+                            "no connection became available in time");
+  auto i = st.waiters.find(wid);
+  if (i != st.waiters.end()) {
+    reject(self, i->second, timeout);
+    st.waiters.erase(i);
+    update_want(self);
+    return;
+  }
+  // A waiter may be parked on a connection under validation.
+  for (auto& kvp : st.slots) {
+    auto& pending = kvp.second.pending;
+    if (pending && pending->id == wid) {
+      reject(self, *pending, timeout);
+      pending.reset();
+      return;
+    }
+  }
+}
+
+caf::timespan now(manager_ptr self) {
+  return self->clock().now().time_since_epoch();
+}
+
+spdlog::logger& log(manager_ptr self) {
+  return *self->state.ctx->log;
+}
+
+void roll_window(manager_ptr self) {
+  auto& st = self->state;
+  auto& cfg = st.ctx->cfg;
+  if (cfg.queue_target.count() == 0)
+    return;
+  auto t = now(self);
+  if (t < st.window_start + cfg.queue_interval)
+    return;
+  // The window is over: overloaded if every request served in it waited
+  // longer than queue_target (a window with nothing served changes nothing
+  // unless requests waited past the target without being served).
+  bool was = st.counters.overloaded;
+  if (st.window_served > 0)
+    st.counters.overloaded = st.window_min_wait > cfg.queue_target;
+  else if (!st.waiters.empty())
+    st.counters.overloaded =
+      t - st.waiters.begin()->second.since > cfg.queue_target;
+  else
+    st.counters.overloaded = false;
+  if (was != st.counters.overloaded)
+    log(self).warn("load shedding {}", st.counters.overloaded ? "on" : "off");
+  st.window_start = t;
+  st.window_served = 0;
+}
+
+void update_want(manager_ptr self) {
+  auto& st = self->state;
+  auto& cfg = st.ctx->cfg;
+  if (st.counters.shutting_down)
+    return;
+  auto in_use = st.slots.size() - st.idle.size() - st.closing;
+  auto want =
+    std::clamp(in_use + st.waiters.size(), cfg.min_size, cfg.max_size);
+  if (want != st.wanted) {
+    st.wanted = static_cast<uint32_t>(want);
+    self->send(st.supervisor, want_atom::value, st.wanted);
+  }
+}
+
+void close_slot(manager_ptr self, uint32_t id) {
+  auto& st = self->state;
+  auto& slot = st.slots[id];
+  if (slot.state == conn_state::closing)
+    return;
+  if (slot.state == conn_state::idle)
+    st.idle.erase(std::find(st.idle.begin(), st.idle.end(), id));
+  slot.state = conn_state::closing;
+  ++st.closing;
+  self->send(slot.worker, close_atom::value);
+}
+
+void dispatch(manager_ptr self) {
+  auto& st = self->state;
+  while (!st.waiters.empty() && !st.idle.empty()) {
+    auto i = st.waiters.begin();
+    auto w = std::move(i->second);
+    st.waiters.erase(i);
+    hand_out(self, w);
+  }
+  update_want(self);
+}
+
+void on_free(manager_ptr self, uint32_t id) {
+  auto& st = self->state;
+  auto& slot = st.slots[id];
+  if (st.counters.shutting_down || slot.retiring) {
+    if (!st.counters.shutting_down)
+      ++st.counters.connections_recycled;
+    close_slot(self, id);
+    update_want(self);
+    return;
+  }
+  if (!st.waiters.empty()) {
+    auto i = st.waiters.begin();
+    auto w = std::move(i->second);
+    st.waiters.erase(i);
+    assign(self, id, w); // just used: no validation needed
+  } else {
+    slot.state = conn_state::idle;
+    slot.idle_since = now(self);
+    st.idle.push_back(id);
+  }
+  update_want(self);
+}
+
+void validate(manager_ptr self, uint32_t id, std::optional<waiter> w) {
+  auto& st = self->state;
+  auto& slot = st.slots[id];
+  slot.state = conn_state::validating;
+  slot.pending = std::move(w);
+  auto timeout = st.ctx->cfg.health_check_timeout * 2;
+  self->request(slot.worker, timeout, ping_atom::value)
+    .then([=](caf::ok_atom) { on_validated(self, id, true); },
+          [=](caf::error&) { on_validated(self, id, false); });
+}
+
+void on_validated(manager_ptr self, uint32_t id, bool ok) {
+  auto& st = self->state;
+  auto i = st.slots.find(id);
+  if (i == st.slots.end() || i->second.state != conn_state::validating)
+    return; // closed meanwhile; its down handler requeued the waiter
+  auto& slot = i->second;
+  auto pending = std::move(slot.pending);
+  slot.pending.reset();
+  if (ok) {
+    slot.last_checked = now(self);
+    if (pending && !st.counters.shutting_down) {
+      assign(self, id, *pending);
+      return;
+    }
+    if (pending)
+      pending->rp.deliver(shutting_down_error());
+    if (st.counters.shutting_down || slot.retiring || !st.waiters.empty()) {
+      on_free(self, id);
+      return;
+    }
+    // A health check keeps the connection's idle time (for idle_timeout).
+    slot.state = conn_state::idle;
+    st.idle.push_back(id);
+    return;
+  }
+  ++st.counters.health_check_failures;
+  log(self).warn("connection {} failed its health check; replacing it", id);
+  close_slot(self, id);
+  if (pending)
+    requeue(self, std::move(*pending));
+  dispatch(self);
+}
+
+caf::error shutting_down_error() {
+  return make_error(pool_errc::shutting_down, "the pool is shutting down");
+}
+
+void fail_waiters(manager_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  for (auto& kvp : st.waiters)
+    reject(self, kvp.second, err);
+  st.waiters.clear();
+  update_want(self);
+}
+
+caf::error circuit_open_error(manager_ptr self) {
+  auto& st = self->state;
+  auto last = st.last_connect_error ? describe(st.last_connect_error)
+                                    : std::string{"none recorded"};
+  return make_error(pool_errc::circuit_open,
+                    "connects are failing; last connect error: " + last);
+}
+
+void end_lease(manager_ptr self, uint64_t lease_id) {
+  auto& st = self->state;
+  auto i = st.leases.find(lease_id);
+  auto id = i->second;
+  st.leases.erase(i);
+  auto& slot = st.slots[id];
+  forget_holder(self, slot.holder);
+  slot.state = conn_state::cleaning;
+  slot.lease_id = 0;
+  slot.holder = nullptr;
+  self->send(slot.worker, unlease_atom::value, lease_id);
+}
+
+void finish_shutdown_if_done(manager_ptr self) {
+  auto& st = self->state;
+  if (!st.counters.shutting_down || !st.slots.empty() || st.connecting > 0)
+    return;
+  for (auto& rp : st.shutdown_rps)
+    rp.deliver(caf::ok_atom::value);
+  st.shutdown_rps.clear();
+  log(self).info("pool shut down");
+  self->quit();
+}
+
+void on_worker_down(manager_ptr self, uint32_t id, const caf::error& reason) {
+  auto& st = self->state;
+  auto& slot = st.slots[id];
+  ++st.counters.connections_closed;
+  if (slot.state == conn_state::closing)
+    --st.closing;
+  else if (reason && !st.counters.shutting_down)
+    log(self).warn("connection {} lost: {}", id, describe(reason));
+  if (slot.state == conn_state::idle)
+    st.idle.erase(std::find(st.idle.begin(), st.idle.end(), id));
+  if (slot.lease_id != 0) {
+    forget_holder(self, slot.holder);
+    st.leases.erase(slot.lease_id);
+  }
+  auto pending = std::move(slot.pending);
+  st.slots.erase(id);
+  if (pending)
+    requeue(self, std::move(*pending));
+  dispatch(self);
+  finish_shutdown_if_done(self);
+}
+
+} // namespace pool

@@ -1,0 +1,83 @@
+#pragma once
+
+// The manager's operations on its state, shared by its behavior
+// (manager.cpp), its housekeeping (manager_housekeeping.cpp) and the
+// operations themselves (manager_ops.cpp). All run in the manager actor.
+
+#include <optional>
+
+#include "caf/expected.hpp"
+#include "caf/typed_event_based_actor.hpp"
+
+#include "manager.hpp"
+
+namespace spdlog {
+class logger;
+} // namespace spdlog
+
+namespace pool {
+
+using manager_ptr = manager_actor::stateful_pointer<manager_state>;
+
+/// The manager's clock (virtual under the test coordinator).
+caf::timespan now(manager_ptr self);
+
+spdlog::logger& log(manager_ptr self);
+
+/// Admits a request that needs a connection: serves it from the idle set
+/// when nobody waits, else queues it (FIFO, bounded, with its deadline) — or
+/// refuses it at once (`shutting_down`, `circuit_open`, `overloaded`,
+/// `queue_full`). Returns the promise the reply will go through.
+caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
+                                           caf::timespan timeout);
+
+/// The waiter `wid` reached its deadline: answers `acquire_timeout`.
+void expire(manager_ptr self, uint64_t wid);
+
+/// Ends the overload window if it is over and decides on shedding.
+void roll_window(manager_ptr self);
+
+/// Tells the supervisor how many connections the pool wants, if changed.
+void update_want(manager_ptr self);
+
+/// Serves waiters from the idle set while both are non-empty.
+void dispatch(manager_ptr self);
+
+/// The connection `id` became free: serve the oldest waiter, park it idle,
+/// or close it (shutting down, retiring).
+void on_free(manager_ptr self, uint32_t id);
+
+/// Tells the connection's worker to close; it is gone once its down message
+/// arrives.
+void close_slot(manager_ptr self, uint32_t id);
+
+/// Pings the connection `id`; on success it goes to `w` (or back to the idle
+/// set), on failure it is closed and `w` goes back to the front of the queue.
+void validate(manager_ptr self, uint32_t id, std::optional<waiter> w);
+
+void on_validated(manager_ptr self, uint32_t id, bool ok);
+
+/// Ends a lease: the worker cleans the connection and then reports `done`.
+void end_lease(manager_ptr self, uint64_t lease_id);
+
+void on_worker_down(manager_ptr self, uint32_t id, const caf::error& reason);
+
+/// Answers every waiter with `err`.
+void fail_waiters(manager_ptr self, const caf::error& err);
+
+caf::error shutting_down_error();
+
+/// `circuit_open`, carrying the last connect error.
+caf::error circuit_open_error(manager_ptr self);
+
+/// Quits once shutting down and every connection is closed.
+void finish_shutdown_if_done(manager_ptr self);
+
+/// Health checks, idle timeouts, leak detection and lease timeouts; run on
+/// every housekeeping tick.
+void housekeeping(manager_ptr self);
+
+/// How often the housekeeping tick runs.
+caf::timespan housekeeping_interval(const pool_config& cfg);
+
+} // namespace pool
