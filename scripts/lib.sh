@@ -9,7 +9,9 @@
 #   pg_start [DIR] [PORT]        throwaway PostgreSQL 15 cluster; exports
 #                                POOL_TEST_DSN, POOL_TEST_PGDATA,
 #                                POOL_TEST_PGHOST, POOL_TEST_PGPORT, ...
-#                                (and sets POOL_PG_DIR, not exported)
+#                                (and sets POOL_PG_DIR, not exported);
+#                                role pool_auth (password pool_auth_pw) must
+#                                log in with scram-sha-256 over TCP
 #   pg_stop [DIR]                stop it and delete DIR (idempotent, never fails)
 #
 # Environment knobs: SANITIZE, POOL_JOBS, POOL_BUILD_DIR, POOL_SKIP_FORMAT.
@@ -221,6 +223,23 @@ pg_start() {
     return 1
   fi
 
+  # Password authentication for the chaos suite's wrong-password scenario:
+  # TCP logins of role pool_auth (created below) need scram-sha-256; the
+  # specific line must come before initdb's "host all all ... trust" lines,
+  # so it goes first. Everything else stays trust.
+  local hba=$data/pg_hba.conf
+  if ! {
+    {
+      echo "host all pool_auth 127.0.0.1/32 scram-sha-256"
+      cat "$hba"
+    } >"$hba.new" && chmod 600 "$hba.new" &&
+      chown --reference="$hba" "$hba.new" && mv -f "$hba.new" "$hba"
+  }; then
+    log "cannot write $hba"
+    pg_stop "$dir"
+    return 1
+  fi
+
   local attempt started=0 opts='' seen
   for attempt in 1 2 3 4 5; do
     if [[ -z $fixed_port ]]; then
@@ -258,6 +277,17 @@ pg_start() {
     >"$dir/createdb.log" 2>&1; then
     log "createdb pooltest failed:"
     cat "$dir/createdb.log" >&2 || true
+    pg_stop "$dir"
+    return 1
+  fi
+
+  # The role of the wrong-password scenario (see pg_hba.conf above).
+  if ! "$POOL_PG_BIN/psql" -h "$dir" -p "$port" -U postgres -d pooltest \
+    -v ON_ERROR_STOP=1 -qAt \
+    -c "CREATE ROLE pool_auth LOGIN PASSWORD 'pool_auth_pw'" \
+    >"$dir/roles.log" 2>&1; then
+    log "creating role pool_auth failed:"
+    cat "$dir/roles.log" >&2 || true
     pg_stop "$dir"
     return 1
   fi

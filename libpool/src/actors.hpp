@@ -50,6 +50,9 @@ using close_atom = caf::atom_constant<caf::atom("close")>;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
 /// Worker → manager: finished its work; the connection is clean and idle.
 using done_atom = caf::atom_constant<caf::atom("done")>;
+/// Worker → manager: my connection broke (error attached); I answer what
+/// reaches me with errors (or hand pooled requests back) until told to close.
+using lost_atom = caf::atom_constant<caf::atom("lost")>;
 /// Timer → manager: the waiter with this id reached its deadline.
 /// Timer → supervisor: the connection with this id reached its lifetime.
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
@@ -80,13 +83,16 @@ using worker_actor = lease_actor::extend<
 
 /// The pool manager: the public interface plus what the supervisor, the
 /// breaker, workers and its own timers send.
-using manager_actor = pool_actor::extend<
-  caf::reacts_to<ready_atom, uint32_t, worker_actor>,
-  caf::reacts_to<done_atom, uint32_t>, caf::reacts_to<expire_atom, uint64_t>,
-  caf::reacts_to<connecting_atom, uint32_t>,
-  caf::reacts_to<connfail_atom, caf::error>,
-  caf::reacts_to<retire_atom, uint32_t>, caf::reacts_to<breaker_event>,
-  caf::reacts_to<tick_atom>, caf::reacts_to<close_atom>>;
+using manager_actor =
+  pool_actor::extend<caf::reacts_to<ready_atom, uint32_t, worker_actor>,
+                     caf::reacts_to<done_atom, uint32_t>,
+                     caf::reacts_to<lost_atom, uint32_t, caf::error>,
+                     caf::reacts_to<expire_atom, uint64_t>,
+                     caf::reacts_to<connecting_atom, uint32_t>,
+                     caf::reacts_to<connfail_atom, caf::error>,
+                     caf::reacts_to<retire_atom, uint32_t>,
+                     caf::reacts_to<breaker_event>, caf::reacts_to<tick_atom>,
+                     caf::reacts_to<close_atom>>;
 
 /// The circuit breaker: counts consecutive connect failures and gates
 /// connect attempts; publishes every transition as a `breaker_event`.

@@ -204,6 +204,14 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       if (self->state.slots.count(id) > 0)
         on_free(self, id);
     },
+    [=](lost_atom, uint32_t id, caf::error& err) {
+      auto i = self->state.slots.find(id);
+      if (i == self->state.slots.end())
+        return;
+      auto worker = i->second.worker;
+      on_worker_down(self, id, err);
+      self->send(worker, close_atom::value);
+    },
     [=](expire_atom, uint64_t wid) { expire(self, wid); },
     [=](connecting_atom, uint32_t n) {
       self->state.connecting = n;

@@ -43,6 +43,8 @@ struct waiter {
   caf::actor_addr holder;
   /// When it started waiting (actor clock).
   caf::timespan since{0};
+  /// How long it may wait in all.
+  caf::timespan timeout{0};
 };
 
 /// One open connection; keyed by its worker's id.

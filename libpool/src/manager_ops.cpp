@@ -81,9 +81,15 @@ void reject(manager_ptr self, waiter& w, const caf::error& err) {
   w.rp.deliver(err);
 }
 
+// Puts a waiter whose connection failed validation back in the queue, at its
+// original place. One served at once never had a deadline timer: it gets one
+// for the time it has left.
 void requeue(manager_ptr self, waiter w) {
   auto id = w.id;
+  auto left = w.since + w.timeout - now(self);
   self->state.waiters.emplace(id, std::move(w));
+  self->delayed_send(self, std::max(left, caf::timespan{0}), expire_atom::value,
+                     id);
 }
 
 // Takes a connection out of the idle set (LIFO) for `w`; one idle for at
@@ -111,6 +117,8 @@ caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
   // Note: make_response_promise takes over the request's reply, so it may
   // only be called once the request will be answered through the promise.
   w.since = now(self);
+  w.timeout = timeout;
+  w.id = st.next_waiter_id++;
   if (st.waiters.empty() && !st.idle.empty()) {
     w.rp = self->make_response_promise();
     auto rp = w.rp;
@@ -136,7 +144,6 @@ caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
   }
   w.rp = self->make_response_promise();
   auto rp = w.rp;
-  w.id = st.next_waiter_id++;
   auto wid = w.id;
   st.waiters.emplace(wid, std::move(w));
   self->delayed_send(self, timeout, expire_atom::value, wid);

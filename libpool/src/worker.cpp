@@ -47,7 +47,8 @@ void answer(worker_op& op, T&& x) {
 }
 
 bool running(const worker_state& st) {
-  return st.phase != worker_state::idle && st.phase != worker_state::connecting;
+  return st.phase != worker_state::idle &&
+         st.phase != worker_state::connecting && st.phase != worker_state::dead;
 }
 
 // Answers every pending operation with `err`, closes the connection and
@@ -65,9 +66,51 @@ void stop(worker_ptr self, const caf::error& err, caf::error reason) {
   self->quit(std::move(reason));
 }
 
-// Fails every pending operation with `err` and exits with it.
+// Hands a pooled request that never ran back to the manager, which queues it
+// for another connection; anything else is answered with `err`.
+void hand_back(worker_ptr self, worker_op& op, const caf::error& err) {
+  auto& mgr = self->state.manager;
+  if (op.answered || !op.rp.pending())
+    return;
+  op.answered = true;
+  if (op.kind == worker_op::run)
+    op.rp.delegate(mgr, query_atom::value, std::move(op.stmts[0]));
+  else if (op.kind == worker_op::txn)
+    op.rp.delegate(mgr, transaction_atom::value, std::move(op.stmts));
+  else
+    op.rp.deliver(err);
+}
+
+// The connection broke. Before it was ever ready, the worker just exits with
+// `err` (the supervisor counts a failed connect). Afterwards, it answers the
+// running operation with `err`, hands queued pooled requests back to the
+// manager, reports itself lost, and lingers, answering whatever still
+// reaches it, until the manager tells it to close. (Exiting at once would
+// make CAF bounce requests the manager routed here meanwhile with a bare
+// `request_receiver_down`.)
 void fail(worker_ptr self, const caf::error& err) {
-  stop(self, err, err);
+  auto& st = self->state;
+  if (st.phase == worker_state::connecting) {
+    stop(self, err, err);
+    return;
+  }
+  if (st.phase == worker_state::dead)
+    return;
+  if (running(st))
+    answer(st.current, err);
+  for (auto& op : st.queue)
+    hand_back(self, op, err);
+  st.queue.clear();
+  st.current = worker_op{};
+  st.conn->close();
+  st.conn.reset();
+  st.phase = worker_state::dead;
+  st.lease_id = 0;
+  self->send(st.manager, lost_atom::value, st.id, err);
+}
+
+caf::error lost_error() {
+  return make_error(pool_errc::connection_lost, "the connection was lost");
 }
 
 // Starts `stmt`, with a deadline: health_check_timeout for pings,
@@ -272,6 +315,8 @@ void on_wake(worker_ptr self) {
     start_next(self);
     return;
   }
+  case worker_state::dead:
+    return;
   case worker_state::idle:
     // The backend watches idle connections: a server that closed the
     // connection (restart, pg_terminate_backend) is noticed now.
@@ -294,7 +339,7 @@ void on_wake(worker_ptr self) {
 void on_tick(worker_ptr self) {
   auto& st = self->state;
   st.tick_pending = false;
-  if (st.phase == worker_state::idle)
+  if (st.phase == worker_state::idle || st.phase == worker_state::dead)
     return;
   if (now(self) < st.deadline) {
     schedule_tick(self);
@@ -356,7 +401,8 @@ worker_impl(worker_ptr self, uint32_t id, supervisor_actor supervisor,
   st.ctx = std::move(ctx);
   self->monitor(manager);
   self->set_down_handler([=](caf::down_msg&) {
-    fail(self, make_error(pool_errc::shutting_down, "the pool is gone"));
+    auto err = make_error(pool_errc::shutting_down, "the pool is gone");
+    stop(self, err, err);
   });
   st.conn = st.ctx->db->create(st.ctx->cfg, waker{self->address()});
   st.deadline = now(self) + st.ctx->cfg.connect_timeout;
@@ -364,10 +410,16 @@ worker_impl(worker_ptr self, uint32_t id, supervisor_actor supervisor,
   schedule_tick(self);
   return {
     [=](run_atom, statement& stmt) -> caf::result<query_result> {
+      if (self->state.phase == worker_state::dead)
+        return self->delegate(self->state.manager, query_atom::value,
+                              std::move(stmt));
       return submit(self, worker_op::run, std::move(stmt));
     },
     [=](transaction_atom, std::vector<statement>& stmts)
       -> caf::result<std::vector<query_result>> {
+      if (self->state.phase == worker_state::dead)
+        return self->delegate(self->state.manager, transaction_atom::value,
+                              std::move(stmts));
       auto op = make_op(self, worker_op::txn, std::move(stmts));
       auto rp = op.rp;
       enqueue(self, std::move(op));
@@ -375,6 +427,8 @@ worker_impl(worker_ptr self, uint32_t id, supervisor_actor supervisor,
     },
     [=](query_atom, uint64_t lease_id,
         statement& stmt) -> caf::result<query_result> {
+      if (self->state.phase == worker_state::dead)
+        return lost_error();
       if (lease_id == 0 || lease_id != self->state.lease_id)
         return make_error(pool_errc::invalid_lease,
                           "lease " + std::to_string(lease_id) +
@@ -382,11 +436,14 @@ worker_impl(worker_ptr self, uint32_t id, supervisor_actor supervisor,
       return submit(self, worker_op::lease_query, std::move(stmt));
     },
     [=](ping_atom) -> caf::result<caf::ok_atom> {
+      if (self->state.phase == worker_state::dead)
+        return lost_error();
       return submit(self, worker_op::ping);
     },
     [=](lease_atom, uint64_t lease_id) { self->state.lease_id = lease_id; },
     [=](unlease_atom, uint64_t lease_id) {
-      if (lease_id != self->state.lease_id)
+      if (self->state.phase == worker_state::dead ||
+          lease_id != self->state.lease_id)
         return;
       self->state.lease_id = 0;
       worker_op op;

@@ -49,6 +49,8 @@ struct worker_state {
     cleaning,
     /// Running the configured reset query after a lease.
     resetting,
+    /// The connection broke: waiting for the manager's `close`.
+    dead,
   };
 
   static const char* name;

@@ -93,3 +93,52 @@ CAF_TEST(errors render with sqlstate) {
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+#undef CAF_SUITE
+#define CAF_SUITE serialization
+
+CAF_TEST_FIXTURE_SCOPE(serialization_tests, fixture)
+
+// Every field of the messages survives CAF's binary serialization, which is
+// what crosses the network between nodes.
+CAF_TEST(stats and events round trip) {
+  pool_stats st;
+  st.total = 7;
+  st.shed = 3;
+  st.breaker = breaker_state::half_open;
+  st.last_connect_error = "connect_failed: refused";
+  st.wait_time_total = std::chrono::milliseconds(12);
+  auto msg = caf::make_message(
+    st, breaker_event{breaker_state::open, breaker_state::closed, "x"});
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  CAF_REQUIRE(!sink(msg));
+  caf::message copy;
+  caf::binary_deserializer source{sys, buf};
+  CAF_REQUIRE(!source(copy));
+  CAF_REQUIRE(copy.match_elements<pool_stats, breaker_event>());
+  auto& st2 = copy.get_as<pool_stats>(0);
+  CAF_CHECK_EQUAL(st2.total, 7u);
+  CAF_CHECK_EQUAL(st2.shed, 3u);
+  CAF_CHECK_EQUAL(st2.breaker, breaker_state::half_open);
+  CAF_CHECK_EQUAL(st2.last_connect_error, "connect_failed: refused");
+  CAF_CHECK_EQUAL(st2.wait_time_total,
+                  caf::timespan{std::chrono::milliseconds(12)});
+  auto& ev = copy.get_as<breaker_event>(1);
+  CAF_CHECK_EQUAL(ev.state, breaker_state::open);
+  CAF_CHECK_EQUAL(ev.reason, "x");
+  statement q{"SELECT $1, $2", {nullptr, ""}};
+  auto m2 = caf::make_message(q);
+  buf.clear();
+  caf::binary_serializer sink2{sys, buf};
+  CAF_REQUIRE(!sink2(m2));
+  caf::message copy2;
+  caf::binary_deserializer source2{sys, buf};
+  CAF_REQUIRE(!source2(copy2));
+  auto& q2 = copy2.get_as<statement>(0);
+  CAF_CHECK(q2.params[0].is_null());
+  CAF_CHECK(!q2.params[1].is_null());
+  CAF_CHECK_EQUAL(q2.params[1].text(), "");
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

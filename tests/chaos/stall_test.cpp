@@ -1,0 +1,96 @@
+// Scenario 4: the network between pool and server stalls for 5 s (a TCP
+// forwarder stops moving bytes without closing anything) under load.
+
+#define CAF_SUITE chaos_stall
+#include "caf/test/unit_test.hpp"
+
+#include <thread>
+
+#include "fixture.hpp"
+#include "invariants.hpp"
+#include "load.hpp"
+#include "tcp_forwarder.hpp"
+
+using namespace chaos;
+
+CAF_TEST_FIXTURE_SCOPE(chaos_stall_tests, fixture)
+
+/// Proves: a stalled network is detected by the pool's own timeouts — every
+/// request gets an answer (query_timeout, connection_lost, circuit_open,
+/// connect_failed or acquire_timeout) by its deadline, none hangs — and the
+/// pool recovers once bytes flow again.
+CAF_TEST(network stalled for five seconds under load) {
+  auto port = static_cast<uint16_t>(std::stoi(pg.env().port));
+  tcp_forwarder fwd{port};
+  if (!fwd.ok())
+    CAF_FAIL("tcp_forwarder: " << fwd.error());
+  auto pc = make_config(pg.tcp_conninfo(std::to_string(fwd.port())));
+  auto p = spawn(pc);
+  wait_warm(p, pc.min_size);
+  stats_monitor mon{sys, p};
+  load_generator load{sys, p};
+  load.start();
+  CAF_CHECK(load.wait_for_ok(50, 5000ms));
+  auto before = stats(p);
+  if (before)
+    CAF_MESSAGE("before the stall: " << describe(*before) << "; forwarder "
+                                     << fwd.open_connections() << " open, "
+                                     << fwd.accepted() << " accepted");
+  auto paused = clock_type::now();
+  fwd.pause();
+  std::this_thread::sleep_for(2500ms);
+  if (auto mid = stats(p))
+    CAF_MESSAGE("2.5 s into the stall: " << describe(*mid));
+  std::this_thread::sleep_for(2500ms);
+  fwd.resume();
+  auto resumed = clock_type::now();
+  CAF_MESSAGE("stalled for " << ms_since(paused) << " ms; forwarder "
+                             << fwd.open_connections() << " open, "
+                             << fwd.accepted() << " accepted");
+  check_size_in_range(*this, p, pc.min_size, pc.max_size, 15000ms, resumed);
+  CAF_CHECK(load.wait_for_ok(100, 10000ms)); // serving again
+  CAF_CHECK(load.stop(12000ms));
+  auto rep = load.report();
+  CAF_MESSAGE("stalled from +" << rep.at(paused) << " ms to +"
+                               << rep.at(resumed)
+                               << " ms (from the load's start)");
+  check_answers("stall", rep,
+                {"query_timeout", "connection_lost", "circuit_open",
+                 "connect_failed", "acquire_timeout"});
+  // No answer later than the pool's own deadlines allow: waiting for a
+  // connection (acquire_timeout) plus running (query_timeout), plus slack
+  // for a loaded 2-core box.
+  auto limit =
+    std::chrono::duration_cast<ms>(pc.acquire_timeout + pc.query_timeout)
+      .count() +
+    1500;
+  long long worst = 0;
+  for (auto& r : rep.records)
+    worst = std::max<long long>(worst, r.latency().count());
+  CAF_MESSAGE("slowest answer " << worst << " ms (limit " << limit << " ms)");
+  CAF_CHECK_LESS_OR_EQUAL(worst, limit);
+  // The stall was real (nothing sent during it succeeded before it ended)
+  // and the pool noticed it by its own timeouts (errors answered while it
+  // lasted, or just after).
+  size_t ok_in_stall = 0, errors_in_stall = 0;
+  for (auto& r : rep.records) {
+    if (r.kind == ok_kind && r.sent >= paused + 100ms && r.answered < resumed)
+      ++ok_in_stall;
+    else if (r.kind != ok_kind && r.answered >= paused &&
+             r.answered < resumed + 1s)
+      ++errors_in_stall;
+  }
+  CAF_MESSAGE("during the stall: " << errors_in_stall << " errors answered, "
+                                   << ok_in_stall
+                                   << " requests sent and answered ok");
+  CAF_CHECK_EQUAL(ok_in_stall, 0u);
+  CAF_CHECK_GREATER(errors_in_stall, 0u);
+  mon.check(pc.max_size);
+  check_at_rest(*this, p, pc.min_size, pc.max_size);
+  if (auto st = stats(p))
+    CAF_MESSAGE("final stats: " << describe(*st));
+  // Shut the pool down while the forwarder still runs.
+  shutdown(p);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
