@@ -110,6 +110,12 @@ struct fixture : test_coordinator_fixture<test_config> {
     return events;
   }
 
+  /// Returns the last statement the fake ran on connection `n`, or "".
+  std::string last_statement(int n) {
+    auto log = script->log_of(n);
+    return log.empty() ? std::string{} : log.back();
+  }
+
   /// Asks `pool` for its statistics and returns them.
   pool_stats stats(const pool_actor& pool) {
     auto o = ask<pool_stats>(pool, stats_atom::value);

@@ -42,7 +42,7 @@ CAF_TEST(lease timeout reclaims by force) {
   auto st = stats(pool);
   CAF_CHECK_EQUAL(st.leases_timed_out, 1u);
   CAF_CHECK_EQUAL(st.leased, 0u);
-  CAF_CHECK_EQUAL(script->log_of(1).back(), "ROLLBACK");
+  CAF_CHECK_EQUAL(last_statement(1), "ROLLBACK");
   auto late = ask<query_result>(l->value->worker, query_atom::value,
                                 l->value->id, statement{"SELECT 1"});
   sched.run();

@@ -120,7 +120,7 @@ CAF_TEST(holder death inside a transaction rolls back) {
   CAF_CHECK(query_on(l, l.id, "BEGIN")->ok());
   caf::anon_send_exit(o->client, caf::exit_reason::kill);
   sched.run();
-  CAF_CHECK_EQUAL(script->log_of(1).back(), "ROLLBACK");
+  CAF_CHECK_EQUAL(last_statement(1), "ROLLBACK");
   CAF_CHECK_EQUAL(stats(pool).idle, 1u);
 }
 
