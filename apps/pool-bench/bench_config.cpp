@@ -1,5 +1,7 @@
 #include "bench_config.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <limits>
 
 #include "caf/actor_system.hpp"
@@ -17,12 +19,23 @@ namespace bench {
 bench_config::bench_config() {
   opt_group{custom_options_, "global"}
     .add(conninfo, "conninfo", "libpq connection string")
-    .add(clients, "clients", "client actors of the pool phase (default 64)")
-    .add(pool, "pool", "pool size and raw libpq threads (default 16)")
+    .add(configs, "configs",
+         "configurations CLIENTSxPOOL,... (default 4x4,64x16,256x16,1024x16)")
+    .add(clients, "clients", "a single configuration: client actors")
+    .add(pool, "pool", "a single configuration: pool size = raw threads")
     .add(duration, "duration", "measured seconds per phase (default 5)")
     .add(warmup, "warmup", "warm-up seconds per phase (default 1)")
     .add(json, "json", "write the results as JSON to this file")
-    .add(result_line, "result-line", "print RESULT {json} per configuration")
+    .add(plot, "plot", "draw latency CDFs to this PNG (needs gnuplot)")
+    .add(result_line, "result-line", "print RESULT {json} lines")
+    .add(connect_baseline, "connect-baseline",
+         "connect-per-request baseline for every configuration, not just "
+         "the first")
+    .add(scale, "scale", "run the scale checks instead of the throughput run")
+    .add(scale_waiters, "scale-waiters",
+         "scale: requests waiting on a pool of 16 (default 10000)")
+    .add(scale_pool, "scale-pool",
+         "scale: large pool size (default 500, at most max_connections-20)")
     .add(acquire_samples, "acquire-samples",
          "measured acquire/release round trips (default 20000)")
     .add(acquire_warmup, "acquire-warmup",
@@ -51,6 +64,36 @@ caf::error bench_config::parse_args(int argc, char** argv) {
     args.emplace_back(std::move(arg));
   }
   return parse(std::move(args));
+}
+
+std::vector<std::pair<size_t, size_t>>
+bench_config::run_list(std::string& error) const {
+  std::vector<std::pair<size_t, size_t>> out;
+  if (clients != 0 || pool != 0) {
+    if (!configs.empty()) {
+      error = "give either --configs or --clients/--pool, not both";
+      return {};
+    }
+    out.emplace_back(clients != 0 ? clients : 64, pool != 0 ? pool : 16);
+    return out;
+  }
+  std::string list = configs.empty() ? default_configs : configs;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    auto end = std::min(list.find(',', pos), list.size());
+    auto item = list.substr(pos, end - pos);
+    size_t n = 0;
+    size_t p = 0;
+    char rest = 0;
+    if (std::sscanf(item.c_str(), "%zux%zu%c", &n, &p, &rest) != 2 || n == 0 ||
+        p == 0) {
+      error = "bad configuration '" + item + "' in --configs (want e.g. 64x16)";
+      return {};
+    }
+    out.emplace_back(n, p);
+    pos = end + 1;
+  }
+  return out;
 }
 
 std::string scheduler_info::to_string() const {

@@ -4,28 +4,46 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "caf/actor_system_config.hpp"
 #include "caf/fwd.hpp"
 
 namespace bench {
 
+/// The configurations (clients, pool size) of the default run.
+constexpr const char* default_configs = "4x4,64x16,256x16,1024x16";
+
 struct bench_config : caf::actor_system_config {
   /// libpq connection string (PG* environment variables fill in the rest).
   std::string conninfo;
-  /// Client actors of the throughput phase.
-  size_t clients = 64;
-  /// Pool size (min = max) of the throughput phase, and threads of the raw
-  /// libpq baseline.
-  size_t pool = 16;
+  /// Configurations to run, "CLIENTSxPOOL,..." (empty: `default_configs`).
+  std::string configs;
+  /// A single configuration instead: client actors (0: not given).
+  size_t clients = 0;
+  /// ... and pool size (min = max), also the raw baseline's threads.
+  size_t pool = 0;
   /// Measured window of the throughput phases, in seconds.
   double duration = 5;
   /// Warm-up before the measured window, in seconds.
   double warmup = 1;
   /// Write the results as JSON to this file (empty: do not).
   std::string json;
-  /// Print "RESULT {json}" per configuration.
+  /// Draw the latency CDFs of pool vs raw libpq to this PNG (empty: do not).
+  std::string plot;
+  /// Print "RESULT {json}" per configuration and peer.
   bool result_line = false;
+  /// Run the connect-per-request baseline for every configuration (by
+  /// default only for the first).
+  bool connect_baseline = false;
+  /// Run the scale checks instead of the throughput run.
+  bool scale = false;
+  /// Scale: requests waiting on a pool of 16.
+  size_t scale_waiters = 10000;
+  /// Scale: size of the large pool (capped by the server's
+  /// max_connections - 20).
+  size_t scale_pool = 500;
   /// Measured acquire/release round trips.
   size_t acquire_samples = 20000;
   /// Unmeasured acquire/release round trips before them.
@@ -37,6 +55,10 @@ struct bench_config : caf::actor_system_config {
   /// "--name=value" and "--name value" for options that take a value; CAF's
   /// own parser only knows the first form.
   caf::error parse_args(int argc, char** argv);
+
+  /// The configurations to run as (clients, pool) pairs, or an error
+  /// message in `error`.
+  std::vector<std::pair<size_t, size_t>> run_list(std::string& error) const;
 };
 
 /// The scheduler settings in effect.

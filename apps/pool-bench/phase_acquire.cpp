@@ -1,7 +1,7 @@
-// Phase A: acquire latency with an idle connection available, in-process.
+// The acquire phase: acquire latency with an idle connection available,
+// in-process.
 
 #include <chrono>
-#include <vector>
 
 #include "caf/all.hpp"
 
@@ -14,13 +14,12 @@ namespace bench {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 /// What the acquiring actor measured.
 struct acquire_samples {
-  std::vector<int64_t> acquire_ns;
-  std::vector<int64_t> release_ns;
+  histogram acquire;
+  histogram release;
   uint64_t errors = 0;
   std::string first_error;
 };
@@ -70,7 +69,7 @@ void release(acquirer_actor* self, uint64_t id, bool measured) {
     .then(
       [=](caf::ok_atom) {
         if (measured)
-          self->state.out.release_ns.push_back((clock::now() - t0).count());
+          self->state.out.release.record((clock::now() - t0).count());
         next(self);
       },
       [=](caf::error& err) {
@@ -93,7 +92,7 @@ void next(acquirer_actor* self) {
       [=](pool::lease& l) {
         auto t1 = clock::now();
         if (measured)
-          self->state.out.acquire_ns.push_back((t1 - t0).count());
+          self->state.out.acquire.record((t1 - t0).count());
         release(self, l.id, measured);
       },
       [=](caf::error& err) {
@@ -109,8 +108,6 @@ caf::behavior acquirer(acquirer_actor* self, pool::pool_actor pool,
   st.collector = std::move(collector);
   st.warmup = warmup;
   st.total = warmup + samples;
-  st.out.acquire_ns.reserve(samples);
-  st.out.release_ns.reserve(samples);
   self->send(self, go_atom::value);
   return {[=](go_atom) { next(self); }};
 }
@@ -121,7 +118,7 @@ acquire_result run_acquire_phase(caf::actor_system& sys,
                                  const std::string& conninfo, size_t warmup,
                                  size_t samples) {
   acquire_result res;
-  auto pool = start_pool(sys, conninfo, 2);
+  auto pool = start_pool(sys, pool_settings(conninfo, 2));
   if (!pool) {
     res.failure = pool::describe(pool.error());
     return res;
@@ -137,15 +134,15 @@ acquire_result run_acquire_phase(caf::actor_system& sys,
       got = true;
     },
     caf::after(std::chrono::minutes(10)) >> [] {});
-  print_pool_stats(sys, *pool, "pool after phase A");
+  print_pool_stats(sys, *pool, "pool after the acquire phase");
   if (auto err = stop_pool(sys, *pool))
     res.failure = "shutdown failed: " + pool::describe(err);
   if (!got) {
     res.failure = "the acquiring actor did not report within 10 minutes";
     return res;
   }
-  res.acquire = summarize(out.acquire_ns);
-  res.release = summarize(out.release_ns);
+  res.acquire = out.acquire.summary();
+  res.release = out.release.summary();
   res.errors = out.errors;
   res.first_error = std::move(out.first_error);
   if (out.errors >= max_errors)

@@ -1,8 +1,10 @@
-// Phase B: queries/s of N client actors on a pool of P connections.
+// The pool phase: queries/s of N client actors on a pool of P connections.
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -17,12 +19,10 @@ namespace bench {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
-
 /// What one client measured.
 struct client_samples {
-  /// Latency of each query completed inside the window, in nanoseconds.
-  std::vector<int64_t> latency_ns;
+  /// Latencies of the queries completed inside the window.
+  histogram hist;
   uint64_t errors = 0;
   std::string first_error;
 };
@@ -45,8 +45,8 @@ constexpr auto query_timeout = std::chrono::seconds(5);
 struct client_state {
   pool::pool_actor pool;
   caf::actor collector;
-  clock::time_point window_start;
-  clock::time_point window_end;
+  phase_times times;
+  std::shared_ptr<std::atomic<uint64_t>> done;
   int32_t value = 0;
   client_samples out;
 };
@@ -63,7 +63,7 @@ void on_error(client_actor* self, std::string what) {
 void next(client_actor* self) {
   auto& st = self->state;
   auto t0 = clock::now();
-  if (t0 >= st.window_end) {
+  if (t0 >= st.times.window_end) {
     self->send(st.collector, std::move(st.out));
     self->quit();
     return;
@@ -75,11 +75,13 @@ void next(client_actor* self) {
     .then(
       [=](pool::query_result& r) {
         auto t1 = clock::now();
+        auto& s = self->state;
+        s.done->fetch_add(1, std::memory_order_relaxed);
         if (r.rows() != 1 || r.columns.size() != 1 ||
             std::atoi(r.at(0, 0).c_str()) != v)
           on_error(self, "wrong answer to SELECT " + std::to_string(v));
-        else if (t1 >= self->state.window_start && t1 < self->state.window_end)
-          self->state.out.latency_ns.push_back((t1 - t0).count());
+        else if (t1 >= s.times.window_start && t1 < s.times.window_end)
+          s.out.hist.record((t1 - t0).count());
         next(self);
       },
       [=](caf::error& err) {
@@ -89,15 +91,15 @@ void next(client_actor* self) {
 }
 
 caf::behavior client(client_actor* self, pool::pool_actor pool,
-                     caf::actor collector, clock::time_point window_start,
-                     clock::time_point window_end, int32_t first_value) {
+                     caf::actor collector, phase_times times,
+                     std::shared_ptr<std::atomic<uint64_t>> done,
+                     int32_t first_value) {
   auto& st = self->state;
   st.pool = std::move(pool);
   st.collector = std::move(collector);
-  st.window_start = window_start;
-  st.window_end = window_end;
+  st.times = times;
+  st.done = done;
   st.value = first_value;
-  st.out.latency_ns.reserve(1 << 15);
   return {[=](go_atom) { next(self); }};
 }
 
@@ -105,60 +107,46 @@ caf::behavior client(client_actor* self, pool::pool_actor pool,
 
 load_result run_pool_phase(caf::actor_system& sys, const run_spec& spec) {
   load_result res;
-  auto pool = start_pool(sys, spec.conninfo, spec.pool);
+  auto pool = start_pool(sys, pool_settings(spec.conninfo, spec.pool));
   if (!pool) {
     res.failure = pool::describe(pool.error());
     return res;
   }
-  auto secs = [](double s) {
-    return std::chrono::duration_cast<clock::duration>(
-      std::chrono::duration<double>(s));
-  };
   caf::scoped_actor self{sys};
   std::vector<caf::actor> clients;
-  auto start = clock::now() + 20ms;
-  auto window_start = start + secs(spec.warmup);
-  auto window_end = window_start + secs(spec.duration);
+  auto done = std::make_shared<std::atomic<uint64_t>>(0);
+  auto times = phase_times::from_now(spec.warmup, spec.duration);
   for (size_t i = 0; i < spec.clients; ++i)
-    clients.emplace_back(sys.spawn(client, *pool, caf::actor{self},
-                                   window_start, window_end,
+    clients.emplace_back(sys.spawn(client, *pool, caf::actor{self}, times, done,
                                    static_cast<int32_t>(i * 1000)));
-  std::this_thread::sleep_until(start);
+  std::this_thread::sleep_until(times.start);
   for (auto& c : clients)
     caf::anon_send(c, go_atom::value);
-  std::this_thread::sleep_until(window_start);
-  auto cpu0 = process_cpu_seconds();
-  std::this_thread::sleep_until(window_end);
-  auto cpu1 = process_cpu_seconds();
-  std::vector<int64_t> all;
+  auto usage = watch_window("pool " + spec.name(), times, *done);
   std::vector<uint64_t> per_client;
   bool late = false;
   for (size_t i = 0; i < spec.clients && !late; ++i)
     self->receive(
       [&](client_samples& s) {
-        per_client.push_back(s.latency_ns.size());
-        all.insert(all.end(), s.latency_ns.begin(), s.latency_ns.end());
+        per_client.push_back(s.hist.count());
+        res.hist.merge(s.hist);
         if (res.errors == 0 && s.errors > 0)
           res.first_error = s.first_error;
         res.errors += s.errors;
       },
       caf::after(query_timeout + 10s) >> [&] { late = true; });
-  print_pool_stats(sys, *pool, "pool after phase B");
+  print_pool_stats(sys, *pool, "pool after the pool phase");
   if (auto err = stop_pool(sys, *pool))
     res.failure = "shutdown failed: " + pool::describe(err);
   if (late)
     res.failure = "only " + std::to_string(per_client.size()) + " of " +
                   std::to_string(spec.clients) + " clients reported";
-  res.ops = all.size();
-  res.qps = static_cast<double>(res.ops) / spec.duration;
-  res.latency = summarize(all);
+  res.finish(usage, spec.duration);
   if (!per_client.empty()) {
     auto [lo, hi] = std::minmax_element(per_client.begin(), per_client.end());
     res.ops_min = *lo;
     res.ops_max = *hi;
   }
-  if (res.ops > 0)
-    res.cpu_us_per_query = (cpu1 - cpu0) * 1e6 / static_cast<double>(res.ops);
   return res;
 }
 

@@ -16,27 +16,32 @@ namespace bench {
 
 using namespace std::chrono_literals;
 
-caf::expected<pool::pool_actor>
-start_pool(caf::actor_system& sys, const std::string& conninfo, size_t size) {
+pool::pool_config pool_settings(const std::string& conninfo, size_t size) {
   pool::pool_config cfg;
   cfg.conninfo = conninfo;
   cfg.min_size = size;
   cfg.max_size = size;
-  auto spawned = pool::spawn_pool(sys, cfg);
+  return cfg;
+}
+
+caf::expected<pool::pool_actor>
+start_pool(caf::actor_system& sys, pool::pool_config cfg, caf::timespan wait) {
+  auto size = cfg.min_size;
+  auto spawned = pool::spawn_pool(sys, std::move(cfg));
   if (!spawned)
     return spawned;
   pool::blocking_pool db{sys, *spawned, 5s};
-  auto deadline = std::chrono::steady_clock::now() + 30s;
+  auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
     auto st = db.stats();
     if (st && st->idle == size)
       return spawned;
     if (!st || std::chrono::steady_clock::now() >= deadline) {
-      auto why =
-        st
-          ? "only " + std::to_string(st->idle) + " of " + std::to_string(size) +
-              " connections idle after 30 s; stats: " + caf::deep_to_string(*st)
-          : "stats failed: " + pool::describe(st.error());
+      auto why = st ? "only " + std::to_string(st->idle) + " of " +
+                        std::to_string(size) + " connections idle after " +
+                        caf::deep_to_string(wait) +
+                        "; stats: " + caf::deep_to_string(*st)
+                    : "stats failed: " + pool::describe(st.error());
       db.shutdown(1s);
       return caf::make_error(caf::sec::runtime_error, why);
     }

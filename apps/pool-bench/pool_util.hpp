@@ -2,19 +2,27 @@
 
 // Starting and stopping the pools of the benchmark's phases.
 
+#include <chrono>
 #include <string>
 
 #include "caf/expected.hpp"
 #include "caf/fwd.hpp"
+#include "caf/timespan.hpp"
 
+#include "pool/config.hpp"
 #include "pool/protocol.hpp"
 
 namespace bench {
 
-/// Spawns a pool with min = max = `size` and waits (at most 30 s) until all
-/// its connections are idle. The error says what went wrong.
+/// The pool configuration of the benchmark: min = max = `size`, all other
+/// settings at their defaults.
+pool::pool_config pool_settings(const std::string& conninfo, size_t size);
+
+/// Spawns a pool and waits (at most `wait`) until `cfg.min_size`
+/// connections are idle. The error says what went wrong.
 caf::expected<pool::pool_actor>
-start_pool(caf::actor_system& sys, const std::string& conninfo, size_t size);
+start_pool(caf::actor_system& sys, pool::pool_config cfg,
+           caf::timespan wait = std::chrono::seconds(30));
 
 /// Prints the pool's stats in one line (prefixed by `label`).
 void print_pool_stats(caf::actor_system& sys, const pool::pool_actor& pool,

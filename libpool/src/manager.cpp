@@ -191,6 +191,12 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
     },
     [=](ready_atom, uint32_t id, worker_actor& worker) {
       auto& st = self->state;
+      if (st.lost_early.erase(id) > 0) {
+        ++st.counters.connections_created;
+        ++st.counters.connections_closed;
+        self->send(worker, close_atom::value);
+        return;
+      }
       self->monitor(worker);
       auto& slot = st.slots[id];
       slot.worker = std::move(worker);
@@ -205,9 +211,12 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
         on_free(self, id);
     },
     [=](lost_atom, uint32_t id, caf::error& err) {
-      auto i = self->state.slots.find(id);
-      if (i == self->state.slots.end())
+      auto& st = self->state;
+      auto i = st.slots.find(id);
+      if (i == st.slots.end()) {
+        st.lost_early.insert(id); // its `ready` is still on the way
         return;
+      }
       auto worker = i->second.worker;
       on_worker_down(self, id, err);
       self->send(worker, close_atom::value);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "caf/actor_addr.hpp"
@@ -82,6 +83,9 @@ struct manager_state {
   uint32_t connecting = 0;
   /// The connection count last asked of the supervisor.
   uint32_t wanted = 0;
+  /// Workers that reported their connection lost before the supervisor's
+  /// `ready` for them arrived (their own message took the shorter path).
+  std::unordered_set<uint32_t> lost_early;
   /// Live lease id → worker id.
   std::unordered_map<uint64_t, uint32_t> leases;
   /// Lease holders → number of leases they hold (each monitored once).

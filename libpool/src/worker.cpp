@@ -8,6 +8,8 @@
 
 #include "pool/error.hpp"
 
+#include <spdlog/spdlog.h>
+
 namespace pool {
 
 const char* worker_state::name = "pool.worker";
@@ -55,6 +57,7 @@ bool running(const worker_state& st) {
 // exits with `reason`.
 void stop(worker_ptr self, const caf::error& err, caf::error reason) {
   auto& st = self->state;
+  st.ctx->log->debug("worker {}: exits ({} queued)", st.id, st.queue.size());
   if (running(st))
     answer(st.current, err);
   for (auto& op : st.queue)
@@ -106,6 +109,7 @@ void fail(worker_ptr self, const caf::error& err) {
   st.conn.reset();
   st.phase = worker_state::dead;
   st.lease_id = 0;
+  st.ctx->log->debug("worker {}: lost: {}", st.id, describe(err));
   self->send(st.manager, lost_atom::value, st.id, err);
 }
 

@@ -214,3 +214,23 @@ CAF_TEST(fatal server errors evict the connection) {
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST_FIXTURE_SCOPE(supervision_race_tests, fixture)
+
+// A request routed to a connection that broke a moment earlier (before the
+// manager heard of it) is served by another connection, not failed.
+CAF_TEST(a request racing a connection loss is rerouted) {
+  auto pool = start(make_config(2, 2));
+  auto q = ask<query_result>(pool, query_atom::value, statement{"SELECT 7"});
+  sched.run_once();            // the client sends its request to the manager
+  script->break_connection(2); // the worker of the most recently idle slot
+  sched.run();
+  CAF_CHECK(q->ok());
+  if (!q->ok())
+    CAF_MESSAGE("answer: " << describe(q->err));
+  auto st = stats(pool);
+  CAF_CHECK_EQUAL(st.total, 2u);
+  CAF_CHECK_EQUAL(st.idle, 2u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,0 +1,193 @@
+#include "report.hpp"
+
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <thread>
+
+#include <libpq-fe.h>
+
+#ifndef LIBPOOL_VERSION
+#define LIBPOOL_VERSION "unknown"
+#endif
+
+namespace bench {
+
+namespace {
+
+constexpr const char* query_text = "SELECT $1::int";
+
+double ratio(double x, double y) {
+  return y > 0 ? x / y : std::nan("");
+}
+
+void print_row(const std::string& label, const load_result& r) {
+  if (!r.failure.empty() && r.ops == 0) {
+    std::printf("%-22s FAILED: %s\n", label.c_str(), r.failure.c_str());
+    return;
+  }
+  const auto& l = r.latency;
+  std::printf("%-22s %8.0f %8.1f %8.1f %9.1f %9.1f %8.1f %6" PRIu64 " %7" PRIu64
+              "..%-7" PRIu64 " %6.1f %6.2f %6.2f\n",
+              label.c_str(), r.qps, l.p50_us, l.p99_us, l.p999_us, l.max_us,
+              l.mean_us, r.errors, r.ops_min, r.ops_max, r.cpu_us_per_query,
+              r.allocs_per_query, r.mallocs_per_query);
+}
+
+void print_problems(const char* what, const load_result& r) {
+  if (!r.failure.empty())
+    std::printf("  %s: %s\n", what, r.failure.c_str());
+  if (r.errors > 0)
+    std::printf("  %s: %" PRIu64 " errors, first: %s\n", what, r.errors,
+                r.first_error.c_str());
+}
+
+std::string result_line(const char* peer, uint64_t clients, uint64_t pool,
+                        const load_result& r, double acq_p50, double acq_p99,
+                        const std::string& version) {
+  json_object j;
+  const auto& l = r.latency;
+  j.add("peer", peer)
+    .add("clients", clients)
+    .add("pool", pool)
+    .add("qps", r.qps)
+    .add("p50_us", l.p50_us)
+    .add("p99_us", l.p99_us)
+    .add("p999_us", l.p999_us)
+    .add("max_us", l.max_us)
+    .add("mean_us", l.mean_us)
+    .add("acq_p50_us", acq_p50)
+    .add("acq_p99_us", acq_p99)
+    .add("ops", r.ops)
+    .add("errors", r.errors)
+    .add("worker_ops_min", r.ops_min)
+    .add("worker_ops_max", r.ops_max)
+    .add("client_cpu_us_per_q", r.cpu_us_per_query)
+    .add("seconds", r.seconds)
+    .add("query", query_text)
+    .add("version", version);
+  return "RESULT " + j.str();
+}
+
+} // namespace
+
+const char* libpool_version() {
+  return LIBPOOL_VERSION;
+}
+
+std::string libpq_version() {
+  auto v = PQlibVersion();
+  return std::to_string(v / 10000) + "." + std::to_string(v % 10000);
+}
+
+void print_config(const config_result& r) {
+  const auto& s = r.spec;
+  std::printf("\n%-22s %8s %8s %8s %9s %9s %8s %6s %16s %6s %6s %6s\n",
+              ("config " + s.name()).c_str(), "qps", "p50 us", "p99 us",
+              "p99.9 us", "max us", "mean us", "errors", "ops/client", "CPU/q",
+              "new/q", "mall/q");
+  print_row("pool " + std::to_string(s.clients) + " actors", r.pool);
+  print_row("raw libpq " + std::to_string(s.pool) + " threads", r.raw);
+  if (r.connect.ran || !r.connect.failure.empty())
+    print_row("connect/query " + std::to_string(s.pool) + " thr", r.connect);
+  std::printf("ratio = pool qps / raw libpq qps = %.3f\n",
+              ratio(r.pool.qps, r.raw.qps));
+  if (r.connect.ran)
+    std::printf("connect-per-request: %.0f qps = %.3f of raw libpq; the pool "
+                "does %.1fx its rate\n",
+                r.connect.qps, ratio(r.connect.qps, r.raw.qps),
+                ratio(r.pool.qps, r.connect.qps));
+  print_problems("pool", r.pool);
+  print_problems("raw libpq", r.raw);
+  print_problems("connect-per-request", r.connect);
+}
+
+void print_summary(const std::vector<config_result>& rs,
+                   const acquire_result& acq) {
+  std::printf("\nsummary: %s, latencies in us; acquire alone (idle "
+              "connection): p50 %.1f, p99 %.1f\n",
+              query_text, acq.acquire.p50_us, acq.acquire.p99_us);
+  std::printf("%-9s %8s %8s %8s %9s %8s %6s %6s %6s %6s  %s\n", "config", "qps",
+              "p50", "p99", "p99.9", "raw qps", "ratio", "new/q", "mall/q",
+              "errors", "ops/client");
+  for (const auto& r : rs) {
+    const auto& p = r.pool;
+    std::printf(
+      "%-9s %8.0f %8.1f %8.1f %9.1f %8.0f %6.3f %6.2f %6.2f %6" PRIu64
+      "  %" PRIu64 "..%" PRIu64 "\n",
+      r.spec.name().c_str(), p.qps, p.latency.p50_us, p.latency.p99_us,
+      p.latency.p999_us, r.raw.qps, ratio(p.qps, r.raw.qps), p.allocs_per_query,
+      p.mallocs_per_query, p.errors + r.raw.errors, p.ops_min, p.ops_max);
+  }
+}
+
+std::string to_json(const config_result& r, const acquire_result& acq,
+                    const scheduler_info& sched) {
+  const auto& p = r.pool;
+  const auto& w = r.raw;
+  const auto& c = r.connect;
+  auto nan = std::nan("");
+  json_object j;
+  j.add("clients", uint64_t{r.spec.clients})
+    .add("pool", uint64_t{r.spec.pool})
+    .add("qps", p.qps)
+    .add("p50_us", p.latency.p50_us)
+    .add("p99_us", p.latency.p99_us)
+    .add("p999_us", p.latency.p999_us)
+    .add("max_us", p.latency.max_us)
+    .add("mean_us", p.latency.mean_us)
+    .add("acq_p50_us", acq.acquire.p50_us)
+    .add("acq_p99_us", acq.acquire.p99_us)
+    .add("raw_qps", w.qps)
+    .add("ratio", ratio(p.qps, w.qps))
+    .add("allocs_per_query", p.allocs_per_query)
+    .add("mallocs_per_query", p.mallocs_per_query)
+    .add("ops", p.ops)
+    .add("errors", p.errors)
+    .add("worker_ops_min", p.ops_min)
+    .add("worker_ops_max", p.ops_max)
+    .add("client_cpu_us_per_q", p.cpu_us_per_query)
+    .add("seconds", p.seconds)
+    .add("raw_p50_us", w.latency.p50_us)
+    .add("raw_p99_us", w.latency.p99_us)
+    .add("raw_p999_us", w.latency.p999_us)
+    .add("raw_max_us", w.latency.max_us)
+    .add("raw_mean_us", w.latency.mean_us)
+    .add("raw_errors", w.errors)
+    .add("raw_worker_ops_min", w.ops_min)
+    .add("raw_worker_ops_max", w.ops_max)
+    .add("raw_client_cpu_us_per_q", w.cpu_us_per_query)
+    .add("raw_allocs_per_query", w.allocs_per_query)
+    .add("raw_mallocs_per_query", w.mallocs_per_query)
+    .add("connect_qps", c.ran ? c.qps : nan)
+    .add("connect_ratio", c.ran ? ratio(c.qps, w.qps) : nan)
+    .add("connect_p50_us", c.ran ? c.latency.p50_us : nan)
+    .add("connect_errors", c.errors)
+    .add("acq_p999_us", acq.acquire.p999_us)
+    .add("acq_max_us", acq.acquire.max_us)
+    .add("acq_samples", acq.acquire.count)
+    .add("acq_errors", acq.errors)
+    .add("warmup_s", r.spec.warmup)
+    .add("cores", uint64_t{std::thread::hardware_concurrency()})
+    .add("scheduler", sched.to_string())
+    .add("query", query_text)
+    .add("version", libpool_version());
+  return j.str();
+}
+
+void print_result_lines(const config_result& r, const acquire_result& acq) {
+  auto n = uint64_t{r.spec.clients};
+  auto p = uint64_t{r.spec.pool};
+  std::printf("%s\n", result_line("libpool", n, p, r.pool, acq.acquire.p50_us,
+                                  acq.acquire.p99_us, libpool_version())
+                        .c_str());
+  std::printf(
+    "%s\n",
+    result_line("raw-libpq", p, p, r.raw, -1, -1, libpq_version()).c_str());
+  if (r.connect.ran)
+    std::printf("%s\n", result_line("libpq-connect-per-request", p, 0,
+                                    r.connect, -1, -1, libpq_version())
+                          .c_str());
+}
+
+} // namespace bench
