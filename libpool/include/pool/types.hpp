@@ -207,9 +207,8 @@ typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
            x.acquire_timeouts, x.rejected, x.connections_created,
            x.connections_closed, x.connect_failures, x.leases_reclaimed,
            x.wait_time_total, x.shutting_down, x.shed, x.overloaded, x.leaks,
-           x.leases_timed_out, x.health_check_failures,
-           x.connections_recycled, x.breaker, x.breaker_opened,
-           x.last_connect_error);
+           x.leases_timed_out, x.health_check_failures, x.connections_recycled,
+           x.breaker, x.breaker_opened, x.last_connect_error);
 }
 
 } // namespace pool
