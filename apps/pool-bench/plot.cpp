@@ -83,7 +83,7 @@ plot_status plot_latency(const std::string& png,
   auto cols = rs.size() > 1 ? 2 : 1;
   auto rows = (rs.size() + 1) / static_cast<size_t>(cols);
   std::ostringstream gp;
-  gp << "set terminal pngcairo size " << 720 * cols << "," << 460 * rows + 40
+  gp << "set terminal pngcairo size " << 720 * cols << "," << 500 * rows + 40
      << " font ',10'\n"
      << "set output " << quoted(png) << "\n"
      << "set multiplot layout " << rows << "," << cols << " title "
@@ -93,7 +93,7 @@ plot_status plot_latency(const std::string& png,
      << "\nset logscale x\nset format x '10^{%L}'\nset grid xtics ytics "
         "mxtics\nset xlabel 'latency (us, log scale)'\n"
         "set ylabel 'fraction of queries <= x'\nset yrange [0:1]\n"
-        "set key bottom right\n";
+        "set key below horizontal\n";
   bool ok = true;
   for (size_t i = 0; i < rs.size(); ++i) {
     auto base = std::to_string(i);

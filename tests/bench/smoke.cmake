@@ -3,8 +3,7 @@
 # Runs pool-bench on configuration 4x4 for 2 s (+0.5 s warm-up) against
 # $POOL_TEST_DSN, then checks that the JSON file is an array with one object
 # carrying every field, that the numbers are plausible, and that the RESULT
-# lines of both peers have exactly the agreed fields (CMake's JSON parser
-# does not keep the members' order, so the order is not checked).
+# lines of both peers have exactly the agreed fields, in the agreed order.
 cmake_minimum_required(VERSION 3.19) # string(JSON)
 
 set(dsn "$ENV{POOL_TEST_DSN}")
@@ -106,6 +105,15 @@ foreach(line IN LISTS lines)
     message(FATAL_ERROR "RESULT fields:\n  ${names}\nwant exactly:\n  "
                         "${want}")
   endif()
+  # ... and the order, from the text.
+  set(pos -1)
+  foreach(f IN LISTS want)
+    string(FIND "${doc}" "\"${f}\":" at)
+    if(at LESS_EQUAL pos)
+      message(FATAL_ERROR "RESULT field ${f} out of order:\n${line}")
+    endif()
+    set(pos ${at})
+  endforeach()
   json_get(peer "${doc}" peer)
   json_get(query "${doc}" query)
   if(NOT query STREQUAL "SELECT $1::int")
