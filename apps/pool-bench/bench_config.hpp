@@ -7,15 +7,16 @@
 #include <utility>
 #include <vector>
 
-#include "caf/actor_system_config.hpp"
 #include "caf/fwd.hpp"
+
+#include "app_cli.hpp"
 
 namespace bench {
 
 /// The configurations (clients, pool size) of the default run.
 constexpr const char* default_configs = "4x4,64x16,256x16,1024x16";
 
-struct bench_config : caf::actor_system_config {
+struct bench_config : app::cli_config {
   /// libpq connection string (PG* environment variables fill in the rest).
   std::string conninfo;
   /// Configurations to run, "CLIENTSxPOOL,..." (empty: `default_configs`).
@@ -51,30 +52,13 @@ struct bench_config : caf::actor_system_config {
 
   bench_config();
 
-  /// Parses the command line (and caf-application.ini). Accepts both
-  /// "--name=value" and "--name value" for options that take a value; CAF's
-  /// own parser only knows the first form.
-  caf::error parse_args(int argc, char** argv);
-
   /// The configurations to run as (clients, pool) pairs, or an error
   /// message in `error`.
   std::vector<std::pair<size_t, size_t>> run_list(std::string& error) const;
 };
 
-/// The scheduler settings in effect.
-struct scheduler_info {
-  std::string policy;
-  size_t workers = 0;
-  size_t max_threads = 0;
-  size_t max_throughput = 0;
-  size_t aggressive_poll_attempts = 0;
-  size_t moderate_poll_attempts = 0;
-  std::string moderate_sleep;
-  std::string relaxed_sleep;
-
-  std::string to_string() const;
-};
-
-scheduler_info read_scheduler_info(caf::actor_system& sys);
+/// The scheduler settings (shared with pool-demo).
+using app::read_scheduler_info;
+using app::scheduler_info;
 
 } // namespace bench

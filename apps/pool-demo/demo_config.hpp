@@ -5,11 +5,11 @@
 #include <cstddef>
 #include <string>
 
-#include "caf/actor_system_config.hpp"
+#include "app_cli.hpp"
 
 namespace demo {
 
-struct demo_config : caf::actor_system_config {
+struct demo_config : app::cli_config {
   /// libpq connection string (PG* environment variables fill in the rest).
   std::string conninfo;
   /// Number of client actors.
@@ -23,14 +23,9 @@ struct demo_config : caf::actor_system_config {
   size_t max_size = 8;
 
   demo_config();
-
-  /// Parses the command line (and caf-application.ini). Accepts both
-  /// "--name=value" and "--name value" for options that take a value; CAF's
-  /// own parser only knows the first form.
-  caf::error parse_args(int argc, char** argv);
 };
 
-/// Returns the scheduler settings in effect, in one line.
-std::string scheduler_summary(caf::actor_system& sys);
+/// The scheduler settings in effect, in one line (shared with pool-bench).
+using app::scheduler_summary;
 
 } // namespace demo

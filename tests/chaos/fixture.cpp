@@ -3,7 +3,6 @@
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
-#include <thread>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -106,19 +105,7 @@ std::pair<pool::pool_stats, bool>
 fixture::wait_for_stats(const pool::pool_actor& p,
                         std::function<bool(const pool::pool_stats&)> pred,
                         ms limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  pool::pool_stats last;
-  for (;;) {
-    auto st = stats(p);
-    if (st) {
-      last = *st;
-      if (pred(last))
-        return {last, true};
-    }
-    if (std::chrono::steady_clock::now() >= deadline)
-      return {last, false};
-    std::this_thread::sleep_for(20ms);
-  }
+  return pool_test::wait_for_stats(self, p, timeout, pred, limit);
 }
 
 void fixture::wait_warm(const pool::pool_actor& p, size_t n, ms limit) {

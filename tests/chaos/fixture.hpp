@@ -17,6 +17,7 @@
 
 #include "pool/all.hpp"
 
+#include "live_support.hpp"
 #include "pg_control.hpp"
 
 namespace spdlog {
@@ -29,13 +30,8 @@ using namespace std::chrono_literals;
 using ms = std::chrono::milliseconds;
 
 /// The actor system's configuration: the pool's types and two scheduler
-/// threads (this box has two cores, shared with the server).
-struct config : caf::actor_system_config {
-  config() {
-    pool::add_message_types(*this);
-    set("scheduler.max-threads", 2);
-  }
-};
+/// threads.
+using config = pool_test::live_config;
 
 /// Milliseconds since `t`.
 inline long long ms_since(std::chrono::steady_clock::time_point t) {
@@ -80,11 +76,7 @@ struct fixture {
   /// reply of type `T` (or the error).
   template <class T, class Handle, class... Ts>
   caf::expected<T> call(const Handle& h, caf::timespan t, Ts&&... xs) {
-    caf::expected<T> result{caf::error{caf::sec::bad_function_call}};
-    self->request(h, t, std::forward<Ts>(xs)...)
-      .receive([&](T x) { result = std::move(x); },
-               [&](caf::error& err) { result = std::move(err); });
-    return result;
+    return pool_test::call<T>(self, h, t, std::forward<Ts>(xs)...);
   }
 
   caf::expected<pool::pool_stats> stats(const pool::pool_actor& p) {
@@ -125,10 +117,7 @@ struct fixture {
 };
 
 /// Renders an expected's error (or "ok") for test messages.
-template <class T>
-std::string describe(const caf::expected<T>& x) {
-  return x ? std::string{"ok"} : pool::describe(x.error());
-}
+using pool_test::describe;
 
 /// Renders the stats fields the scenarios look at on one line.
 std::string describe(const pool::pool_stats& st);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <utility>
 
 namespace chaos {
 
@@ -180,6 +181,34 @@ void stats_monitor::check(size_t max_size) {
                                 << " (max_size " << max_size << ")");
   CAF_CHECK_LESS_OR_EQUAL(max_total_.load(), max_size);
   CAF_CHECK_EQUAL(failed_.load(), 0u);
+}
+
+namespace {
+
+pool::pool_actor spawn_warm(fixture& f, const pool::pool_config& pc) {
+  auto p = f.spawn(pc);
+  f.wait_warm(p, pc.min_size);
+  return p;
+}
+
+} // namespace
+
+loaded_pool::loaded_pool(fixture& f, pool::pool_config config)
+  : pc(std::move(config)), p(spawn_warm(f, pc)), mon(f.sys, p), load(f.sys, p) {
+  load.start();
+  CAF_CHECK(load.wait_for_ok(50, 5000ms));
+}
+
+load_report loaded_pool::stop_load() {
+  CAF_CHECK(load.stop(12000ms));
+  return load.report();
+}
+
+void loaded_pool::check_final(fixture& f) {
+  mon.check(pc.max_size);
+  check_at_rest(f, p, pc.min_size, pc.max_size);
+  if (auto st = f.stats(p))
+    CAF_MESSAGE("final stats: " << describe(*st));
 }
 
 } // namespace chaos

@@ -81,6 +81,28 @@ class stats_monitor {
   std::thread thread_;
 };
 
+/// A scenario's pool under the steady load. Construction spawns a pool with
+/// `config` through `f` (which shuts it down at the end), waits until
+/// min_size connections are open, starts a `stats_monitor` and a
+/// `load_generator` with default options, and checks that the load gets 50
+/// correct results within 5 s.
+struct loaded_pool {
+  loaded_pool(fixture& f, pool::pool_config config);
+
+  pool::pool_config pc;
+  pool::pool_actor p;
+  stats_monitor mon;
+  load_generator load;
+
+  /// Stops the load, checks that every client quit within 12 s, and returns
+  /// what the clients saw.
+  load_report stop_load();
+
+  /// The end of a scenario: `mon.check`, `check_at_rest`, and the final
+  /// stats printed.
+  void check_final(fixture& f);
+};
+
 /// The median latency (ms) of `records` (-1 if empty).
 long long median_latency(std::vector<answer_record> records);
 

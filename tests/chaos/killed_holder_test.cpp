@@ -66,16 +66,10 @@ CAF_TEST(lease holder killed inside a transaction) {
   pg.scalar("CREATE TABLE " + table + " (x int); SELECT 1", ok);
   if (!ok)
     CAF_FAIL("CREATE TABLE " << table << ": " << pg.last_error());
-  auto pc = make_config(pg.pool_conninfo());
-  auto p = spawn(pc);
-  wait_warm(p, pc.min_size);
-  stats_monitor mon{sys, p};
-  load_generator load{sys, p};
-  load.start();
-  CAF_CHECK(load.wait_for_ok(50, 5000ms));
+  loaded_pool lp{*this, make_config(pg.pool_conninfo())};
   auto done = std::make_shared<std::promise<std::string>>();
   auto holding = done->get_future();
-  auto h = sys.spawn(holder, p, table, done);
+  auto h = sys.spawn(holder, lp.p, table, done);
   if (holding.wait_for(15s) != std::future_status::ready) {
     caf::anon_send_exit(h, caf::exit_reason::kill);
     CAF_FAIL("the holder did not report within 15 s");
@@ -85,7 +79,7 @@ CAF_TEST(lease holder killed inside a transaction) {
     caf::anon_send_exit(h, caf::exit_reason::kill);
     CAF_FAIL("the holder failed: " << err);
   }
-  auto before = stats(p);
+  auto before = stats(lp.p);
   if (before)
     CAF_MESSAGE("holding: " << describe(*before));
   auto in_txn_sql = std::string{"SELECT count(*) FROM pg_stat_activity WHERE "
@@ -101,7 +95,7 @@ CAF_TEST(lease holder killed inside a transaction) {
   auto killed = clock_type::now();
   caf::anon_send_exit(h, caf::exit_reason::kill);
   auto res = wait_for_stats(
-    p,
+    lp.p,
     [&](const pool::pool_stats& st) {
       return st.leased == 0 && st.leases_reclaimed > reclaimed_before;
     },
@@ -112,7 +106,7 @@ CAF_TEST(lease holder killed inside a transaction) {
               << " ms (bound 5000 ms): " << describe(res.first));
   CAF_CHECK(res.second);
   // Rolled back: the INSERT is not visible, from the pool or from outside.
-  auto rows = query(p, pool::statement{"SELECT count(*) FROM " + table});
+  auto rows = query(lp.p, pool::statement{"SELECT count(*) FROM " + table});
   if (rows && rows->rows() == 1) {
     CAF_CHECK_EQUAL(rows->at(0, 0), "0");
   } else {
@@ -131,13 +125,9 @@ CAF_TEST(lease holder killed inside a transaction) {
   CAF_MESSAGE("backends idle in transaction after the reclaim: " << txn_left);
   CAF_CHECK_EQUAL(txn_left, "0");
   std::this_thread::sleep_for(1000ms);
-  CAF_CHECK(load.stop(12000ms));
-  auto rep = load.report();
+  auto rep = lp.stop_load();
   check_answers("killed holder", rep, {});
-  mon.check(pc.max_size);
-  check_at_rest(*this, p, pc.min_size, pc.max_size);
-  if (auto st = stats(p))
-    CAF_MESSAGE("final stats: " << describe(*st));
+  lp.check_final(*this);
   pg.scalar("DROP TABLE IF EXISTS " + table + "; SELECT 1", ok);
 }
 

@@ -31,18 +31,12 @@ CAF_TEST_FIXTURE_SCOPE(chaos_restart_tests, fixture)
 /// per restart, the time from the server being back to the pool at full
 /// size.
 CAF_TEST(server restarted twice under load) {
-  auto pc = make_config(pg.pool_conninfo());
-  auto p = spawn(pc);
-  wait_warm(p, pc.min_size);
-  stats_monitor mon{sys, p};
-  load_generator load{sys, p};
-  load.start();
-  CAF_CHECK(load.wait_for_ok(50, 5000ms));
+  loaded_pool lp{*this, make_config(pg.pool_conninfo())};
   constexpr ms full_bound = 10000ms;
   std::vector<restart_times> restarts;
   for (int k = 1; k <= 2; ++k) {
     std::this_thread::sleep_for(1500ms); // steady state under load
-    auto before = stats(p);
+    auto before = stats(lp.p);
     if (!before) {
       CAF_ERROR("stats before restart " << k << ": "
                                         << pool::describe(before.error()));
@@ -64,7 +58,7 @@ CAF_TEST(server restarted twice under load) {
     // opened after the restart (so a pool that has not noticed its dead
     // connections yet does not count as full).
     auto res = wait_for_stats(
-      p,
+      lp.p,
       [&](const pool::pool_stats& st) {
         return st.total - st.connecting >= size_before &&
                st.connections_created - created_before >= size_before;
@@ -84,9 +78,8 @@ CAF_TEST(server restarted twice under load) {
     restarts.push_back(t);
   }
   std::this_thread::sleep_for(1000ms);
-  CAF_CHECK(load.wait_for_ok(100, 5000ms));
-  CAF_CHECK(load.stop(12000ms));
-  auto rep = load.report();
+  CAF_CHECK(lp.load.wait_for_ok(100, 5000ms));
+  auto rep = lp.stop_load();
   check_answers("restart", rep,
                 {"connection_lost", "connect_failed", "circuit_open"});
   // Errors only around each restart: none for requests sent once the pool
@@ -118,10 +111,7 @@ CAF_TEST(server restarted twice under load) {
                            << late_errors);
     CAF_CHECK_EQUAL(late_errors, 0u);
   }
-  mon.check(pc.max_size);
-  check_at_rest(*this, p, pc.min_size, pc.max_size);
-  if (auto st = stats(p))
-    CAF_MESSAGE("final stats: " << describe(*st));
+  lp.check_final(*this);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

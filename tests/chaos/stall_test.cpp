@@ -24,14 +24,9 @@ CAF_TEST(network stalled for five seconds under load) {
   tcp_forwarder fwd{port};
   if (!fwd.ok())
     CAF_FAIL("tcp_forwarder: " << fwd.error());
-  auto pc = make_config(pg.tcp_conninfo(std::to_string(fwd.port())));
-  auto p = spawn(pc);
-  wait_warm(p, pc.min_size);
-  stats_monitor mon{sys, p};
-  load_generator load{sys, p};
-  load.start();
-  CAF_CHECK(load.wait_for_ok(50, 5000ms));
-  auto before = stats(p);
+  loaded_pool lp{*this,
+                 make_config(pg.tcp_conninfo(std::to_string(fwd.port())))};
+  auto before = stats(lp.p);
   if (before)
     CAF_MESSAGE("before the stall: " << describe(*before) << "; forwarder "
                                      << fwd.open_connections() << " open, "
@@ -39,7 +34,7 @@ CAF_TEST(network stalled for five seconds under load) {
   auto paused = clock_type::now();
   fwd.pause();
   std::this_thread::sleep_for(2500ms);
-  if (auto mid = stats(p))
+  if (auto mid = stats(lp.p))
     CAF_MESSAGE("2.5 s into the stall: " << describe(*mid));
   std::this_thread::sleep_for(2500ms);
   fwd.resume();
@@ -47,10 +42,10 @@ CAF_TEST(network stalled for five seconds under load) {
   CAF_MESSAGE("stalled for " << ms_since(paused) << " ms; forwarder "
                              << fwd.open_connections() << " open, "
                              << fwd.accepted() << " accepted");
-  check_size_in_range(*this, p, pc.min_size, pc.max_size, 15000ms, resumed);
-  CAF_CHECK(load.wait_for_ok(100, 10000ms)); // serving again
-  CAF_CHECK(load.stop(12000ms));
-  auto rep = load.report();
+  check_size_in_range(*this, lp.p, lp.pc.min_size, lp.pc.max_size, 15000ms,
+                      resumed);
+  CAF_CHECK(lp.load.wait_for_ok(100, 10000ms)); // serving again
+  auto rep = lp.stop_load();
   CAF_MESSAGE("stalled from +" << rep.at(paused) << " ms to +"
                                << rep.at(resumed)
                                << " ms (from the load's start)");
@@ -61,7 +56,7 @@ CAF_TEST(network stalled for five seconds under load) {
   // connection (acquire_timeout) plus running (query_timeout), plus slack
   // for a loaded 2-core box.
   auto limit =
-    std::chrono::duration_cast<ms>(pc.acquire_timeout + pc.query_timeout)
+    std::chrono::duration_cast<ms>(lp.pc.acquire_timeout + lp.pc.query_timeout)
       .count() +
     1500;
   long long worst = 0;
@@ -85,12 +80,9 @@ CAF_TEST(network stalled for five seconds under load) {
                                    << " requests sent and answered ok");
   CAF_CHECK_EQUAL(ok_in_stall, 0u);
   CAF_CHECK_GREATER(errors_in_stall, 0u);
-  mon.check(pc.max_size);
-  check_at_rest(*this, p, pc.min_size, pc.max_size);
-  if (auto st = stats(p))
-    CAF_MESSAGE("final stats: " << describe(*st));
+  lp.check_final(*this);
   // Shut the pool down while the forwarder still runs.
-  shutdown(p);
+  shutdown(lp.p);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

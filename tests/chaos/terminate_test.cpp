@@ -19,13 +19,7 @@ CAF_TEST_FIXTURE_SCOPE(chaos_terminate_tests, fixture)
 /// terminated backend), the pool keeps serving meanwhile, and afterwards it
 /// is back in [min, max] with healthy idle connections and no lease left.
 CAF_TEST(backends terminated repeatedly under load) {
-  auto pc = make_config(pg.pool_conninfo());
-  auto p = spawn(pc);
-  wait_warm(p, pc.min_size);
-  stats_monitor mon{sys, p};
-  load_generator load{sys, p};
-  load.start();
-  CAF_CHECK(load.wait_for_ok(50, 5000ms));
+  loaded_pool lp{*this, make_config(pg.pool_conninfo())};
   auto fault_start = clock_type::now();
   int terminated = 0, rounds = 0, failed_rounds = 0;
   while (clock_type::now() < fault_start + 10s) {
@@ -46,10 +40,10 @@ CAF_TEST(backends terminated repeatedly under load) {
                             << " rounds failed to run)");
   CAF_CHECK_EQUAL(failed_rounds, 0);
   CAF_CHECK_GREATER_OR_EQUAL(terminated, rounds); // it hit the pool
-  check_size_in_range(*this, p, pc.min_size, pc.max_size, 10000ms, fault_end);
-  CAF_CHECK(load.wait_for_ok(100, 5000ms)); // serving after the fault
-  CAF_CHECK(load.stop(12000ms));
-  auto rep = load.report();
+  check_size_in_range(*this, lp.p, lp.pc.min_size, lp.pc.max_size, 10000ms,
+                      fault_end);
+  CAF_CHECK(lp.load.wait_for_ok(100, 5000ms)); // serving after the fault
+  auto rep = lp.stop_load();
   CAF_MESSAGE("fault from +" << rep.at(fault_start) << " ms to +"
                              << rep.at(fault_end)
                              << " ms (from the load's start)");
@@ -70,10 +64,7 @@ CAF_TEST(backends terminated repeatedly under load) {
   CAF_MESSAGE("during the fault: " << ok_during << " of " << during.size()
                                    << " requests succeeded");
   CAF_CHECK_GREATER_OR_EQUAL(ok_during * 2, during.size());
-  mon.check(pc.max_size);
-  check_at_rest(*this, p, pc.min_size, pc.max_size);
-  if (auto st = stats(p))
-    CAF_MESSAGE("final stats: " << describe(*st));
+  lp.check_final(*this);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

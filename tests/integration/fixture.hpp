@@ -20,6 +20,8 @@
 
 #include "pool/all.hpp"
 
+#include "live_support.hpp"
+
 namespace it {
 
 using namespace std::chrono_literals;
@@ -50,19 +52,11 @@ inline std::string table_name(const std::string& prefix) {
 }
 
 /// The actor system's configuration: the pool's types and two scheduler
-/// threads (this box has two cores).
-struct config : caf::actor_system_config {
-  config() {
-    pool::add_message_types(*this);
-    set("scheduler.max-threads", 2);
-  }
-};
+/// threads.
+using config = pool_test::live_config;
 
 /// Renders an expected's error (or "ok") for test messages.
-template <class T>
-std::string describe(const caf::expected<T>& x) {
-  return x ? std::string{"ok"} : pool::describe(x.error());
-}
+using pool_test::describe;
 
 /// Fails the test (aborting it) if `x` holds an error, printing the error.
 /// Evaluates `x` once.
@@ -158,11 +152,7 @@ struct fixture {
   /// reply of type `T` (or the error).
   template <class T, class Handle, class... Ts>
   caf::expected<T> call(const Handle& h, caf::timespan t, Ts&&... xs) {
-    caf::expected<T> result{caf::error{caf::sec::bad_function_call}};
-    self->request(h, t, std::forward<Ts>(xs)...)
-      .receive([&](T x) { result = std::move(x); },
-               [&](caf::error& err) { result = std::move(err); });
-    return result;
+    return pool_test::call<T>(self, h, t, std::forward<Ts>(xs)...);
   }
 
   /// A pooled autocommit statement.
@@ -211,19 +201,7 @@ struct fixture {
   wait_for_stats(const pool::pool_actor& p,
                  std::function<bool(const pool::pool_stats&)> pred,
                  std::chrono::milliseconds limit = 5000ms) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    pool::pool_stats last;
-    for (;;) {
-      auto st = stats(p);
-      if (st) {
-        last = *st;
-        if (pred(last))
-          return {last, true};
-      }
-      if (std::chrono::steady_clock::now() >= deadline)
-        return {last, false};
-      std::this_thread::sleep_for(20ms);
-    }
+    return pool_test::wait_for_stats(self, p, timeout, pred, limit);
   }
 
   /// Runs a single-cell query and returns that cell (the test aborts on
