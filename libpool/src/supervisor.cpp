@@ -80,8 +80,6 @@ void spawn_one(supervisor_ptr self) {
   st.workers.emplace(id, std::make_pair(std::move(worker), false));
 }
 
-void reconcile(supervisor_ptr self);
-
 void attempt(supervisor_ptr self) {
   auto& st = self->state;
   if (!st.breaker) {

@@ -384,15 +384,20 @@ worker_op make_op(worker_ptr self, worker_op::kind_t kind,
   return op;
 }
 
-// Queues an operation answered through a response promise.
+// Queues `op`; its caller is answered through the returned promise.
+caf::response_promise submit(worker_ptr self, worker_op op) {
+  auto rp = op.rp;
+  enqueue(self, std::move(op));
+  return rp;
+}
+
+// Queues an operation on the given statements.
 template <class... Ts>
 caf::response_promise submit(worker_ptr self, worker_op::kind_t kind,
                              Ts&&... stmts) {
   auto op = make_op(self, kind, {});
   (op.stmts.emplace_back(std::forward<Ts>(stmts)), ...);
-  auto rp = op.rp;
-  enqueue(self, std::move(op));
-  return rp;
+  return submit(self, std::move(op));
 }
 
 worker_actor::behavior_type
@@ -424,10 +429,7 @@ worker_impl(worker_ptr self, uint32_t id, supervisor_actor supervisor,
       if (self->state.phase == worker_state::dead)
         return self->delegate(self->state.manager, transaction_atom::value,
                               std::move(stmts));
-      auto op = make_op(self, worker_op::txn, std::move(stmts));
-      auto rp = op.rp;
-      enqueue(self, std::move(op));
-      return rp;
+      return submit(self, make_op(self, worker_op::txn, std::move(stmts)));
     },
     [=](query_atom, uint64_t lease_id,
         statement& stmt) -> caf::result<query_result> {
