@@ -83,16 +83,14 @@ using worker_actor = lease_actor::extend<
 
 /// The pool manager: the public interface plus what the supervisor, the
 /// breaker, workers and its own timers send.
-using manager_actor =
-  pool_actor::extend<caf::reacts_to<ready_atom, uint32_t, worker_actor>,
-                     caf::reacts_to<done_atom, uint32_t>,
-                     caf::reacts_to<lost_atom, uint32_t, caf::error>,
-                     caf::reacts_to<expire_atom, uint64_t>,
-                     caf::reacts_to<connecting_atom, uint32_t>,
-                     caf::reacts_to<connfail_atom, caf::error>,
-                     caf::reacts_to<retire_atom, uint32_t>,
-                     caf::reacts_to<breaker_event>, caf::reacts_to<tick_atom>,
-                     caf::reacts_to<close_atom>>;
+using manager_actor = pool_actor::extend<
+  caf::reacts_to<ready_atom, uint32_t, worker_actor>,
+  caf::reacts_to<done_atom, uint32_t>,
+  caf::reacts_to<lost_atom, uint32_t, caf::error>, caf::reacts_to<expire_atom>,
+  caf::reacts_to<connecting_atom, uint32_t>,
+  caf::reacts_to<connfail_atom, caf::error>,
+  caf::reacts_to<retire_atom, uint32_t>, caf::reacts_to<breaker_event>,
+  caf::reacts_to<tick_atom>, caf::reacts_to<close_atom>>;
 
 /// The circuit breaker: counts consecutive connect failures and gates
 /// connect attempts; publishes every transition as a `breaker_event`.

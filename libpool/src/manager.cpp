@@ -221,7 +221,7 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       on_worker_down(self, id, err);
       self->send(worker, close_atom::value);
     },
-    [=](expire_atom, uint64_t wid) { expire(self, wid); },
+    [=](expire_atom) { expire_due(self); },
     [=](connecting_atom, uint32_t n) {
       self->state.connecting = n;
       finish_shutdown_if_done(self);

@@ -32,6 +32,9 @@ enum class conn_state : uint8_t {
   closing,
 };
 
+/// Deadlines of waiting requests: deadline (actor clock) → waiter id.
+using deadline_map = std::multimap<caf::timespan, uint64_t>;
+
 /// A request waiting for a connection.
 struct waiter {
   enum kind_t : uint8_t { query, txn, acquire } kind = query;
@@ -46,6 +49,9 @@ struct waiter {
   caf::timespan since{0};
   /// How long it may wait in all.
   caf::timespan timeout{0};
+  /// Its entry in the manager's deadlines while it waits (also while parked
+  /// on a validation); none when it was served at once.
+  std::optional<deadline_map::iterator> deadline;
 };
 
 /// One open connection; keyed by its worker's id.
@@ -92,6 +98,11 @@ struct manager_state {
   std::unordered_map<caf::actor_addr, size_t> holders;
   /// Waiting requests by id: iteration order is FIFO order.
   std::map<uint64_t, waiter> waiters;
+  /// Their deadlines. One timer serves them all: it is armed for the
+  /// earliest deadline only (`timer_at`; max when none is armed), so a
+  /// request that waits costs no timer of its own.
+  deadline_map deadlines;
+  caf::timespan timer_at = caf::timespan::max();
   uint64_t next_lease_id = 1;
   uint64_t next_waiter_id = 1;
   /// The most recent connect error (none since the last success).

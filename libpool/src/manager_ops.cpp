@@ -41,6 +41,34 @@ void forget_holder(manager_ptr self, const caf::actor_addr& holder) {
   }
 }
 
+// Arms the deadline timer if the earliest deadline is earlier than the one
+// it is armed for (a timer armed for later fires anyway: harmless).
+void arm_timer(manager_ptr self) {
+  auto& st = self->state;
+  if (st.deadlines.empty() || st.deadlines.begin()->first >= st.timer_at)
+    return;
+  st.timer_at = st.deadlines.begin()->first;
+  self->delayed_send(self, std::max(st.timer_at - now(self), caf::timespan{0}),
+                     expire_atom::value);
+}
+
+// Enters the deadline of `w` (which starts waiting now, or again).
+void track(manager_ptr self, waiter& w) {
+  auto& st = self->state;
+  // Usually the latest deadline so far: the hint makes the insert O(1).
+  w.deadline =
+    st.deadlines.emplace_hint(st.deadlines.end(), w.since + w.timeout, w.id);
+  arm_timer(self);
+}
+
+// Drops the deadline of `w`, which is being answered.
+void untrack(manager_ptr self, waiter& w) {
+  if (w.deadline) {
+    self->state.deadlines.erase(*w.deadline);
+    w.deadline.reset();
+  }
+}
+
 // Tracks how long served requests waited, for load shedding.
 void note_wait(manager_ptr self, caf::timespan wait) {
   auto& st = self->state;
@@ -54,6 +82,7 @@ void note_wait(manager_ptr self, caf::timespan wait) {
 // good).
 void assign(manager_ptr self, uint32_t id, waiter& w) {
   auto& st = self->state;
+  untrack(self, w);
   auto& slot = st.slots[id];
   auto wait = now(self) - w.since;
   ++st.counters.acquired;
@@ -76,20 +105,19 @@ void assign(manager_ptr self, uint32_t id, waiter& w) {
 
 // Answers the waiter with `err`, counting it where it belongs.
 void reject(manager_ptr self, waiter& w, const caf::error& err) {
+  untrack(self, w);
   if (is(err, pool_errc::acquire_timeout))
     ++self->state.counters.acquire_timeouts;
   w.rp.deliver(err);
 }
 
 // Puts a waiter whose connection failed validation back in the queue, at its
-// original place. One served at once never had a deadline timer: it gets one
-// for the time it has left.
+// original place. One served at once had no deadline entry: it gets one now.
 void requeue(manager_ptr self, waiter w) {
   auto id = w.id;
-  auto left = w.since + w.timeout - now(self);
-  self->state.waiters.emplace(id, std::move(w));
-  self->delayed_send(self, std::max(left, caf::timespan{0}), expire_atom::value,
-                     id);
+  auto i = self->state.waiters.emplace(id, std::move(w)).first;
+  if (!i->second.deadline)
+    track(self, i->second);
 }
 
 // Takes a connection out of the idle set (LIFO) for `w`; one idle for at
@@ -145,32 +173,40 @@ caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
   w.rp = self->make_response_promise();
   auto rp = w.rp;
   auto wid = w.id;
-  st.waiters.emplace(wid, std::move(w));
-  self->delayed_send(self, timeout, expire_atom::value, wid);
+  track(self, st.waiters.emplace(wid, std::move(w)).first->second);
   update_want(self);
   return rp;
 }
 
-void expire(manager_ptr self, uint64_t wid) {
+void expire_due(manager_ptr self) {
   auto& st = self->state;
+  st.timer_at = caf::timespan::max();
+  auto t = now(self);
   auto timeout = make_error(pool_errc::acquire_timeout,
                             "no connection became available in time");
-  auto i = st.waiters.find(wid);
-  if (i != st.waiters.end()) {
-    reject(self, i->second, timeout);
-    st.waiters.erase(i);
-    update_want(self);
-    return;
-  }
-  // A waiter may be parked on a connection under validation.
-  for (auto& kvp : st.slots) {
-    auto& pending = kvp.second.pending;
-    if (pending && pending->id == wid) {
-      reject(self, *pending, timeout);
-      pending.reset();
-      return;
+  while (!st.deadlines.empty() && st.deadlines.begin()->first <= t) {
+    auto wid = st.deadlines.begin()->second;
+    st.deadlines.erase(st.deadlines.begin());
+    auto i = st.waiters.find(wid);
+    if (i != st.waiters.end()) {
+      i->second.deadline.reset();
+      reject(self, i->second, timeout);
+      st.waiters.erase(i);
+      continue;
+    }
+    // A waiter may be parked on a connection under validation.
+    for (auto& kvp : st.slots) {
+      auto& pending = kvp.second.pending;
+      if (pending && pending->id == wid) {
+        pending->deadline.reset();
+        reject(self, *pending, timeout);
+        pending.reset();
+        break;
+      }
     }
   }
+  update_want(self);
+  arm_timer(self);
 }
 
 caf::timespan now(manager_ptr self) {
@@ -292,7 +328,7 @@ void on_validated(manager_ptr self, uint32_t id, bool ok) {
       return;
     }
     if (pending)
-      pending->rp.deliver(shutting_down_error());
+      reject(self, *pending, shutting_down_error());
     if (st.counters.shutting_down || slot.retiring || !st.waiters.empty()) {
       on_free(self, id);
       return;

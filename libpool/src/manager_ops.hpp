@@ -31,8 +31,9 @@ spdlog::logger& log(manager_ptr self);
 caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
                                            caf::timespan timeout);
 
-/// The waiter `wid` reached its deadline: answers `acquire_timeout`.
-void expire(manager_ptr self, uint64_t wid);
+/// The deadline timer fired: answers every waiter past its deadline with
+/// `acquire_timeout`, then arms the timer for the next deadline.
+void expire_due(manager_ptr self);
 
 /// Ends the overload window if it is over and decides on shedding.
 void roll_window(manager_ptr self);
