@@ -32,7 +32,10 @@ bench_config::bench_config() {
     .add(acquire_samples, "acquire-samples",
          "measured acquire/release round trips (default 20000)")
     .add(acquire_warmup, "acquire-warmup",
-         "unmeasured acquire/release round trips first (default 1000)");
+         "unmeasured acquire/release round trips first (default 1000)")
+    .add(pipeline_depth, "pipeline-depth",
+         "the pool's pipeline_depth in the throughput runs (default 4, "
+         "1 = off)");
   // Client and server share this machine's cores: the default scheduler
   // (4 threads on 2 cores, spinning while idle) takes CPU from PostgreSQL
   // (CAF-0.17-NOTES.md §12). The command line or the INI file can override

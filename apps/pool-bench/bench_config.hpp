@@ -1,5 +1,7 @@
 #pragma once
 
+#include "pool/config.hpp"
+
 // Command-line and INI configuration of pool-bench.
 
 #include <cstddef>
@@ -49,6 +51,8 @@ struct bench_config : app::cli_config {
   size_t acquire_samples = 20000;
   /// Unmeasured acquire/release round trips before them.
   size_t acquire_warmup = 1000;
+  /// The pool's pipeline_depth in the throughput runs (1 = off).
+  size_t pipeline_depth = pool::pool_config{}.pipeline_depth;
 
   bench_config();
 

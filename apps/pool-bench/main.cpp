@@ -142,7 +142,8 @@ int run(caf::actor_system& sys, const bench_config& cfg,
   std::vector<std::string> objects;
   for (auto [clients, pool] : list) {
     config_result r;
-    r.spec = run_spec{cfg.conninfo, clients, pool, cfg.warmup, cfg.duration};
+    r.spec = run_spec{cfg.conninfo, clients,      pool,
+                      cfg.warmup,   cfg.duration, cfg.pipeline_depth};
     std::printf("\nconfig %s: %zu client actors -> pool of %zu; raw libpq on "
                 "%zu threads\n",
                 r.spec.name().c_str(), clients, pool, pool);

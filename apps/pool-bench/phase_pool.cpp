@@ -107,7 +107,9 @@ caf::behavior client(client_actor* self, pool::pool_actor pool,
 
 load_result run_pool_phase(caf::actor_system& sys, const run_spec& spec) {
   load_result res;
-  auto pool = start_pool(sys, pool_settings(spec.conninfo, spec.pool));
+  auto settings = pool_settings(spec.conninfo, spec.pool);
+  settings.pipeline_depth = spec.pipeline_depth;
+  auto pool = start_pool(sys, std::move(settings));
   if (!pool) {
     res.failure = pool::describe(pool.error());
     return res;

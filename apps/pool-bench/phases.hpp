@@ -21,6 +21,8 @@ struct run_spec {
   size_t pool = 16;
   double warmup = 1;
   double duration = 5;
+  /// The pool's pipeline_depth (1 = off).
+  size_t pipeline_depth = 4;
 
   /// "64x16".
   std::string name() const {

@@ -65,6 +65,9 @@ caf::error validate(const pool_config& cfg) {
                                  std::to_string(cfg.min_size));
   if (cfg.max_waiters == 0)
     return invalid("max_waiters", "must be at least 1, is 0");
+  if (cfg.pipeline_depth == 0 || cfg.pipeline_depth > 64)
+    return invalid("pipeline_depth", "must be in [1, 64] (1 = off), is " +
+                                       std::to_string(cfg.pipeline_depth));
   struct {
     const char* name;
     caf::timespan value;

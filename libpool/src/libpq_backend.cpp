@@ -22,6 +22,8 @@ class libpq_backend final : public backend {
     // nop
   }
 
+  bool can_pipeline() const override { return true; }
+
   std::unique_ptr<connection> create(const pool_config& cfg, waker w) override {
     return std::make_unique<libpq_connection>(sys_, poller_, cfg, std::move(w));
   }

@@ -1,5 +1,7 @@
 #include "libpq_connection.hpp"
 
+#include "libpq_results.hpp"
+
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -60,24 +62,6 @@ void statement_cache::clear() {
 // -- helpers ------------------------------------------------------------------
 
 namespace {
-
-/// libpq's messages end in a newline and may span lines (one per host
-/// tried); errors travel better on one line.
-std::string one_line(const char* msg) {
-  std::string out;
-  bool space = false;
-  for (auto p = msg ? msg : ""; *p != '\0'; ++p) {
-    if (*p == '\n' || *p == '\r' || *p == '\t') {
-      space = true;
-      continue;
-    }
-    if (space && !out.empty() && out.back() != ' ')
-      out += ' ';
-    space = false;
-    out += *p;
-  }
-  return out;
-}
 
 /// Replaces every occurrence of `secret` in `msg` with "***".
 void scrub(std::string& msg, const char* secret) {
@@ -142,51 +126,6 @@ caf::error connect_error(PGconn* c, const std::string& conninfo) {
   return make_error(code, std::move(msg));
 }
 
-void ignore_notice(void*, const char*) {
-  // Notices (e.g. "table does not exist, skipping") are not errors; libpq's
-  // default processor would print them to stderr.
-}
-
-std::string field(const PGresult* r, int code) {
-  auto x = PQresultErrorField(r, code);
-  return x ? x : "";
-}
-
-/// Whether a failed execution of a prepared statement means the server
-/// forgot it (26000) or must re-plan it after a schema change (0A000).
-bool is_stale_statement(const PGresult* r) {
-  auto state = field(r, PG_DIAG_SQLSTATE);
-  if (state == "26000")
-    return true;
-  return state == "0A000" &&
-         field(r, PG_DIAG_MESSAGE_PRIMARY).find("cached plan must not") !=
-           std::string::npos;
-}
-
-query_result to_query_result(PGresult* r) {
-  query_result q;
-  auto cols = PQnfields(r);
-  auto rows = PQntuples(r);
-  q.columns.reserve(static_cast<size_t>(cols));
-  for (int c = 0; c < cols; ++c)
-    q.columns.push_back(
-      column{PQfname(r, c), static_cast<uint32_t>(PQftype(r, c))});
-  q.cells.reserve(static_cast<size_t>(cols) * static_cast<size_t>(rows));
-  for (int row = 0; row < rows; ++row)
-    for (int c = 0; c < cols; ++c)
-      if (PQgetisnull(r, row, c))
-        q.cells.emplace_back();
-      else
-        q.cells.emplace_back(std::string{
-          PQgetvalue(r, row, c), static_cast<size_t>(PQgetlength(r, row, c))});
-  auto tuples = PQcmdTuples(r);
-  q.affected = *tuples != '\0' ? std::strtoll(tuples, nullptr, 10)
-               : PQresultStatus(r) == PGRES_TUPLES_OK ? rows
-                                                      : 0;
-  q.command_tag = PQcmdStatus(r);
-  return q;
-}
-
 const caf::error& cancelled_error() {
   static const auto err =
     make_error(pool_errc::query_failed,
@@ -195,6 +134,17 @@ const caf::error& cancelled_error() {
 }
 
 } // namespace
+
+// -- libpq_connection: notices ------------------------------------------------
+
+void libpq_connection::on_notice(void* self, const PGresult* r) {
+  // Notices (e.g. "table does not exist, skipping") are not errors; libpq's
+  // default receiver would print them to stderr. A FATAL one, though, is
+  // the server ending an idle session (e.g. pg_terminate_backend): the
+  // connection is gone even if the socket has not reported it yet.
+  if (ends_session(r))
+    static_cast<libpq_connection*>(self)->server_ended_ = true;
+}
 
 // -- libpq_connection: connecting ---------------------------------------------
 
@@ -281,7 +231,7 @@ poll_status libpq_connection::poll_connect(caf::error& err) {
     PQfinish(c);
     return poll_status::ready;
   }
-  PQsetNoticeProcessor(c, ignore_notice, nullptr);
+  PQsetNoticeReceiver(c, on_notice, this);
   if (PQsetnonblocking(c, 1) != 0 ||
       (key_ = poller_->add(PQsocket(c), waker_)) == 0) {
     err = make_error(pool_errc::connect_failed,
@@ -298,7 +248,10 @@ poll_status libpq_connection::poll_connect(caf::error& err) {
 // -- libpq_connection: sending ------------------------------------------------
 
 void libpq_connection::execute(const statement& st) {
-  if (phase_ != phase::idle) {
+  if (conn_ != nullptr && !broken_ && pipe_.empty() &&
+      PQpipelineStatus(conn_) != PQ_PIPELINE_OFF)
+    PQexitPipelineMode(conn_);
+  if (phase_ != phase::idle || !pipe_.empty()) {
     failure_ = make_error(pool_errc::invalid_request,
                           "a statement is running on this connection");
     waker_.wake();
@@ -309,7 +262,7 @@ void libpq_connection::execute(const statement& st) {
   copy_refused_ = false;
   last_.reset();
   error_.reset();
-  if (conn_ == nullptr || broken_) {
+  if (conn_ == nullptr || broken_ || server_ended_) {
     failure_ = make_error(pool_errc::connection_lost, "connection closed");
     waker_.wake();
     return;
@@ -394,9 +347,10 @@ caf::error libpq_connection::check_idle() {
   armed_ = false; // woken: the one-shot registration fired
   if (conn_ == nullptr || broken_)
     return make_error(pool_errc::connection_lost, "connection closed");
-  if (phase_ != phase::idle)
+  if (phase_ != phase::idle || !pipe_.empty())
     return {};
-  if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) == CONNECTION_BAD) {
+  if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) == CONNECTION_BAD ||
+      server_ended_) {
     caf::expected<query_result> out{query_result{}};
     lose(out);
     return out.error();
@@ -557,18 +511,13 @@ bool libpq_connection::phase_done(caf::expected<query_result>& out) {
 bool libpq_connection::finish(caf::expected<query_result>& out) {
   phase_ = phase::idle;
   if (error_) {
-    auto state = field(error_.get(), PG_DIAG_SQLSTATE);
-    if (state.compare(0, 2, "08") == 0 && state != "08P01") {
+    if (breaks_connection(error_.get())) {
       lose(out);
       return true;
     }
-    auto msg = field(error_.get(), PG_DIAG_MESSAGE_PRIMARY);
-    if (msg.empty())
-      msg = one_line(PQresultErrorMessage(error_.get()));
-    out =
-      copy_refused_
-        ? make_error(pool_errc::invalid_request, "COPY is not supported")
-        : make_error(pool_errc::query_failed, std::move(msg), std::move(state));
+    out = copy_refused_
+            ? make_error(pool_errc::invalid_request, "COPY is not supported")
+            : server_error(error_.get());
   } else if (copy_refused_) {
     out = make_error(pool_errc::invalid_request, "COPY is not supported");
   } else if (last_) {
@@ -638,7 +587,7 @@ tx_status libpq_connection::transaction_status() const {
 }
 
 void libpq_connection::cancel() {
-  if (conn_ == nullptr || broken_ || phase_ == phase::idle)
+  if (conn_ == nullptr || broken_ || (phase_ == phase::idle && pipe_.empty()))
     return;
   cancel_requested_ = true;
   auto raw = PQgetCancel(conn_);
@@ -673,6 +622,7 @@ void libpq_connection::close() {
     conn_ = nullptr;
   }
   phase_ = phase::idle;
+  pipe_.clear();
   broken_ = true;
 }
 

@@ -4,6 +4,7 @@
 // libpq backend (see pool/backend.hpp for the threading contract).
 
 #include <cstdint>
+#include <deque>
 #include <list>
 #include <memory>
 #include <string>
@@ -95,6 +96,18 @@ class libpq_connection : public connection {
   void cancel() override;
   void close() override;
 
+  // Pipelining (libpq_pipeline.cpp): each submitted statement is sent as
+  // [Parse,] Bind, Execute, Sync, so it runs in its own implicit
+  // transaction and an error aborts nothing after its Sync. With the cache
+  // on, a SQL text not cached yet is prepared in the same segment and cached
+  // at once (dropped again if the prepare fails; a statement that used the
+  // name meanwhile fails with 26000 and is re-sent once, like a stale one).
+  // The connection enters pipeline mode on the first `submit` and leaves it
+  // when the pipeline drains.
+  bool can_pipeline() const override;
+  void submit(uint64_t tag, const statement& st) override;
+  size_t poll_pipeline(std::vector<tagged_result>& done) override;
+
   /// Returns the number of cached prepared statements (for tests).
   size_t cached_statements() const { return cache_.size(); }
 
@@ -148,10 +161,46 @@ class libpq_connection : public connection {
   bool take_failure(caf::expected<query_result>& out);
   /// Marks the connection broken and answers `connection_lost`.
   void lose(caf::expected<query_result>& out);
+  /// One statement in the pipeline.
+  struct piped {
+    uint64_t tag = 0;
+    /// The caller's statement (valid until reported, see `submit`).
+    const statement* stmt = nullptr;
+    /// The name prepared for it in its segment, if any.
+    std::string prepared;
+    /// The cached name it executes ("": unnamed).
+    std::string executing;
+    result_ptr last;
+    result_ptr error;
+    /// Set if sending failed; reported at its Sync.
+    caf::error failure;
+    bool prepare_seen = false;
+    bool retried = false;
+    /// The connection's own DEALLOCATE: not reported.
+    bool internal = false;
+    /// Whether it went out with its Sync (else the server never saw it).
+    bool sent = false;
+  };
+
+  /// Sends `p` and its Sync; false if the connection broke.
+  bool send_piped(piped& p);
+  /// Deallocates evicted statements, each in its own segment, once
+  /// `deallocate_batch` have accumulated; false if the connection broke.
+  bool deallocate_piped();
+  /// Reads the finished statements into `done`; false if the connection
+  /// broke.
+  bool drain_pipeline(std::vector<tagged_result>& done);
+  /// The front statement reached its Sync: reports it, or re-sends it once
+  /// if its prepared statement went stale. False if the connection broke.
+  bool complete_front(std::vector<tagged_result>& done);
+
   /// Arms the poller for reading (and writing while `flushing_`) unless a
   /// read is armed already; an idle connection stays armed, so a server that
   /// closes it wakes the worker.
   void watch();
+
+  /// libpq's notice receiver: notes a FATAL notice in `server_ended_`.
+  static void on_notice(void* self, const PGresult* r);
 
   caf::actor_system& sys_;
   std::shared_ptr<poller> poller_;
@@ -164,6 +213,8 @@ class libpq_connection : public connection {
   PGconn* conn_ = nullptr;
   uint64_t key_ = 0;
   bool broken_ = false;
+  /// The server ended the session with a FATAL notice while idle.
+  bool server_ended_ = false;
 
   statement_cache cache_;
   uint64_t next_name_ = 1;
@@ -184,6 +235,11 @@ class libpq_connection : public connection {
   result_ptr last_;
   result_ptr error_;
   caf::error failure_; // set when sending failed; reported by poll_result
+
+  /// Statements in flight in pipeline mode, in the order sent.
+  std::deque<piped> pipe_;
+  /// Statements refused by `submit`, reported by the next `poll_pipeline`.
+  std::vector<tagged_result> refused_;
 };
 
 } // namespace pool

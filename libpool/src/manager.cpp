@@ -125,8 +125,11 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
     [=](query_atom, statement& stmt) -> caf::result<query_result> {
       if (stmt.sql.empty())
         return make_error(pool_errc::invalid_request, "query: empty SQL");
+      auto& ctx = *self->state.ctx;
       waiter w;
       w.kind = waiter::query;
+      w.piped = ctx.cfg.pipeline_depth > 1 && ctx.db->can_pipeline() &&
+                may_pipeline(stmt.sql);
       w.stmts.emplace_back(std::move(stmt));
       return reply<query_result>(
         admit(self, std::move(w), self->state.ctx->cfg.acquire_timeout));
@@ -208,7 +211,7 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
     },
     [=](done_atom, uint32_t id) {
       if (self->state.slots.count(id) > 0)
-        on_free(self, id);
+        on_done(self, id);
     },
     [=](lost_atom, uint32_t id, caf::error& err) {
       auto& st = self->state;
@@ -242,6 +245,7 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       if (i == st.slots.end())
         return;
       i->second.retiring = true;
+      update_open(self, id); // no new queries join its pipeline
       if (i->second.state == conn_state::idle) {
         ++st.counters.connections_recycled;
         close_slot(self, id);

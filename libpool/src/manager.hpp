@@ -43,6 +43,8 @@ struct waiter {
   caf::response_promise rp;
   /// The statement (query) or statements (txn).
   std::vector<statement> stmts;
+  /// Whether it is a query that may share a busy connection's pipeline.
+  bool piped = false;
   /// The requester of an acquire, who will hold the lease.
   caf::actor_addr holder;
   /// When it started waiting (actor clock).
@@ -70,6 +72,12 @@ struct conn_slot {
   bool leak_reported = false;
   /// Whether the connection is to be closed when free (max_lifetime).
   bool retiring = false;
+  /// Busy with pipelinable queries only: more may join, up to
+  /// pipeline_depth in flight (`inflight`).
+  bool shared = false;
+  uint32_t inflight = 0;
+  /// Whether it is listed in the manager's `open`.
+  bool in_open = false;
   /// The request that gets this connection once its validation succeeds.
   std::optional<waiter> pending;
 };
@@ -83,6 +91,11 @@ struct manager_state {
   std::unordered_map<uint32_t, conn_slot> slots;
   /// Idle connections, used as a stack: the most recently used goes first.
   std::vector<uint32_t> idle;
+  /// Shared connections with room in their pipeline.
+  std::vector<uint32_t> open;
+  /// Queries in flight on shared connections beyond the first of each:
+  /// demand the pool counts like waiters when it decides to grow.
+  size_t piped_extra = 0;
   /// Slots in state closing.
   size_t closing = 0;
   /// Connections being opened, as the supervisor reported.

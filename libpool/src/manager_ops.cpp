@@ -90,7 +90,16 @@ void assign(manager_ptr self, uint32_t id, waiter& w) {
   note_wait(self, wait);
   switch (w.kind) {
   case waiter::query:
-    slot.state = conn_state::busy;
+    if (slot.state == conn_state::busy && slot.shared) {
+      ++slot.inflight;
+      ++st.piped_extra;
+      ++st.counters.pipelined;
+    } else {
+      slot.state = conn_state::busy;
+      slot.shared = w.piped && st.ctx->cfg.pipeline_depth > 1;
+      slot.inflight = 1;
+    }
+    update_open(self, id);
     w.rp.delegate(slot.worker, run_atom::value, std::move(w.stmts[0]));
     break;
   case waiter::txn:
@@ -101,6 +110,26 @@ void assign(manager_ptr self, uint32_t id, waiter& w) {
     w.rp.deliver(make_lease(self, id, w.holder));
     break;
   }
+}
+
+constexpr uint32_t no_slot = std::numeric_limits<uint32_t>::max();
+
+// Returns the shared connection with room and the fewest queries in
+// flight, or `no_slot`.
+uint32_t pick_open(manager_ptr self) {
+  auto& st = self->state;
+  auto best = no_slot;
+  auto fewest = std::numeric_limits<uint32_t>::max();
+  for (auto id : st.open) {
+    auto n = st.slots[id].inflight;
+    if (n < fewest) {
+      best = id;
+      fewest = n;
+      if (n <= 1)
+        break;
+    }
+  }
+  return best;
 }
 
 // Answers the waiter with `err`, counting it where it belongs.
@@ -153,6 +182,15 @@ caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
     hand_out(self, w);
     update_want(self);
     return rp;
+  }
+  if (st.waiters.empty() && w.piped) {
+    if (auto id = pick_open(self); id != no_slot) {
+      w.rp = self->make_response_promise();
+      auto rp = w.rp;
+      assign(self, id, w);
+      update_want(self);
+      return rp;
+    }
   }
   // The request has to wait: refuse it at once if it cannot be served soon.
   if (st.slots.empty() && cfg.breaker_fail_fast &&
@@ -248,8 +286,8 @@ void update_want(manager_ptr self) {
   if (st.counters.shutting_down)
     return;
   auto in_use = st.slots.size() - st.idle.size() - st.closing;
-  auto want =
-    std::clamp(in_use + st.waiters.size(), cfg.min_size, cfg.max_size);
+  auto want = std::clamp(in_use + st.waiters.size() + st.piped_extra,
+                         cfg.min_size, cfg.max_size);
   if (want != st.wanted) {
     st.wanted = static_cast<uint32_t>(want);
     self->send(st.supervisor, want_atom::value, st.wanted);
@@ -263,6 +301,7 @@ void close_slot(manager_ptr self, uint32_t id) {
     return;
   if (slot.state == conn_state::idle)
     st.idle.erase(std::find(st.idle.begin(), st.idle.end(), id));
+  unshare(self, id);
   slot.state = conn_state::closing;
   ++st.closing;
   self->send(slot.worker, close_atom::value);
@@ -270,13 +309,59 @@ void close_slot(manager_ptr self, uint32_t id) {
 
 void dispatch(manager_ptr self) {
   auto& st = self->state;
-  while (!st.waiters.empty() && !st.idle.empty()) {
+  while (!st.waiters.empty()) {
     auto i = st.waiters.begin();
+    auto shared = no_slot;
+    if (st.idle.empty() &&
+        (!i->second.piped || (shared = pick_open(self)) == no_slot))
+      break;
     auto w = std::move(i->second);
     st.waiters.erase(i);
-    hand_out(self, w);
+    if (shared != no_slot)
+      assign(self, shared, w);
+    else
+      hand_out(self, w);
   }
   update_want(self);
+}
+
+void update_open(manager_ptr self, uint32_t id) {
+  auto& st = self->state;
+  auto& slot = st.slots[id];
+  bool room = slot.shared && slot.state == conn_state::busy &&
+              slot.inflight < st.ctx->cfg.pipeline_depth && !slot.retiring &&
+              !st.counters.shutting_down;
+  if (room == slot.in_open)
+    return;
+  slot.in_open = room;
+  if (room)
+    st.open.push_back(id);
+  else
+    st.open.erase(std::find(st.open.begin(), st.open.end(), id));
+}
+
+void unshare(manager_ptr self, uint32_t id) {
+  auto& st = self->state;
+  auto& slot = st.slots[id];
+  if (slot.shared && slot.inflight > 1)
+    st.piped_extra -= slot.inflight - 1;
+  slot.shared = false;
+  slot.inflight = 0;
+  update_open(self, id);
+}
+
+void on_done(manager_ptr self, uint32_t id) {
+  auto& st = self->state;
+  auto& slot = st.slots[id];
+  if (!slot.shared || slot.inflight <= 1) {
+    unshare(self, id);
+    on_free(self, id);
+    return;
+  }
+  --slot.inflight;
+  --st.piped_extra;
+  update_open(self, id);
+  dispatch(self); // the oldest waiter may join a pipeline now
 }
 
 void on_free(manager_ptr self, uint32_t id) {
@@ -294,11 +379,12 @@ void on_free(manager_ptr self, uint32_t id) {
     auto w = std::move(i->second);
     st.waiters.erase(i);
     assign(self, id, w); // just used: no validation needed
-  } else {
-    slot.state = conn_state::idle;
-    slot.idle_since = now(self);
-    st.idle.push_back(id);
+    dispatch(self);      // more waiters may join its pipeline
+    return;
   }
+  slot.state = conn_state::idle;
+  slot.idle_since = now(self);
+  st.idle.push_back(id);
   update_want(self);
 }
 
@@ -400,6 +486,7 @@ void on_worker_down(manager_ptr self, uint32_t id, const caf::error& reason) {
     log(self).warn("connection {} lost: {}", id, describe(reason));
   if (slot.state == conn_state::idle)
     st.idle.erase(std::find(st.idle.begin(), st.idle.end(), id));
+  unshare(self, id);
   if (slot.lease_id != 0) {
     forget_holder(self, slot.holder);
     st.leases.erase(slot.lease_id);

@@ -48,6 +48,17 @@ void dispatch(manager_ptr self);
 /// or close it (shutting down, retiring).
 void on_free(manager_ptr self, uint32_t id);
 
+/// A pooled query finished on the connection `id`: with more in its
+/// pipeline, the oldest waiter may join it; else the connection is free.
+void on_done(manager_ptr self, uint32_t id);
+
+/// Lists or unlists the connection `id` in `open` after a change: shared,
+/// busy, below pipeline_depth, not retiring, not shutting down.
+void update_open(manager_ptr self, uint32_t id);
+
+/// Ends the connection's pipeline bookkeeping (it is free or going away).
+void unshare(manager_ptr self, uint32_t id);
+
 /// Tells the connection's worker to close; it is gone once its down message
 /// arrives.
 void close_slot(manager_ptr self, uint32_t id);

@@ -48,9 +48,20 @@ void answer(worker_op& op, T&& x) {
   op.rp.deliver(std::forward<T>(x));
 }
 
+// Whether `st.current` is an operation in progress.
 bool running(const worker_state& st) {
   return st.phase != worker_state::idle &&
-         st.phase != worker_state::connecting && st.phase != worker_state::dead;
+         st.phase != worker_state::connecting &&
+         st.phase != worker_state::dead && st.phase != worker_state::pipelining;
+}
+
+// Answers every query in the pipeline with `err` (they were sent: whether
+// they ran is unknown, so none is handed back) and empties it.
+void drop_pipeline(worker_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  for (auto& p : st.pipeline)
+    answer(p.op, err);
+  st.pipeline.clear();
 }
 
 // Answers every pending operation with `err`, closes the connection and
@@ -60,6 +71,7 @@ void stop(worker_ptr self, const caf::error& err, caf::error reason) {
   st.ctx->log->debug("worker {}: exits ({} queued)", st.id, st.queue.size());
   if (running(st))
     answer(st.current, err);
+  drop_pipeline(self, err);
   for (auto& op : st.queue)
     answer(op, err);
   st.queue.clear();
@@ -101,6 +113,7 @@ void fail(worker_ptr self, const caf::error& err) {
     return;
   if (running(st))
     answer(st.current, err);
+  drop_pipeline(self, err);
   for (auto& op : st.queue)
     hand_back(self, op, err);
   st.queue.clear();
@@ -282,9 +295,42 @@ void on_result(worker_ptr self, caf::expected<query_result> res) {
     clean_up(self);
 }
 
-// Starts the next queued operation if the connection is free.
+// Whether `op` may join the connection's pipeline: a pooled autocommit
+// query of plain DML, pipelining on and supported by the backend.
+bool pipelinable(worker_ptr self, const worker_op& op) {
+  auto& st = self->state;
+  return op.kind == worker_op::run && st.ctx->cfg.pipeline_depth > 1 &&
+         st.conn->can_pipeline() && may_pipeline(op.stmts[0].sql);
+}
+
+// Sends the pooled query `op` into the pipeline.
+void submit_piped(worker_ptr self, worker_op op) {
+  auto& st = self->state;
+  st.phase = worker_state::pipelining;
+  st.pipeline.emplace_back();
+  auto& p = st.pipeline.back();
+  p.tag = st.next_tag++;
+  p.op = std::move(op);
+  p.deadline = now(self) + st.ctx->cfg.query_timeout;
+  // The statement lives in p.op.stmts' buffer, which stays put until the
+  // entry is erased, as the backend requires.
+  st.conn->submit(p.tag, p.op.stmts[0]);
+  schedule_tick(self);
+}
+
+// Starts queued operations while the connection can take them: pipelinable
+// queries while the pipeline has room, anything else once it is idle.
 void start_next(worker_ptr self) {
   auto& st = self->state;
+  while (!st.queue.empty() && pipelinable(self, st.queue.front())) {
+    if ((st.phase != worker_state::idle &&
+         st.phase != worker_state::pipelining) ||
+        st.pipeline.size() >= st.ctx->cfg.pipeline_depth)
+      return;
+    auto op = std::move(st.queue.front());
+    st.queue.pop_front();
+    submit_piped(self, std::move(op));
+  }
   if (st.phase != worker_state::idle || st.queue.empty())
     return;
   st.current = std::move(st.queue.front());
@@ -301,6 +347,114 @@ void start_next(worker_ptr self) {
 void enqueue(worker_ptr self, worker_op op) {
   self->state.queue.emplace_back(std::move(op));
   start_next(self);
+}
+
+// Whether `err` (of a statement the worker did not cancel) comes from a
+// cancel meant for an earlier statement that reached the server late. The
+// autocommit statement it hit was rolled back, so it may run elsewhere.
+bool hit_by_stray_cancel(worker_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  return st.cancelled_any && sqlstate(err) == "57014" &&
+         now(self) - st.last_cancel < std::chrono::seconds(5);
+}
+
+std::deque<piped_op>::iterator find_piped(worker_state& st, uint64_t tag) {
+  return std::find_if(st.pipeline.begin(), st.pipeline.end(),
+                      [tag](const piped_op& p) { return p.tag == tag; });
+}
+
+// A pipelined query finished with `res`.
+void on_piped_result(worker_ptr self, uint64_t tag,
+                     caf::expected<query_result>& res) {
+  auto& st = self->state;
+  auto i = find_piped(st, tag);
+  if (i == st.pipeline.end())
+    return;
+  if (!res && is_fatal(res.error())) {
+    auto& err = res.error();
+    fail(self, is(err, pool_errc::connection_lost)
+                 ? err
+                 : make_error(pool_errc::connection_lost, error_message(err),
+                              sqlstate(err)));
+    return;
+  }
+  if (!res && !i->cancelled && hit_by_stray_cancel(self, res.error()))
+    hand_back(self, i->op, res.error());
+  else if (res)
+    answer(i->op, std::move(*res));
+  else
+    answer(i->op, std::move(res.error()));
+  st.pipeline.erase(i);
+  self->send(st.manager, done_atom::value, st.id);
+}
+
+// The connection made progress while queries are in the pipeline.
+void on_pipeline_wake(worker_ptr self) {
+  auto& st = self->state;
+  st.finished.clear();
+  auto in_flight = st.conn->poll_pipeline(st.finished);
+  // Queries the server never started (it ended the session on an earlier
+  // one) go back to the manager first: the loss below answers the rest.
+  for (auto& r : st.finished)
+    if (r.not_run) {
+      auto i = find_piped(st, r.tag);
+      if (i != st.pipeline.end()) {
+        hand_back(self, i->op, r.result.error());
+        st.pipeline.erase(i);
+      }
+    }
+  for (auto& r : st.finished) {
+    if (r.not_run)
+      continue;
+    on_piped_result(self, r.tag, r.result);
+    if (st.phase != worker_state::pipelining)
+      return; // failed
+  }
+  st.finished.clear();
+  // The connection may have statements of its own in flight.
+  if (!st.pipeline.empty() || in_flight > 0)
+    return;
+  st.phase = worker_state::idle;
+  // Plain DML cannot leave a transaction open; if it did, neighbours
+  // would have joined it: discard the connection rather than guess.
+  if (st.conn->transaction_status() != tx_status::idle) {
+    fail(self, make_error(pool_errc::connection_lost,
+                          "connection left in an unknown state"));
+    return;
+  }
+  start_next(self);
+}
+
+// The watchdog for the pipeline: a query past its deadline is answered with
+// query_timeout; the oldest, the one running on the server, is also
+// cancelled, and the connection is given up if the cancel does not land
+// within its grace period.
+void on_pipeline_tick(worker_ptr self) {
+  auto& st = self->state;
+  auto t = now(self);
+  for (auto& p : st.pipeline) {
+    if (t < p.deadline)
+      continue;
+    if (&p != &st.pipeline.front()) {
+      answer(p.op, make_error(pool_errc::query_timeout,
+                              "statement not finished after query_timeout"));
+      continue;
+    }
+    if (p.cancelled) {
+      fail(self, make_error(pool_errc::connection_lost,
+                            "the server did not answer a cancel request"));
+      return;
+    }
+    p.cancelled = true;
+    st.cancelled_any = true;
+    st.last_cancel = t;
+    st.conn->cancel();
+    answer(p.op, make_error(pool_errc::query_timeout,
+                            "statement cancelled after query_timeout"));
+    p.deadline = t + std::max<caf::timespan>(st.ctx->cfg.query_timeout,
+                                             std::chrono::seconds(2));
+  }
+  schedule_tick(self);
 }
 
 void on_wake(worker_ptr self) {
@@ -320,6 +474,9 @@ void on_wake(worker_ptr self) {
     return;
   }
   case worker_state::dead:
+    return;
+  case worker_state::pipelining:
+    on_pipeline_wake(self);
     return;
   case worker_state::idle:
     // The backend watches idle connections: a server that closed the
@@ -345,6 +502,10 @@ void on_tick(worker_ptr self) {
   st.tick_pending = false;
   if (st.phase == worker_state::idle || st.phase == worker_state::dead)
     return;
+  if (st.phase == worker_state::pipelining) {
+    on_pipeline_tick(self);
+    return;
+  }
   if (now(self) < st.deadline) {
     schedule_tick(self);
     return;
@@ -365,6 +526,8 @@ void on_tick(worker_ptr self) {
     return;
   }
   st.cancelled = true;
+  st.cancelled_any = true;
+  st.last_cancel = now(self);
   st.conn->cancel();
   answer(st.current, make_error(pool_errc::query_timeout,
                                 "statement cancelled after query_timeout"));

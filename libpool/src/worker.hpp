@@ -36,6 +36,17 @@ struct worker_op {
   bool answered = false;
 };
 
+/// A pooled query in flight in the connection's pipeline.
+struct piped_op {
+  uint64_t tag = 0;
+  worker_op op;
+  /// When it must be finished (query_timeout after it was sent), later the
+  /// end of the grace period its cancel gets.
+  caf::timespan deadline{0};
+  /// Whether it was cancelled at its deadline already.
+  bool cancelled = false;
+};
+
 /// The state of a connection worker.
 struct worker_state {
   /// Where the worker is in running its current operation.
@@ -45,6 +56,9 @@ struct worker_state {
     idle,
     /// Running a statement of the current operation.
     executing,
+    /// Pooled queries in flight in the connection's pipeline (`pipeline`);
+    /// nothing else runs until it drains.
+    pipelining,
     /// Running the ROLLBACK that returns the connection clean.
     cleaning,
     /// Running the configured reset query after a lease.
@@ -75,6 +89,15 @@ struct worker_state {
   bool cancelled = false;
   /// Whether a watchdog tick is scheduled.
   bool tick_pending = false;
+  /// Pooled queries in flight in the pipeline, oldest first.
+  std::deque<piped_op> pipeline;
+  uint64_t next_tag = 1;
+  /// Where `poll_pipeline` puts finished queries (kept for its capacity).
+  std::vector<connection::tagged_result> finished;
+  /// When the worker last cancelled a statement (valid if `cancelled_any`):
+  /// a cancel that arrives late hits the next statement instead.
+  caf::timespan last_cancel{0};
+  bool cancelled_any = false;
 };
 
 } // namespace pool

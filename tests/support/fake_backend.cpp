@@ -1,5 +1,8 @@
 #include "fake_backend.hpp"
 
+#include <algorithm>
+#include <deque>
+
 namespace pool::testing {
 
 std::vector<std::string> fake_script::log_of(int n) const {
@@ -52,15 +55,19 @@ class fake_connection : public connection {
       return poll_status::ready;
     }
     ++script_->connected;
+    connected_ = true;
     return poll_status::ready;
   }
 
   void execute(const statement& st) override {
     script_->log.push_back(std::to_string(number_) + ":" + st.sql);
-    auto i = script_->rules.find(st.sql);
-    rule_ = i != script_->rules.end() ? i->second : fake_rule{};
-    if (i == script_->rules.end())
-      rule_.latency = script_->default_latency;
+    rule_ = rule_for(st.sql);
+    if (!pipeline_.empty())
+      rule_ = misuse("execute(\"" + st.sql + "\") with " +
+                     std::to_string(pipeline_.size()) +
+                     " pipelined statement(s) in flight");
+    else if (running_)
+      rule_ = misuse("execute(\"" + st.sql + "\") while \"" + sql_ + "\" runs");
     sql_ = st.sql;
     running_ = true;
     ready_at_ = waker_.now() + rule_.latency;
@@ -78,24 +85,63 @@ class fake_connection : public connection {
     if (!running_ || rule_.hang || waker_.now() < ready_at_)
       return poll_status::pending;
     running_ = false;
-    if (rule_.error) {
-      out = rule_.error;
-      if (is(rule_.error, pool_errc::connection_lost))
-        tx_ = tx_status::unknown;
-      else if (tx_ == tx_status::in_transaction)
-        tx_ = tx_status::in_error;
-      return poll_status::ready;
-    }
-    auto word = sql_.substr(0, sql_.find(' '));
-    if (word == "BEGIN")
-      tx_ = tx_status::in_transaction;
-    else if (word == "COMMIT" || word == "ROLLBACK")
-      tx_ = tx_status::idle;
-    auto res = rule_.result;
-    if (res.command_tag.empty())
-      res.command_tag = word;
-    out = std::move(res);
+    out = complete(sql_, rule_);
     return poll_status::ready;
+  }
+
+  bool can_pipeline() const override { return script_->pipelining; }
+
+  void submit(uint64_t tag, const statement& st) override {
+    script_->log.push_back(std::to_string(number_) + ":" + st.sql);
+    ++script_->submitted;
+    entry e;
+    e.tag = tag;
+    e.sql = st.sql;
+    e.rule = rule_for(st.sql);
+    e.submitted_at = waker_.now();
+    auto what = "submit(\"" + st.sql + "\")";
+    if (!script_->pipelining)
+      e.rule = misuse(what + " without pipelining");
+    else if (!connected_ || closed_)
+      e.rule = misuse(what + " on a connection that is not open");
+    else if (running_)
+      e.rule = misuse(what + " while execute(\"" + sql_ + "\") runs");
+    else if (!may_pipeline(st.sql))
+      e.rule = misuse(what + ": not a pipelineable statement");
+    pipeline_.push_back(std::move(e));
+    note_in_flight();
+    schedule(pipeline_.size() - 1);
+  }
+
+  size_t poll_pipeline(std::vector<tagged_result>& done) override {
+    if (is_broken()) {
+      for (auto& e : pipeline_)
+        done.emplace_back(e.tag, lost());
+      if (!pipeline_.empty())
+        tx_ = tx_status::unknown;
+      pipeline_.clear();
+      note_in_flight();
+      return 0;
+    }
+    auto t = waker_.now();
+    while (!pipeline_.empty() && pipeline_.front().timed &&
+           pipeline_.front().finish <= t) {
+      auto e = std::move(pipeline_.front());
+      pipeline_.pop_front();
+      auto res = complete(e.sql, e.rule);
+      auto fatal = !res && is(res.error(), pool_errc::connection_lost);
+      done.emplace_back(e.tag, std::move(res));
+      if (fatal) {
+        // The server ended the session on this statement: those behind it
+        // never started.
+        dead_ = true;
+        for (auto& rest : pipeline_)
+          done.emplace_back(rest.tag, lost(), true);
+        pipeline_.clear();
+      }
+    }
+    note_in_flight();
+    return pipeline_.size();
   }
 
   caf::error check_idle() override {
@@ -105,13 +151,18 @@ class fake_connection : public connection {
   }
 
   tx_status transaction_status() const override {
-    return is_broken() ? tx_status::unknown : tx_;
+    if (is_broken())
+      return tx_status::unknown;
+    // Like PQtransactionStatus: active while pipelined commands are pending.
+    return pipeline_.empty() ? tx_ : tx_status::active;
   }
 
   void cancel() override {
     ++script_->cancels;
-    if (!running_)
+    if (!running_) {
+      cancel_pipelined();
       return;
+    }
     rule_.hang = false;
     rule_.error =
       make_error(pool_errc::query_failed,
@@ -127,10 +178,117 @@ class fake_connection : public connection {
     ++script_->closed;
     --script_->open;
     script_->wakers.erase(number_);
+    pipeline_.clear();
+    script_->in_flight.erase(number_);
   }
 
  private:
-  bool is_broken() const { return script_->broken.count(number_) > 0; }
+  /// A pipelined statement in flight.
+  struct entry {
+    uint64_t tag = 0;
+    std::string sql;
+    fake_rule rule;
+    caf::timespan submitted_at{0};
+    /// Whether `finish` is known: false for a hang and all behind it.
+    bool timed = false;
+    caf::timespan finish{0};
+  };
+
+  bool is_broken() const { return dead_ || script_->broken.count(number_) > 0; }
+
+  fake_rule rule_for(const std::string& sql) const {
+    auto i = script_->rules.find(sql);
+    if (i != script_->rules.end())
+      return i->second;
+    fake_rule result;
+    result.latency = script_->default_latency;
+    return result;
+  }
+
+  // Counts a contract violation; returns the rule that answers it.
+  fake_rule misuse(std::string what) {
+    ++script_->misuse;
+    script_->misuse_log.push_back(std::to_string(number_) + ": " + what);
+    fake_rule result;
+    result.error =
+      make_error(pool_errc::invalid_request, "fake backend misuse: " + what);
+    return result;
+  }
+
+  // The outcome of a statement that finished under `rule`.
+  caf::expected<query_result> complete(const std::string& sql,
+                                       const fake_rule& rule) {
+    if (rule.error) {
+      if (is(rule.error, pool_errc::connection_lost))
+        tx_ = tx_status::unknown;
+      else if (tx_ == tx_status::in_transaction)
+        tx_ = tx_status::in_error;
+      return rule.error;
+    }
+    auto word = sql.substr(0, sql.find(' '));
+    if (word == "BEGIN")
+      tx_ = tx_status::in_transaction;
+    else if (word == "COMMIT" || word == "ROLLBACK")
+      tx_ = tx_status::idle;
+    auto res = rule.result;
+    if (res.command_tag.empty())
+      res.command_tag = word;
+    return res;
+  }
+
+  // Computes when the pipelined statements from index `from` on finish (each
+  // starts when the one before it finished, or at its submit if later) and
+  // asks for a wake-up at each of those times.
+  void schedule(size_t from) {
+    for (auto i = from; i < pipeline_.size(); ++i) {
+      auto& e = pipeline_[i];
+      e.timed = false;
+      auto start = e.submitted_at;
+      if (i > 0) {
+        auto& prev = pipeline_[i - 1];
+        if (!prev.timed)
+          continue; // waits behind a hang
+        start = std::max(start, prev.finish);
+      }
+      if (e.rule.hang)
+        continue;
+      e.timed = true;
+      e.finish = start + e.rule.latency;
+      notify(e.finish - waker_.now());
+    }
+  }
+
+  // A cancel while no execute runs: fails the pipelined statement running
+  // now (the first one not finished yet), if any, with 57014.
+  void cancel_pipelined() {
+    auto t = waker_.now();
+    for (size_t i = 0; i < pipeline_.size(); ++i) {
+      auto& e = pipeline_[i];
+      if (e.timed && e.finish <= t)
+        continue;
+      e.rule.hang = false;
+      e.rule.error =
+        make_error(pool_errc::query_failed,
+                   "canceling statement due to user request", "57014");
+      e.timed = true;
+      e.finish = t;
+      waker_.wake();
+      schedule(i + 1);
+      return;
+    }
+  }
+
+  void note_in_flight() {
+    auto n = pipeline_.size();
+    if (n == 0) {
+      script_->in_flight.erase(number_);
+      return;
+    }
+    script_->in_flight[number_] = n;
+    script_->max_in_flight = std::max(script_->max_in_flight, n);
+    auto& m = script_->max_in_flight_of[number_];
+    m = std::max(m, n);
+  }
 
   static caf::error lost() {
     return make_error(pool_errc::connection_lost,
@@ -149,6 +307,10 @@ class fake_connection : public connection {
   int number_ = 0;
   bool running_ = false;
   bool closed_ = false;
+  bool connected_ = false;
+  /// Set when a pipelined statement failed with connection_lost.
+  bool dead_ = false;
+  std::deque<entry> pipeline_;
   tx_status tx_ = tx_status::idle;
   caf::timespan ready_at_{0};
   fake_rule rule_;
@@ -159,6 +321,10 @@ class fake_connection : public connection {
 
 std::unique_ptr<connection> fake_backend::create(const pool_config&, waker w) {
   return std::make_unique<fake_connection>(script_, std::move(w));
+}
+
+bool fake_backend::can_pipeline() const {
+  return script_->pipelining;
 }
 
 } // namespace pool::testing

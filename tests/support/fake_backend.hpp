@@ -57,6 +57,34 @@ struct fake_script {
   /// Connections the "server" closed: every use fails with connection_lost.
   std::set<int> broken;
 
+  // -- pipelining ------------------------------------------------------------
+
+  /// Whether connections can pipeline (`can_pipeline()`). Off by default, so
+  /// tests that do not opt in see no pipelining. Pipelined statements run in
+  /// order, one after another: a statement's latency starts when the one
+  /// before it finished, or at its submit if that was later. Each finishes
+  /// with its own rule's result or error; a `hang` one, and every one behind
+  /// it, never finishes unless a cancel fails it (query_failed, 57014). A
+  /// broken connection reports connection_lost for every statement in flight.
+  /// Submitted statements are logged in `log` like executed ones.
+  bool pipelining = false;
+  /// Statements submitted in all.
+  int submitted = 0;
+  /// Statements in flight now (submitted, not yet reported by
+  /// `poll_pipeline`), by connection number.
+  std::map<int, size_t> in_flight;
+  /// The most statements ever in flight at once on one connection, over all
+  /// connections and by connection number.
+  size_t max_in_flight = 0;
+  std::map<int, size_t> max_in_flight_of;
+  /// Contract violations by the worker: `execute` while statements are in
+  /// flight, `submit` while `execute` runs, before connecting, without
+  /// `pipelining`, or of a statement `may_pipeline` rejects. Each is answered
+  /// with invalid_request. Tests should check that it stays 0.
+  int misuse = 0;
+  /// What the violations were, for test failure messages.
+  std::vector<std::string> misuse_log;
+
   /// Returns the statements in `log` run on connection `n`.
   std::vector<std::string> log_of(int n) const;
 
@@ -76,6 +104,9 @@ class fake_backend : public backend {
   }
 
   std::unique_ptr<connection> create(const pool_config& cfg, waker w) override;
+
+  /// Follows `fake_script::pipelining`.
+  bool can_pipeline() const override;
 
  private:
   std::shared_ptr<fake_script> script_;

@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "caf/actor_addr.hpp"
 #include "caf/error.hpp"
@@ -102,6 +104,48 @@ class connection {
   /// call the waker when something arrives. The default returns no error.
   virtual caf::error check_idle();
 
+  // -- pipelining (optional) -------------------------------------------------
+  //
+  // A connection that can pipeline keeps several independent autocommit
+  // statements in flight: each is sent with its own synchronisation point,
+  // so one that fails does not fail the others. The worker uses it only for
+  // pooled `query` messages that `may_pipeline` accepts, never for leases,
+  // transactions or its own statements, and never while `execute` runs: it
+  // lets the pipeline drain first.
+
+  /// Returns whether `submit` and `poll_pipeline` work. Default: false.
+  virtual bool can_pipeline() const;
+
+  /// Sends `st`, tagged `tag`, behind the statements in flight. `st` must
+  /// stay valid and unchanged until its result was reported (the backend may
+  /// re-send it, e.g. after its prepared statement went stale). Precondition:
+  /// connected, `can_pipeline()`, no `execute` running. Failures are
+  /// reported through `poll_pipeline`, never thrown.
+  virtual void submit(uint64_t tag, const statement& st);
+
+  /// One finished pipelined statement.
+  struct tagged_result {
+    tagged_result(uint64_t t, caf::expected<query_result> r, bool unrun = false)
+      : tag(t), result(std::move(r)), not_run(unrun) {
+      // nop
+    }
+    /// The tag it was submitted with.
+    uint64_t tag;
+    /// Its result or error.
+    caf::expected<query_result> result;
+    /// Set (with `connection_lost`) when the server is known not to have
+    /// started it: it ended the session while on an earlier statement. The
+    /// worker may then run it on another connection.
+    bool not_run;
+  };
+
+  /// After a wake-up: appends the submitted statements that finished to
+  /// `done`, in any order, each exactly once, and returns how many are still
+  /// in flight. Errors as for `poll_result`; on `connection_lost` every
+  /// statement in flight is reported with it. Once nothing is in flight the
+  /// connection accepts `execute` again.
+  virtual size_t poll_pipeline(std::vector<tagged_result>& done);
+
   /// Returns the connection's transaction state.
   virtual tx_status transaction_status() const = 0;
 
@@ -112,6 +156,13 @@ class connection {
   /// Closes the connection now; no other call follows. Must not block.
   virtual void close() = 0;
 };
+
+/// Returns whether `sql` may run in a pipeline beside other clients'
+/// statements: plain DML (SELECT, INSERT, UPDATE, DELETE, MERGE, WITH,
+/// VALUES, TABLE), which can neither open a transaction that would swallow
+/// its neighbours nor refuse to run inside a pipeline (VACUUM, CREATE
+/// DATABASE, ...). Leading white space and comments are skipped.
+bool may_pipeline(const std::string& sql);
 
 /// Creates connections. One backend serves all workers of a pool; `create` is
 /// called by each worker when it starts, possibly on several threads at once,
@@ -124,6 +175,11 @@ class backend {
   /// `w`. `cfg` is the validated pool configuration.
   virtual std::unique_ptr<connection> create(const pool_config& cfg,
                                              waker w) = 0;
+
+  /// Returns whether its connections can pipeline (`connection::
+  /// can_pipeline`); the manager then routes pipelinable queries to busy
+  /// connections. Default: false.
+  virtual bool can_pipeline() const;
 };
 
 /// Returns the libpq backend for the actor system `sys`: non-blocking libpq

@@ -192,6 +192,9 @@ struct pool_stats {
   uint64_t health_check_failures = 0;
   /// Connections closed after `max_lifetime` or `idle_timeout`.
   uint64_t connections_recycled = 0;
+  /// Queries that joined a busy connection's pipeline (see
+  /// `pool_config::pipeline_depth`).
+  uint64_t pipelined = 0;
   /// The circuit breaker's state.
   breaker_state breaker = breaker_state::closed;
   /// How often the circuit opened.
@@ -208,7 +211,7 @@ typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
            x.connections_closed, x.connect_failures, x.leases_reclaimed,
            x.wait_time_total, x.shutting_down, x.shed, x.overloaded, x.leaks,
            x.leases_timed_out, x.health_check_failures, x.connections_recycled,
-           x.breaker, x.breaker_opened, x.last_connect_error);
+           x.pipelined, x.breaker, x.breaker_opened, x.last_connect_error);
 }
 
 } // namespace pool

@@ -1,0 +1,81 @@
+#include "libpq_results.hpp"
+
+#include <cstdlib>
+
+#include "pool/error.hpp"
+
+namespace pool {
+
+std::string one_line(const char* msg) {
+  std::string out;
+  bool space = false;
+  for (auto p = msg ? msg : ""; *p != '\0'; ++p) {
+    if (*p == '\n' || *p == '\r' || *p == '\t') {
+      space = true;
+      continue;
+    }
+    if (space && !out.empty() && out.back() != ' ')
+      out += ' ';
+    space = false;
+    out += *p;
+  }
+  return out;
+}
+
+std::string field(const PGresult* r, int code) {
+  auto x = PQresultErrorField(r, code);
+  return x ? x : "";
+}
+
+bool is_stale_statement(const PGresult* r) {
+  auto state = field(r, PG_DIAG_SQLSTATE);
+  if (state == "26000")
+    return true;
+  return state == "0A000" &&
+         field(r, PG_DIAG_MESSAGE_PRIMARY).find("cached plan must not") !=
+           std::string::npos;
+}
+
+bool breaks_connection(const PGresult* r) {
+  auto state = field(r, PG_DIAG_SQLSTATE);
+  return state.compare(0, 2, "08") == 0 && state != "08P01";
+}
+
+bool ends_session(const PGresult* r) {
+  auto severity = field(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+  return severity == "FATAL" || severity == "PANIC";
+}
+
+caf::error server_error(const PGresult* r) {
+  auto msg = field(r, PG_DIAG_MESSAGE_PRIMARY);
+  if (msg.empty())
+    msg = one_line(PQresultErrorMessage(r));
+  return make_error(pool_errc::query_failed, std::move(msg),
+                    field(r, PG_DIAG_SQLSTATE));
+}
+
+query_result to_query_result(PGresult* r) {
+  query_result q;
+  auto cols = PQnfields(r);
+  auto rows = PQntuples(r);
+  q.columns.reserve(static_cast<size_t>(cols));
+  for (int c = 0; c < cols; ++c)
+    q.columns.push_back(
+      column{PQfname(r, c), static_cast<uint32_t>(PQftype(r, c))});
+  q.cells.reserve(static_cast<size_t>(cols) * static_cast<size_t>(rows));
+  for (int row = 0; row < rows; ++row)
+    for (int c = 0; c < cols; ++c)
+      if (PQgetisnull(r, row, c))
+        q.cells.emplace_back();
+      else
+        q.cells.emplace_back(std::string{
+          PQgetvalue(r, row, c), static_cast<size_t>(PQgetlength(r, row, c))});
+  auto tuples = PQcmdTuples(r);
+  q.affected = *tuples != '\0' ? std::strtoll(tuples, nullptr, 10)
+               : PQresultStatus(r) == PGRES_TUPLES_OK ? rows
+                                                      : 0;
+  q.command_tag = PQcmdStatus(r);
+  return q;
+}
+
+} // namespace pool

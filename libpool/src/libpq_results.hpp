@@ -1,0 +1,44 @@
+#pragma once
+
+// Reading libpq results: PGresult to query_result, server errors to
+// pool errors. Shared by the single-statement and the pipelined paths of
+// the libpq connection.
+
+#include <string>
+
+#include <libpq-fe.h>
+
+#include "caf/error.hpp"
+
+#include "pool/types.hpp"
+
+namespace pool {
+
+/// libpq's messages end in a newline and may span lines (one per host
+/// tried); errors travel better on one line.
+std::string one_line(const char* msg);
+
+/// Returns the error field `code` of `r`, or "".
+std::string field(const PGresult* r, int code);
+
+/// Whether a failed execution of a prepared statement means the server
+/// forgot it (26000) or must re-plan it after a schema change (0A000).
+bool is_stale_statement(const PGresult* r);
+
+/// Whether the error in `r` means the connection is gone: SQLSTATE class 08
+/// except 08P01 (a protocol violation such as a wrong parameter count
+/// leaves the session usable).
+bool breaks_connection(const PGresult* r);
+
+/// Whether the error in `r` ended the session (severity FATAL or PANIC):
+/// the server exits right after sending it.
+bool ends_session(const PGresult* r);
+
+/// The error in `r` as `query_failed` with the server's primary message
+/// and SQLSTATE.
+caf::error server_error(const PGresult* r);
+
+/// Copies the rows, columns and command tag of `r`.
+query_result to_query_result(PGresult* r);
+
+} // namespace pool
