@@ -85,7 +85,7 @@ using worker_actor = lease_actor::extend<
 /// breaker, workers and its own timers send.
 using manager_actor = pool_actor::extend<
   caf::reacts_to<ready_atom, uint32_t, worker_actor>,
-  caf::reacts_to<done_atom, uint32_t>,
+  caf::reacts_to<done_atom, uint32_t, uint32_t>,
   caf::reacts_to<lost_atom, uint32_t, caf::error>, caf::reacts_to<expire_atom>,
   caf::reacts_to<connecting_atom, uint32_t>,
   caf::reacts_to<connfail_atom, caf::error>,

@@ -75,7 +75,9 @@ bool may_pipeline(const std::string& sql) {
   };
   auto i = skip_blanks(sql, 0);
   auto j = i;
-  while (j < sql.size() && std::isalpha(static_cast<unsigned char>(sql[j])))
+  // The first word, as PostgreSQL's lexer sees an identifier.
+  while (j < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[j])) ||
+                            sql[j] == '_' || sql[j] == '$'))
     ++j;
   auto len = j - i;
   for (auto kw : keywords) {

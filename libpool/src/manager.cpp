@@ -130,7 +130,7 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       w.kind = waiter::query;
       w.piped = ctx.cfg.pipeline_depth > 1 && ctx.db->can_pipeline() &&
                 may_pipeline(stmt.sql);
-      w.stmts.emplace_back(std::move(stmt));
+      w.stmt = std::move(stmt);
       return reply<query_result>(
         admit(self, std::move(w), self->state.ctx->cfg.acquire_timeout));
     },
@@ -209,9 +209,9 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       st.last_connect_error = caf::error{};
       on_free(self, id);
     },
-    [=](done_atom, uint32_t id) {
+    [=](done_atom, uint32_t id, uint32_t n) {
       if (self->state.slots.count(id) > 0)
-        on_done(self, id);
+        on_done(self, id, n);
     },
     [=](lost_atom, uint32_t id, caf::error& err) {
       auto& st = self->state;

@@ -41,7 +41,9 @@ struct waiter {
   /// The waiter's id; ids grow, so they give the FIFO order.
   uint64_t id = 0;
   caf::response_promise rp;
-  /// The statement (query) or statements (txn).
+  /// The statement (query).
+  statement stmt;
+  /// The statements (txn).
   std::vector<statement> stmts;
   /// Whether it is a query that may share a busy connection's pipeline.
   bool piped = false;

@@ -100,7 +100,7 @@ void assign(manager_ptr self, uint32_t id, waiter& w) {
       slot.inflight = 1;
     }
     update_open(self, id);
-    w.rp.delegate(slot.worker, run_atom::value, std::move(w.stmts[0]));
+    w.rp.delegate(slot.worker, run_atom::value, std::move(w.stmt));
     break;
   case waiter::txn:
     slot.state = conn_state::busy;
@@ -350,16 +350,16 @@ void unshare(manager_ptr self, uint32_t id) {
   update_open(self, id);
 }
 
-void on_done(manager_ptr self, uint32_t id) {
+void on_done(manager_ptr self, uint32_t id, uint32_t n) {
   auto& st = self->state;
   auto& slot = st.slots[id];
-  if (!slot.shared || slot.inflight <= 1) {
+  if (!slot.shared || slot.inflight <= n) {
     unshare(self, id);
     on_free(self, id);
     return;
   }
-  --slot.inflight;
-  --st.piped_extra;
+  slot.inflight -= n;
+  st.piped_extra -= n;
   update_open(self, id);
   dispatch(self); // the oldest waiter may join a pipeline now
 }

@@ -48,9 +48,9 @@ void dispatch(manager_ptr self);
 /// or close it (shutting down, retiring).
 void on_free(manager_ptr self, uint32_t id);
 
-/// A pooled query finished on the connection `id`: with more in its
+/// `n` operations finished on the connection `id`: with more in its
 /// pipeline, the oldest waiter may join it; else the connection is free.
-void on_done(manager_ptr self, uint32_t id);
+void on_done(manager_ptr self, uint32_t id, uint32_t n);
 
 /// Lists or unlists the connection `id` in `open` after a change: shared,
 /// busy, below pipeline_depth, not retiring, not shutting down.

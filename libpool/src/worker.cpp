@@ -159,7 +159,7 @@ void finish_op(worker_ptr self) {
   st.phase = worker_state::idle;
   st.current = worker_op{};
   if (kind != worker_op::lease_query && kind != worker_op::ping)
-    self->send(st.manager, done_atom::value, st.id);
+    self->send(st.manager, done_atom::value, st.id, uint32_t{1});
   start_next(self);
 }
 
@@ -385,7 +385,7 @@ void on_piped_result(worker_ptr self, uint64_t tag,
   else
     answer(i->op, std::move(res.error()));
   st.pipeline.erase(i);
-  self->send(st.manager, done_atom::value, st.id);
+  ++st.finished_ops; // reported in one `done` per wake-up
 }
 
 // The connection made progress while queries are in the pipeline.
@@ -403,14 +403,17 @@ void on_pipeline_wake(worker_ptr self) {
         st.pipeline.erase(i);
       }
     }
+  st.finished_ops = 0;
   for (auto& r : st.finished) {
     if (r.not_run)
       continue;
     on_piped_result(self, r.tag, r.result);
     if (st.phase != worker_state::pipelining)
-      return; // failed
+      return; // failed: the manager learns of it from `lost`
   }
   st.finished.clear();
+  if (st.finished_ops > 0)
+    self->send(st.manager, done_atom::value, st.id, st.finished_ops);
   // The connection may have statements of its own in flight.
   if (!st.pipeline.empty() || in_flight > 0)
     return;

@@ -94,6 +94,8 @@ struct worker_state {
   uint64_t next_tag = 1;
   /// Where `poll_pipeline` puts finished queries (kept for its capacity).
   std::vector<connection::tagged_result> finished;
+  /// Pipelined queries answered during the current wake-up.
+  uint32_t finished_ops = 0;
   /// When the worker last cancelled a statement (valid if `cancelled_any`):
   /// a cancel that arrives late hits the next statement instead.
   caf::timespan last_cancel{0};

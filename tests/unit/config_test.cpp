@@ -40,6 +40,11 @@ CAF_TEST(invalid configs are rejected naming the field) {
                         "min_size:"));
   CAF_CHECK(starts_with(check([](pool_config& c) { c.max_waiters = 0; }),
                         "max_waiters:"));
+  CAF_CHECK(starts_with(check([](pool_config& c) { c.pipeline_depth = 0; }),
+                        "pipeline_depth:"));
+  CAF_CHECK(starts_with(check([](pool_config& c) { c.pipeline_depth = 65; }),
+                        "pipeline_depth:"));
+  CAF_CHECK_EQUAL(check([](pool_config& c) { c.pipeline_depth = 1; }), "");
   CAF_CHECK(starts_with(
     check([](pool_config& c) { c.acquire_timeout = caf::timespan{0}; }),
     "acquire_timeout:"));
@@ -73,6 +78,53 @@ CAF_TEST(conninfo errors and logs never show the password) {
 }
 
 // spawn_pool refuses an invalid config and starts nothing.
+// Only plain DML may share a pipeline: statements that could open a
+// transaction or refuse to run inside one are recognised, after white space
+// and comments, in any letter case. Anything unrecognised (even a
+// parenthesised SELECT) runs alone: the safe side.
+CAF_TEST(may_pipeline accepts plain DML only) {
+  const char* dml[] = {"SELECT 1",
+                       "select $1::int",
+                       "  \n\tInsert INTO t VALUES (1)",
+                       "UPDATE t SET a = 1",
+                       "DELETE FROM t",
+                       "WITH x AS (SELECT 1) SELECT * FROM x",
+                       "VALUES (1)",
+                       "TABLE t",
+                       "MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE",
+                       "-- note\nSELECT 1",
+                       "/* a /* nested */ comment */ SELECT 1"};
+  for (auto sql : dml) {
+    if (!may_pipeline(sql))
+      CAF_ERROR("not accepted: " << sql);
+    CAF_CHECK(may_pipeline(sql));
+  }
+  const char* other[] = {"BEGIN",
+                         "begin",
+                         "START TRANSACTION",
+                         "COMMIT",
+                         "SET x = 1",
+                         "VACUUM",
+                         "DISCARD ALL",
+                         "CREATE DATABASE x",
+                         "SELECTED",
+                         "select_x",
+                         "(SELECT 1)",
+                         "",
+                         "   ",
+                         "-- only a comment",
+                         "/* unterminated",
+                         "LISTEN x",
+                         "COPY t FROM STDIN",
+                         "CALL p()",
+                         "DO $$ BEGIN END $$"};
+  for (auto sql : other) {
+    if (may_pipeline(sql))
+      CAF_ERROR("accepted: " << sql);
+    CAF_CHECK(!may_pipeline(sql));
+  }
+}
+
 CAF_TEST(spawn_pool refuses an invalid config) {
   auto cfg = make_config(3, 1);
   auto res = spawn_pool(sys, cfg);
