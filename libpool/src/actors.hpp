@@ -53,6 +53,9 @@ using done_atom = caf::atom_constant<caf::atom("done")>;
 /// Worker → manager: my connection broke (error attached); I answer what
 /// reaches me with errors (or hand pooled requests back) until told to close.
 using lost_atom = caf::atom_constant<caf::atom("lost")>;
+/// A pooled request handed back by a worker: it never ran (or was rolled
+/// back), so the manager serves it again, first, without refusing it.
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
 /// Timer → manager: the waiter with this id reached its deadline.
 /// Timer → supervisor: the connection with this id reached its lifetime.
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
@@ -84,6 +87,9 @@ using worker_actor = lease_actor::extend<
 /// The pool manager: the public interface plus what the supervisor, the
 /// breaker, workers and its own timers send.
 using manager_actor = pool_actor::extend<
+  caf::replies_to<retry_atom, statement>::with<query_result>,
+  caf::replies_to<retry_atom,
+                  std::vector<statement>>::with<std::vector<query_result>>,
   caf::reacts_to<ready_atom, uint32_t, worker_actor>,
   caf::reacts_to<done_atom, uint32_t, uint32_t>,
   caf::reacts_to<lost_atom, uint32_t, caf::error>, caf::reacts_to<expire_atom>,

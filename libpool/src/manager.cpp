@@ -95,6 +95,18 @@ void start_shutdown(manager_ptr self, caf::timespan deadline) {
                      close_atom::value);
 }
 
+// A waiter for a pooled query; it may share a pipeline if it is plain DML
+// and pipelining is on.
+waiter query_waiter(manager_ptr self, statement stmt) {
+  auto& ctx = *self->state.ctx;
+  waiter w;
+  w.kind = waiter::query;
+  w.piped = ctx.cfg.pipeline_depth > 1 && ctx.db->can_pipeline() &&
+            may_pipeline(stmt.sql);
+  w.stmt = std::move(stmt);
+  return w;
+}
+
 manager_actor::behavior_type
 manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
   auto& st = self->state;
@@ -125,14 +137,9 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
     [=](query_atom, statement& stmt) -> caf::result<query_result> {
       if (stmt.sql.empty())
         return make_error(pool_errc::invalid_request, "query: empty SQL");
-      auto& ctx = *self->state.ctx;
-      waiter w;
-      w.kind = waiter::query;
-      w.piped = ctx.cfg.pipeline_depth > 1 && ctx.db->can_pipeline() &&
-                may_pipeline(stmt.sql);
-      w.stmt = std::move(stmt);
-      return reply<query_result>(
-        admit(self, std::move(w), self->state.ctx->cfg.acquire_timeout));
+      return reply<query_result>(admit(self,
+                                       query_waiter(self, std::move(stmt)),
+                                       self->state.ctx->cfg.acquire_timeout));
     },
     [=](transaction_atom, std::vector<statement>& stmts)
       -> caf::result<std::vector<query_result>> {
@@ -149,6 +156,19 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       w.stmts = std::move(stmts);
       return reply<std::vector<query_result>>(
         admit(self, std::move(w), self->state.ctx->cfg.acquire_timeout));
+    },
+    [=](retry_atom, statement& stmt) -> caf::result<query_result> {
+      return reply<query_result>(
+        admit(self, query_waiter(self, std::move(stmt)),
+              self->state.ctx->cfg.acquire_timeout, true));
+    },
+    [=](retry_atom, std::vector<statement>& stmts)
+      -> caf::result<std::vector<query_result>> {
+      waiter w;
+      w.kind = waiter::txn;
+      w.stmts = std::move(stmts);
+      return reply<std::vector<query_result>>(
+        admit(self, std::move(w), self->state.ctx->cfg.acquire_timeout, true));
     },
     [=](acquire_atom, caf::timespan timeout) -> caf::result<lease> {
       if (timeout.count() <= 0)

@@ -119,7 +119,10 @@ struct manager_state {
   deadline_map deadlines;
   caf::timespan timer_at = caf::timespan::max();
   uint64_t next_lease_id = 1;
-  uint64_t next_waiter_id = 1;
+  /// Waiter ids: new requests count up from 2^40; requests handed back by
+  /// a worker count down from just below, so they go first.
+  uint64_t next_waiter_id = uint64_t{1} << 40;
+  uint64_t next_retry_id = (uint64_t{1} << 40) - 1;
   /// The most recent connect error (none since the last success).
   caf::error last_connect_error;
   /// The overload window: its start, the shortest wait of a request served

@@ -163,10 +163,32 @@ void hand_out(manager_ptr self, waiter& w) {
     assign(self, id, w);
 }
 
+// Why a new request that would have to wait is refused now, if it is.
+caf::error refusal(manager_ptr self) {
+  auto& st = self->state;
+  auto& cfg = st.ctx->cfg;
+  if (st.slots.empty() && cfg.breaker_fail_fast &&
+      st.counters.breaker != breaker_state::closed)
+    return circuit_open_error(self);
+  roll_window(self);
+  if (st.counters.overloaded) {
+    ++st.counters.shed;
+    return make_error(pool_errc::overloaded,
+                      "requests wait longer than queue_target; shedding load");
+  }
+  if (st.waiters.size() >= cfg.max_waiters) {
+    ++st.counters.rejected;
+    return make_error(pool_errc::queue_full,
+                      "max_waiters (" + std::to_string(cfg.max_waiters) +
+                        ") requests are waiting already");
+  }
+  return {};
+}
+
 } // namespace
 
 caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
-                                           caf::timespan timeout) {
+                                           caf::timespan timeout, bool retry) {
   auto& st = self->state;
   auto& cfg = st.ctx->cfg;
   if (st.counters.shutting_down)
@@ -175,7 +197,7 @@ caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
   // only be called once the request will be answered through the promise.
   w.since = now(self);
   w.timeout = timeout;
-  w.id = st.next_waiter_id++;
+  w.id = retry ? st.next_retry_id-- : st.next_waiter_id++;
   if (st.waiters.empty() && !st.idle.empty()) {
     w.rp = self->make_response_promise();
     auto rp = w.rp;
@@ -192,21 +214,11 @@ caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
       return rp;
     }
   }
-  // The request has to wait: refuse it at once if it cannot be served soon.
-  if (st.slots.empty() && cfg.breaker_fail_fast &&
-      st.counters.breaker != breaker_state::closed)
-    return circuit_open_error(self);
-  roll_window(self);
-  if (st.counters.overloaded) {
-    ++st.counters.shed;
-    return make_error(pool_errc::overloaded,
-                      "requests wait longer than queue_target; shedding load");
-  }
-  if (st.waiters.size() >= cfg.max_waiters) {
-    ++st.counters.rejected;
-    return make_error(pool_errc::queue_full,
-                      "max_waiters (" + std::to_string(cfg.max_waiters) +
-                        ") requests are waiting already");
+  // The request has to wait: refuse it at once if it cannot be served soon
+  // (not a retry: it was admitted before).
+  if (!retry) {
+    if (auto err = refusal(self))
+      return err;
   }
   w.rp = self->make_response_promise();
   auto rp = w.rp;

@@ -28,8 +28,11 @@ spdlog::logger& log(manager_ptr self);
 /// when nobody waits, else queues it (FIFO, bounded, with its deadline) — or
 /// refuses it at once (`shutting_down`, `circuit_open`, `overloaded`,
 /// `queue_full`). Returns the promise the reply will go through.
-caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
-                                           caf::timespan timeout);
+///
+/// A `retry` (a request a worker handed back: it never ran) is neither
+/// refused nor queued behind new requests: it goes to the front.
+caf::expected<caf::response_promise>
+admit(manager_ptr self, waiter w, caf::timespan timeout, bool retry = false);
 
 /// The deadline timer fired: answers every waiter past its deadline with
 /// `acquire_timeout`, then arms the timer for the next deadline.

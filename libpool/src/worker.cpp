@@ -89,9 +89,9 @@ void hand_back(worker_ptr self, worker_op& op, const caf::error& err) {
     return;
   op.answered = true;
   if (op.kind == worker_op::run)
-    op.rp.delegate(mgr, query_atom::value, std::move(op.stmts[0]));
+    op.rp.delegate(mgr, retry_atom::value, std::move(op.stmts[0]));
   else if (op.kind == worker_op::txn)
-    op.rp.delegate(mgr, transaction_atom::value, std::move(op.stmts));
+    op.rp.delegate(mgr, retry_atom::value, std::move(op.stmts));
   else
     op.rp.deliver(err);
 }
@@ -238,6 +238,15 @@ void on_txn_result(worker_ptr self, caf::expected<query_result>& res) {
   clean_up(self);
 }
 
+// Whether `err` (of a statement the worker did not cancel) comes from a
+// cancel meant for an earlier statement that reached the server late. The
+// autocommit statement it hit was rolled back, so it may run elsewhere.
+bool hit_by_stray_cancel(worker_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  return st.cancelled_any && sqlstate(err) == "57014" &&
+         now(self) - st.last_cancel < std::chrono::seconds(5);
+}
+
 // Handles the outcome of the statement that just finished.
 void on_result(worker_ptr self, caf::expected<query_result> res) {
   auto& st = self->state;
@@ -287,6 +296,9 @@ void on_result(worker_ptr self, caf::expected<query_result> res) {
   }
   if (res)
     answer(op, std::move(*res));
+  else if (op.kind == worker_op::run && !st.cancelled &&
+           hit_by_stray_cancel(self, res.error()))
+    hand_back(self, op, res.error());
   else
     answer(op, std::move(res.error()));
   if (op.kind == worker_op::lease_query)
@@ -347,15 +359,6 @@ void start_next(worker_ptr self) {
 void enqueue(worker_ptr self, worker_op op) {
   self->state.queue.emplace_back(std::move(op));
   start_next(self);
-}
-
-// Whether `err` (of a statement the worker did not cancel) comes from a
-// cancel meant for an earlier statement that reached the server late. The
-// autocommit statement it hit was rolled back, so it may run elsewhere.
-bool hit_by_stray_cancel(worker_ptr self, const caf::error& err) {
-  auto& st = self->state;
-  return st.cancelled_any && sqlstate(err) == "57014" &&
-         now(self) - st.last_cancel < std::chrono::seconds(5);
 }
 
 std::deque<piped_op>::iterator find_piped(worker_state& st, uint64_t tag) {
@@ -586,14 +589,14 @@ worker_impl(worker_ptr self, uint32_t id, supervisor_actor supervisor,
   return {
     [=](run_atom, statement& stmt) -> caf::result<query_result> {
       if (self->state.phase == worker_state::dead)
-        return self->delegate(self->state.manager, query_atom::value,
+        return self->delegate(self->state.manager, retry_atom::value,
                               std::move(stmt));
       return submit(self, worker_op::run, std::move(stmt));
     },
     [=](transaction_atom, std::vector<statement>& stmts)
       -> caf::result<std::vector<query_result>> {
       if (self->state.phase == worker_state::dead)
-        return self->delegate(self->state.manager, transaction_atom::value,
+        return self->delegate(self->state.manager, retry_atom::value,
                               std::move(stmts));
       return submit(self, make_op(self, worker_op::txn, std::move(stmts)));
     },

@@ -68,6 +68,10 @@ class fake_connection : public connection {
                      " pipelined statement(s) in flight");
     else if (running_)
       rule_ = misuse("execute(\"" + st.sql + "\") while \"" + sql_ + "\" runs");
+    if (stray_cancel_ && !rule_.error) {
+      stray_cancel_ = false;
+      rule_ = cancelled_rule();
+    }
     sql_ = st.sql;
     running_ = true;
     ready_at_ = waker_.now() + rule_.latency;
@@ -108,6 +112,10 @@ class fake_connection : public connection {
       e.rule = misuse(what + " while execute(\"" + sql_ + "\") runs");
     else if (!may_pipeline(st.sql))
       e.rule = misuse(what + ": not a pipelineable statement");
+    else if (stray_cancel_) {
+      stray_cancel_ = false;
+      e.rule = cancelled_rule();
+    }
     pipeline_.push_back(std::move(e));
     note_in_flight();
     schedule(pipeline_.size() - 1);
@@ -159,6 +167,10 @@ class fake_connection : public connection {
 
   void cancel() override {
     ++script_->cancels;
+    if (script_->late_cancels) {
+      cancel_late();
+      return;
+    }
     if (!running_) {
       cancel_pipelined();
       return;
@@ -278,6 +290,32 @@ class fake_connection : public connection {
     }
   }
 
+  // A statement that fails at once with 57014.
+  static fake_rule cancelled_rule() {
+    fake_rule r;
+    r.error = make_error(pool_errc::query_failed,
+                         "canceling statement due to user request", "57014");
+    return r;
+  }
+
+  // A late cancel: the statement running now is not affected; the one that
+  // starts after it fails with 57014.
+  void cancel_late() {
+    auto t = waker_.now();
+    for (size_t i = 0; i < pipeline_.size(); ++i) {
+      auto& e = pipeline_[i];
+      if (e.timed && e.finish <= t)
+        continue;
+      if (i + 1 < pipeline_.size()) {
+        pipeline_[i + 1].rule = cancelled_rule();
+        schedule(i + 1);
+        return;
+      }
+      break;
+    }
+    stray_cancel_ = true;
+  }
+
   void note_in_flight() {
     auto n = pipeline_.size();
     if (n == 0) {
@@ -310,6 +348,8 @@ class fake_connection : public connection {
   bool connected_ = false;
   /// Set when a pipelined statement failed with connection_lost.
   bool dead_ = false;
+  /// A late cancel waits for the next statement to start.
+  bool stray_cancel_ = false;
   std::deque<entry> pipeline_;
   tx_status tx_ = tx_status::idle;
   caf::timespan ready_at_{0};

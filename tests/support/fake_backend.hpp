@@ -50,6 +50,11 @@ struct fake_script {
   int max_open = 0;
   /// Cancel requests received.
   int cancels = 0;
+  /// If true, cancels land late: they miss the statement they were meant
+  /// for and fail the next statement that starts on that connection with
+  /// 57014 (as when the cancel reaches the server just after the statement
+  /// finished).
+  bool late_cancels = false;
   /// Every statement executed, as "<connection number>:<sql>".
   std::vector<std::string> log;
   /// Wakers of the open connections, by connection number.

@@ -1,4 +1,6 @@
 #define CAF_SUITE pipeline
+#include <algorithm>
+
 #include "fixture.hpp"
 
 using namespace pool;
@@ -508,6 +510,59 @@ CAF_TEST(statements the server never started run elsewhere) {
   for (auto& q : qs)
     CAF_CHECK_EQUAL(q->answers, 1);
   CAF_CHECK_EQUAL(script->log_of(2).size(), 2u);
+  check_no_misuse();
+}
+
+// A cancel that reaches the server after its statement finished hits the
+// next one. That statement, an autocommit query of another client, was
+// rolled back by the cancel: it runs again instead of failing with 57014 —
+// and it is not shed, although the requests served meanwhile waited longer
+// than queue_target (it was admitted before).
+CAF_TEST(a late cancel does not fail the next client - request response) {
+  script->pipelining = false;
+  script->late_cancels = true;
+  script->rules["SELECT slow"].latency = 2s;
+  auto cfg = make_pipeline_config(1, 1);
+  cfg.query_timeout = 1s;
+  auto pool = start(cfg);
+  auto slow = query(pool, "SELECT slow");
+  sched.run();
+  advance(100ms);
+  auto next = query(pool, select(2)); // waits for the connection
+  sched.run();
+  advance(1s);
+  CAF_CHECK(slow->failed_with(pool_errc::query_timeout));
+  CAF_CHECK_EQUAL(script->cancels, 1);
+  advance(1s, 10ms); // "SELECT slow" finishes; the cancel hits SELECT 2
+  advance(100ms, 10ms);
+  CAF_CHECK(got(next, 2));
+  CAF_CHECK_EQUAL(next->answers, 1);
+  auto log = script->log_of(1);
+  CAF_CHECK_EQUAL(std::count(log.begin(), log.end(), "SELECT 2"), 2);
+  check_no_misuse();
+}
+
+CAF_TEST(a late cancel does not fail the next client - pipelined) {
+  script->late_cancels = true;
+  script->rules["SELECT slow"].latency = 4s;
+  auto cfg = make_pipeline_config(1, 4);
+  cfg.query_timeout = 3s;
+  auto pool = start(cfg);
+  auto slow = query(pool, "SELECT slow");
+  sched.run();
+  advance(2s);
+  auto next = query(pool, select(2)); // in the pipeline behind it
+  sched.run();
+  CAF_CHECK_EQUAL(in_flight(1), 2u);
+  advance(1s, 10ms);
+  CAF_CHECK(slow->failed_with(pool_errc::query_timeout));
+  CAF_CHECK_EQUAL(script->cancels, 1);
+  advance(1s, 10ms); // "SELECT slow" finishes; the cancel hits SELECT 2
+  advance(100ms, 10ms);
+  CAF_CHECK(got(next, 2));
+  CAF_CHECK_EQUAL(next->answers, 1);
+  auto log = script->log_of(1);
+  CAF_CHECK_EQUAL(std::count(log.begin(), log.end(), "SELECT 2"), 2);
   check_no_misuse();
 }
 
