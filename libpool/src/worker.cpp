@@ -8,15 +8,15 @@
 
 #include "pool/error.hpp"
 
+#include "worker_ops.hpp"
+
 #include <spdlog/spdlog.h>
 
 namespace pool {
 
 const char* worker_state::name = "pool.worker";
 
-namespace {
-
-using worker_ptr = worker_actor::stateful_pointer<worker_state>;
+namespace worker_ops {
 
 caf::timespan now(worker_ptr self) {
   return self->clock().now().time_since_epoch();
@@ -39,29 +39,11 @@ void schedule_tick(worker_ptr self) {
   self->delayed_send(self, tick_interval(st.ctx->cfg), tick_atom::value);
 }
 
-// Answers the current operation's promise with `x` unless it was answered.
-template <class T>
-void answer(worker_op& op, T&& x) {
-  if (op.answered || !op.rp.pending())
-    return;
-  op.answered = true;
-  op.rp.deliver(std::forward<T>(x));
-}
-
 // Whether `st.current` is an operation in progress.
 bool running(const worker_state& st) {
   return st.phase != worker_state::idle &&
          st.phase != worker_state::connecting &&
          st.phase != worker_state::dead && st.phase != worker_state::pipelining;
-}
-
-// Answers every query in the pipeline with `err` (they were sent: whether
-// they ran is unknown, so none is handed back) and empties it.
-void drop_pipeline(worker_ptr self, const caf::error& err) {
-  auto& st = self->state;
-  for (auto& p : st.pipeline)
-    answer(p.op, err);
-  st.pipeline.clear();
 }
 
 // Answers every pending operation with `err`, closes the connection and
@@ -124,6 +106,14 @@ void fail(worker_ptr self, const caf::error& err) {
   st.lease_id = 0;
   st.ctx->log->debug("worker {}: lost: {}", st.id, describe(err));
   self->send(st.manager, lost_atom::value, st.id, err);
+}
+
+// A fatal error as connection_lost, in the server's own words.
+caf::error as_lost(const caf::error& err) {
+  if (is(err, pool_errc::connection_lost))
+    return err;
+  return make_error(pool_errc::connection_lost, error_message(err),
+                    sqlstate(err));
 }
 
 caf::error lost_error() {
@@ -252,12 +242,7 @@ void on_result(worker_ptr self, caf::expected<query_result> res) {
   auto& st = self->state;
   auto& op = st.current;
   if (!res && is_fatal(res.error())) {
-    // Answer with the server's own words, then discard the connection.
-    auto& err = res.error();
-    fail(self, is(err, pool_errc::connection_lost)
-                 ? err
-                 : make_error(pool_errc::connection_lost, error_message(err),
-                              sqlstate(err)));
+    fail(self, as_lost(res.error()));
     return;
   }
   switch (st.phase) {
@@ -307,29 +292,6 @@ void on_result(worker_ptr self, caf::expected<query_result> res) {
     clean_up(self);
 }
 
-// Whether `op` may join the connection's pipeline: a pooled autocommit
-// query of plain DML, pipelining on and supported by the backend.
-bool pipelinable(worker_ptr self, const worker_op& op) {
-  auto& st = self->state;
-  return op.kind == worker_op::run && st.ctx->cfg.pipeline_depth > 1 &&
-         st.conn->can_pipeline() && may_pipeline(op.stmts[0].sql);
-}
-
-// Sends the pooled query `op` into the pipeline.
-void submit_piped(worker_ptr self, worker_op op) {
-  auto& st = self->state;
-  st.phase = worker_state::pipelining;
-  st.pipeline.emplace_back();
-  auto& p = st.pipeline.back();
-  p.tag = st.next_tag++;
-  p.op = std::move(op);
-  p.deadline = now(self) + st.ctx->cfg.query_timeout;
-  // The statement lives in p.op.stmts' buffer, which stays put until the
-  // entry is erased, as the backend requires.
-  st.conn->submit(p.tag, p.op.stmts[0]);
-  schedule_tick(self);
-}
-
 // Starts queued operations while the connection can take them: pipelinable
 // queries while the pipeline has room, anything else once it is idle.
 void start_next(worker_ptr self) {
@@ -361,106 +323,30 @@ void enqueue(worker_ptr self, worker_op op) {
   start_next(self);
 }
 
-std::deque<piped_op>::iterator find_piped(worker_state& st, uint64_t tag) {
-  return std::find_if(st.pipeline.begin(), st.pipeline.end(),
-                      [tag](const piped_op& p) { return p.tag == tag; });
-}
-
-// A pipelined query finished with `res`.
-void on_piped_result(worker_ptr self, uint64_t tag,
-                     caf::expected<query_result>& res) {
+// The statement of `op` ran past `deadline`. The first time, asks the
+// server to cancel it, answers `op` with query_timeout and moves `deadline`
+// to the end of the grace period the cancel gets: at least a few seconds, so
+// that on a busy box a short query_timeout does not discard healthy
+// connections. After the grace period, gives up on the connection. Returns
+// false if the worker failed.
+bool on_overdue(worker_ptr self, worker_op& op, bool& cancelled,
+                caf::timespan& deadline) {
   auto& st = self->state;
-  auto i = find_piped(st, tag);
-  if (i == st.pipeline.end())
-    return;
-  if (!res && is_fatal(res.error())) {
-    auto& err = res.error();
-    fail(self, is(err, pool_errc::connection_lost)
-                 ? err
-                 : make_error(pool_errc::connection_lost, error_message(err),
-                              sqlstate(err)));
-    return;
-  }
-  if (!res && !i->cancelled && hit_by_stray_cancel(self, res.error()))
-    hand_back(self, i->op, res.error());
-  else if (res)
-    answer(i->op, std::move(*res));
-  else
-    answer(i->op, std::move(res.error()));
-  st.pipeline.erase(i);
-  ++st.finished_ops; // reported in one `done` per wake-up
-}
-
-// The connection made progress while queries are in the pipeline.
-void on_pipeline_wake(worker_ptr self) {
-  auto& st = self->state;
-  st.finished.clear();
-  auto in_flight = st.conn->poll_pipeline(st.finished);
-  // Queries the server never started (it ended the session on an earlier
-  // one) go back to the manager first: the loss below answers the rest.
-  for (auto& r : st.finished)
-    if (r.not_run) {
-      auto i = find_piped(st, r.tag);
-      if (i != st.pipeline.end()) {
-        hand_back(self, i->op, r.result.error());
-        st.pipeline.erase(i);
-      }
-    }
-  st.finished_ops = 0;
-  for (auto& r : st.finished) {
-    if (r.not_run)
-      continue;
-    on_piped_result(self, r.tag, r.result);
-    if (st.phase != worker_state::pipelining)
-      return; // failed: the manager learns of it from `lost`
-  }
-  st.finished.clear();
-  if (st.finished_ops > 0)
-    self->send(st.manager, done_atom::value, st.id, st.finished_ops);
-  // The connection may have statements of its own in flight.
-  if (!st.pipeline.empty() || in_flight > 0)
-    return;
-  st.phase = worker_state::idle;
-  // Plain DML cannot leave a transaction open; if it did, neighbours
-  // would have joined it: discard the connection rather than guess.
-  if (st.conn->transaction_status() != tx_status::idle) {
+  if (cancelled) {
     fail(self, make_error(pool_errc::connection_lost,
-                          "connection left in an unknown state"));
-    return;
+                          "the server did not answer a cancel request"));
+    return false;
   }
-  start_next(self);
-}
-
-// The watchdog for the pipeline: a query past its deadline is answered with
-// query_timeout; the oldest, the one running on the server, is also
-// cancelled, and the connection is given up if the cancel does not land
-// within its grace period.
-void on_pipeline_tick(worker_ptr self) {
-  auto& st = self->state;
   auto t = now(self);
-  for (auto& p : st.pipeline) {
-    if (t < p.deadline)
-      continue;
-    if (&p != &st.pipeline.front()) {
-      answer(p.op, make_error(pool_errc::query_timeout,
-                              "statement not finished after query_timeout"));
-      continue;
-    }
-    if (p.cancelled) {
-      fail(self, make_error(pool_errc::connection_lost,
-                            "the server did not answer a cancel request"));
-      return;
-    }
-    p.cancelled = true;
-    st.cancelled_any = true;
-    st.last_cancel = t;
-    st.conn->cancel();
-    answer(p.op, make_error(pool_errc::query_timeout,
-                            "statement cancelled after query_timeout"));
-    p.deadline = t + std::max<caf::timespan>(st.ctx->cfg.query_timeout,
-                                             std::chrono::seconds(2));
-  }
-  schedule_tick(self);
+  cancelled = true;
+  st.cancelled_any = true;
+  st.last_cancel = t;
+  st.conn->cancel();
+  answer(op, make_error(pool_errc::query_timeout,
+                        "statement cancelled after query_timeout"));
+  deadline = t + std::max<caf::timespan>(st.ctx->cfg.query_timeout,
+                                         std::chrono::seconds(2));
+  return true;
 }
 
 void on_wake(worker_ptr self) {
@@ -526,22 +412,8 @@ void on_tick(worker_ptr self) {
          make_error(pool_errc::connection_lost, "health check timed out"));
     return;
   }
-  if (st.cancelled) {
-    fail(self, make_error(pool_errc::connection_lost,
-                          "the server did not answer a cancel request"));
-    return;
-  }
-  st.cancelled = true;
-  st.cancelled_any = true;
-  st.last_cancel = now(self);
-  st.conn->cancel();
-  answer(st.current, make_error(pool_errc::query_timeout,
-                                "statement cancelled after query_timeout"));
-  // The server gets at least a few seconds to act on the cancel: on a busy box
-  // a short query_timeout would otherwise discard healthy connections.
-  st.deadline = now(self) + std::max<caf::timespan>(st.ctx->cfg.query_timeout,
-                                                    std::chrono::seconds(2));
-  schedule_tick(self);
+  if (on_overdue(self, st.current, st.cancelled, st.deadline))
+    schedule_tick(self);
 }
 
 worker_op make_op(worker_ptr self, worker_op::kind_t kind,
@@ -634,12 +506,12 @@ worker_impl(worker_ptr self, uint32_t id, supervisor_actor supervisor,
   };
 }
 
-} // namespace
+} // namespace worker_ops
 
 worker_actor spawn_worker(caf::local_actor* parent, uint32_t id,
                           supervisor_actor supervisor, manager_actor manager,
                           std::shared_ptr<const pool_context> ctx) {
-  return parent->spawn(worker_impl, id, std::move(supervisor),
+  return parent->spawn(worker_ops::worker_impl, id, std::move(supervisor),
                        std::move(manager), std::move(ctx));
 }
 

@@ -1,0 +1,77 @@
+#pragma once
+
+// The connection worker's operations, shared by its single-statement path
+// and behaviour (worker.cpp) and its pipeline (worker_pipeline.cpp). All run
+// in the worker actor.
+
+#include <cstdint>
+#include <utility>
+
+#include "caf/typed_event_based_actor.hpp"
+
+#include "worker.hpp"
+
+namespace pool::worker_ops {
+
+using worker_ptr = worker_actor::stateful_pointer<worker_state>;
+
+/// The worker's clock (virtual under the test coordinator).
+caf::timespan now(worker_ptr self);
+
+/// Schedules the watchdog tick unless one is pending.
+void schedule_tick(worker_ptr self);
+
+/// Answers `op`'s promise with `x` unless it was answered.
+template <class T>
+void answer(worker_op& op, T&& x) {
+  if (op.answered || !op.rp.pending())
+    return;
+  op.answered = true;
+  op.rp.deliver(std::forward<T>(x));
+}
+
+/// Hands a pooled request that never ran back to the manager (as a
+/// `retry`); anything else is answered with `err`.
+void hand_back(worker_ptr self, worker_op& op, const caf::error& err);
+
+/// The connection broke: answers what ran, hands back what did not, reports
+/// the loss to the manager and lingers until it says `close`.
+void fail(worker_ptr self, const caf::error& err);
+
+/// A fatal error as connection_lost, in the server's own words.
+caf::error as_lost(const caf::error& err);
+
+/// Whether `err` (of a statement the worker did not cancel) comes from a
+/// cancel meant for an earlier statement that reached the server late.
+bool hit_by_stray_cancel(worker_ptr self, const caf::error& err);
+
+/// The statement of `op` ran past `deadline`: cancels it the first time
+/// (answering query_timeout, `deadline` becomes the end of the cancel's
+/// grace period), gives up on the connection after that. Returns false if
+/// the worker failed.
+bool on_overdue(worker_ptr self, worker_op& op, bool& cancelled,
+                caf::timespan& deadline);
+
+/// Starts queued operations while the connection can take them.
+void start_next(worker_ptr self);
+
+// -- the pipeline (worker_pipeline.cpp) ---------------------------------------
+
+/// Answers every query in the pipeline with `err` (they were sent: whether
+/// they ran is unknown, so none is handed back) and empties it.
+void drop_pipeline(worker_ptr self, const caf::error& err);
+
+/// Whether `op` may join the connection's pipeline: a pooled autocommit
+/// query of plain DML, pipelining on and supported by the backend.
+bool pipelinable(worker_ptr self, const worker_op& op);
+
+/// Sends the pooled query `op` into the pipeline.
+void submit_piped(worker_ptr self, worker_op op);
+
+/// The connection made progress while queries are in the pipeline.
+void on_pipeline_wake(worker_ptr self);
+
+/// The watchdog for the pipeline.
+void on_pipeline_tick(worker_ptr self);
+
+} // namespace pool::worker_ops

@@ -1,0 +1,137 @@
+// The worker's pipeline: pooled autocommit queries of plain DML kept in
+// flight together on the connection (`connection::submit`), each answered
+// from its own result, with its own deadline.
+
+#include <algorithm>
+#include <chrono>
+
+#include "pool/error.hpp"
+
+#include "worker_ops.hpp"
+
+namespace pool::worker_ops {
+
+namespace {
+
+std::deque<piped_op>::iterator find_piped(worker_state& st, uint64_t tag) {
+  return std::find_if(st.pipeline.begin(), st.pipeline.end(),
+                      [tag](const piped_op& p) { return p.tag == tag; });
+}
+
+// A pipelined query finished with `res`.
+void on_piped_result(worker_ptr self, uint64_t tag,
+                     caf::expected<query_result>& res) {
+  auto& st = self->state;
+  auto i = find_piped(st, tag);
+  if (i == st.pipeline.end())
+    return;
+  if (!res && is_fatal(res.error())) {
+    fail(self, as_lost(res.error()));
+    return;
+  }
+  if (!res && !i->cancelled && hit_by_stray_cancel(self, res.error()))
+    hand_back(self, i->op, res.error());
+  else if (res)
+    answer(i->op, std::move(*res));
+  else
+    answer(i->op, std::move(res.error()));
+  st.pipeline.erase(i);
+  ++st.finished_ops; // reported in one `done` per wake-up
+}
+
+} // namespace
+
+// Answers every query in the pipeline with `err` (they were sent: whether
+// they ran is unknown, so none is handed back) and empties it.
+void drop_pipeline(worker_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  for (auto& p : st.pipeline)
+    answer(p.op, err);
+  st.pipeline.clear();
+}
+
+// Whether `op` may join the connection's pipeline: a pooled autocommit
+// query of plain DML, pipelining on and supported by the backend.
+bool pipelinable(worker_ptr self, const worker_op& op) {
+  auto& st = self->state;
+  return op.kind == worker_op::run && st.ctx->cfg.pipeline_depth > 1 &&
+         st.conn->can_pipeline() && may_pipeline(op.stmts[0].sql);
+}
+
+// Sends the pooled query `op` into the pipeline.
+void submit_piped(worker_ptr self, worker_op op) {
+  auto& st = self->state;
+  st.phase = worker_state::pipelining;
+  st.pipeline.emplace_back();
+  auto& p = st.pipeline.back();
+  p.tag = st.next_tag++;
+  p.op = std::move(op);
+  p.deadline = now(self) + st.ctx->cfg.query_timeout;
+  // The statement lives in p.op.stmts' buffer, which stays put until the
+  // entry is erased, as the backend requires.
+  st.conn->submit(p.tag, p.op.stmts[0]);
+  schedule_tick(self);
+}
+
+// The connection made progress while queries are in the pipeline.
+void on_pipeline_wake(worker_ptr self) {
+  auto& st = self->state;
+  st.finished.clear();
+  auto in_flight = st.conn->poll_pipeline(st.finished);
+  // Queries the server never started (it ended the session on an earlier
+  // one) go back to the manager first: the loss below answers the rest.
+  for (auto& r : st.finished)
+    if (r.not_run) {
+      auto i = find_piped(st, r.tag);
+      if (i != st.pipeline.end()) {
+        hand_back(self, i->op, r.result.error());
+        st.pipeline.erase(i);
+      }
+    }
+  st.finished_ops = 0;
+  for (auto& r : st.finished) {
+    if (r.not_run)
+      continue;
+    on_piped_result(self, r.tag, r.result);
+    if (st.phase != worker_state::pipelining)
+      return; // failed: the manager learns of it from `lost`
+  }
+  st.finished.clear();
+  if (st.finished_ops > 0)
+    self->send(st.manager, done_atom::value, st.id, st.finished_ops);
+  // The connection may have statements of its own in flight.
+  if (!st.pipeline.empty() || in_flight > 0)
+    return;
+  st.phase = worker_state::idle;
+  // Plain DML cannot leave a transaction open; if it did, neighbours
+  // would have joined it: discard the connection rather than guess.
+  if (st.conn->transaction_status() != tx_status::idle) {
+    fail(self, make_error(pool_errc::connection_lost,
+                          "connection left in an unknown state"));
+    return;
+  }
+  start_next(self);
+}
+
+// The watchdog for the pipeline: a query past its deadline is answered with
+// query_timeout; the oldest, the one running on the server, is also
+// cancelled, and the connection is given up if the cancel does not land
+// within its grace period.
+void on_pipeline_tick(worker_ptr self) {
+  auto& st = self->state;
+  auto t = now(self);
+  for (auto& p : st.pipeline) {
+    if (t < p.deadline)
+      continue;
+    if (&p != &st.pipeline.front()) {
+      answer(p.op, make_error(pool_errc::query_timeout,
+                              "statement not finished after query_timeout"));
+      continue;
+    }
+    if (!on_overdue(self, p.op, p.cancelled, p.deadline))
+      return;
+  }
+  schedule_tick(self);
+}
+
+} // namespace pool::worker_ops
