@@ -23,6 +23,40 @@ struct client_log {
   std::vector<caf::expected<pool::query_result>> answers;
 };
 
+/// What one client actor needs: where to send, what, where to log.
+struct client_job {
+  pool::pool_actor pool;
+  caf::actor reply_to;
+  size_t client = 0;
+  size_t rounds = 0;
+  std::shared_ptr<std::function<statement(size_t, size_t)>> make;
+  client_log* log = nullptr;
+};
+
+/// Sends round `i` of `job` and, once answered, the next one; reports to
+/// `job->reply_to` after the last. (The continuation holds only `job`: no
+/// cycle keeps the actor or the pool alive.)
+void run_round(caf::event_based_actor* self, std::shared_ptr<client_job> job,
+               size_t i) {
+  if (i == job->rounds) {
+    self->send(job->reply_to, answer_atom::value);
+    self->quit();
+    return;
+  }
+  self
+    ->request(job->pool, caf::timespan{15s}, pool::query_atom_v,
+              (*job->make)(job->client, i))
+    .then(
+      [=](pool::query_result& r) {
+        job->log->answers.emplace_back(std::move(r));
+        run_round(self, job, i + 1);
+      },
+      [=](caf::error& err) {
+        job->log->answers.emplace_back(std::move(err));
+        run_round(self, job, i + 1);
+      });
+}
+
 /// Runs `clients` client actors at once; client `c` sends `rounds`
 /// statements `make(c, i)` one after another (closed loop) and the answers
 /// are collected. Returns one log per client.
@@ -32,31 +66,15 @@ run_clients(fixture& fx, const pool::pool_actor& p, size_t clients,
   std::vector<client_log> logs(clients);
   auto make_ptr = std::make_shared<decltype(make)>(std::move(make));
   for (size_t c = 0; c < clients; ++c) {
-    auto* log = &logs[c];
-    auto reply_to = caf::actor_cast<caf::actor>(fx.self);
-    fx.sys.spawn([=](caf::event_based_actor* self) {
-      auto next = std::make_shared<std::function<void(size_t)>>();
-      *next = [=](size_t i) {
-        if (i == rounds) {
-          self->send(reply_to, answer_atom::value);
-          self->quit();
-          return;
-        }
-        self
-          ->request(p, caf::timespan{15s}, pool::query_atom_v,
-                    (*make_ptr)(c, i))
-          .then(
-            [=](pool::query_result& r) {
-              log->answers.emplace_back(std::move(r));
-              (*next)(i + 1);
-            },
-            [=](caf::error& err) {
-              log->answers.emplace_back(std::move(err));
-              (*next)(i + 1);
-            });
-      };
-      (*next)(0);
-    });
+    auto job = std::make_shared<client_job>();
+    job->pool = p;
+    job->reply_to = caf::actor_cast<caf::actor>(fx.self);
+    job->client = c;
+    job->rounds = rounds;
+    job->make = make_ptr;
+    job->log = &logs[c];
+    fx.sys.spawn(
+      [job](caf::event_based_actor* self) { run_round(self, job, 0); });
   }
   size_t finished = 0;
   fx.self->receive_for(finished, clients)(
