@@ -140,8 +140,9 @@ void print_stats(const pool::pool_stats& s) {
               s.total, s.idle, s.leased, s.busy, s.connecting, s.cleaning,
               s.waiting);
   std::printf("acquired %" PRIu64 ", acquire_timeouts %" PRIu64
-              ", rejected %" PRIu64 "\n",
-              s.acquired, s.acquire_timeouts, s.rejected);
+              ", rejected %" PRIu64 ", pipelined %" PRIu64
+              " (joined a busy connection's pipeline)\n",
+              s.acquired, s.acquire_timeouts, s.rejected, s.pipelined);
   std::printf("connections_created %" PRIu64 ", connections_closed %" PRIu64
               ", connect_failures %" PRIu64 ", leases_reclaimed %" PRIu64 "\n",
               s.connections_created, s.connections_closed, s.connect_failures,
