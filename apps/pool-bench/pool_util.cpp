@@ -61,15 +61,16 @@ void print_pool_stats(caf::actor_system& sys, const pool::pool_actor& pool,
   auto wait_us = std::chrono::duration<double, std::micro>(st->wait_time_total);
   std::printf("  %s: total %u idle %u leased %u busy %u connecting %u "
               "cleaning %u waiting %u, "
-              "acquired %" PRIu64
-              " (mean wait %.1f us), acquire_timeouts %" PRIu64
-              ", rejected %" PRIu64 ", connections created %" PRIu64
-              " closed %" PRIu64 ", connect failures %" PRIu64 "\n",
+              "acquired %" PRIu64 " (mean wait %.1f us, pipelined %" PRIu64
+              "), acquire_timeouts %" PRIu64 ", rejected %" PRIu64
+              ", connections created %" PRIu64 " closed %" PRIu64
+              ", connect failures %" PRIu64 "\n",
               label, st->total, st->idle, st->leased, st->busy, st->connecting,
               st->cleaning, st->waiting, st->acquired,
               st->acquired ? wait_us.count() / double(st->acquired) : 0.0,
-              st->acquire_timeouts, st->rejected, st->connections_created,
-              st->connections_closed, st->connect_failures);
+              st->pipelined, st->acquire_timeouts, st->rejected,
+              st->connections_created, st->connections_closed,
+              st->connect_failures);
 }
 
 caf::error stop_pool(caf::actor_system& sys, const pool::pool_actor& pool) {
