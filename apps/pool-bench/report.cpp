@@ -21,6 +21,26 @@ double ratio(double x, double y) {
   return y > 0 ? x / y : std::nan("");
 }
 
+// Adds the latency summary `l` as <prefix>p50_us ... <prefix>mean_us.
+json_object& add_latency(json_object& j, const std::string& prefix,
+                         const latency_summary& l) {
+  return j.add((prefix + "p50_us").c_str(), l.p50_us)
+    .add((prefix + "p99_us").c_str(), l.p99_us)
+    .add((prefix + "p999_us").c_str(), l.p999_us)
+    .add((prefix + "max_us").c_str(), l.max_us)
+    .add((prefix + "mean_us").c_str(), l.mean_us);
+}
+
+// Adds errors, fairness and client CPU of `r` as <prefix>errors,
+// <prefix>worker_ops_min/max and <prefix>client_cpu_us_per_q.
+json_object& add_counts(json_object& j, const std::string& prefix,
+                        const load_result& r) {
+  return j.add((prefix + "errors").c_str(), r.errors)
+    .add((prefix + "worker_ops_min").c_str(), r.ops_min)
+    .add((prefix + "worker_ops_max").c_str(), r.ops_max)
+    .add((prefix + "client_cpu_us_per_q").c_str(), r.cpu_us_per_query);
+}
+
 void print_row(const std::string& label, const load_result& r) {
   if (!r.failure.empty() && r.ops == 0) {
     std::printf("%-22s FAILED: %s\n", label.c_str(), r.failure.c_str());
@@ -46,23 +66,15 @@ std::string result_line(const char* peer, uint64_t clients, uint64_t pool,
                         const load_result& r, double acq_p50, double acq_p99,
                         const std::string& version) {
   json_object j;
-  const auto& l = r.latency;
   j.add("peer", peer)
     .add("clients", clients)
     .add("pool", pool)
-    .add("qps", r.qps)
-    .add("p50_us", l.p50_us)
-    .add("p99_us", l.p99_us)
-    .add("p999_us", l.p999_us)
-    .add("max_us", l.max_us)
-    .add("mean_us", l.mean_us)
+    .add("qps", r.qps);
+  add_latency(j, "", r.latency)
     .add("acq_p50_us", acq_p50)
     .add("acq_p99_us", acq_p99)
-    .add("ops", r.ops)
-    .add("errors", r.errors)
-    .add("worker_ops_min", r.ops_min)
-    .add("worker_ops_max", r.ops_max)
-    .add("client_cpu_us_per_q", r.cpu_us_per_query)
+    .add("ops", r.ops);
+  add_counts(j, "", r)
     .add("seconds", r.seconds)
     .add("query", query_text)
     .add("version", version);
@@ -130,33 +142,18 @@ std::string to_json(const config_result& r, const acquire_result& acq,
   json_object j;
   j.add("clients", uint64_t{r.spec.clients})
     .add("pool", uint64_t{r.spec.pool})
-    .add("qps", p.qps)
-    .add("p50_us", p.latency.p50_us)
-    .add("p99_us", p.latency.p99_us)
-    .add("p999_us", p.latency.p999_us)
-    .add("max_us", p.latency.max_us)
-    .add("mean_us", p.latency.mean_us)
+    .add("qps", p.qps);
+  add_latency(j, "", p.latency)
     .add("acq_p50_us", acq.acquire.p50_us)
     .add("acq_p99_us", acq.acquire.p99_us)
     .add("raw_qps", w.qps)
     .add("ratio", ratio(p.qps, w.qps))
     .add("allocs_per_query", p.allocs_per_query)
     .add("mallocs_per_query", p.mallocs_per_query)
-    .add("ops", p.ops)
-    .add("errors", p.errors)
-    .add("worker_ops_min", p.ops_min)
-    .add("worker_ops_max", p.ops_max)
-    .add("client_cpu_us_per_q", p.cpu_us_per_query)
-    .add("seconds", p.seconds)
-    .add("raw_p50_us", w.latency.p50_us)
-    .add("raw_p99_us", w.latency.p99_us)
-    .add("raw_p999_us", w.latency.p999_us)
-    .add("raw_max_us", w.latency.max_us)
-    .add("raw_mean_us", w.latency.mean_us)
-    .add("raw_errors", w.errors)
-    .add("raw_worker_ops_min", w.ops_min)
-    .add("raw_worker_ops_max", w.ops_max)
-    .add("raw_client_cpu_us_per_q", w.cpu_us_per_query)
+    .add("ops", p.ops);
+  add_counts(j, "", p).add("seconds", p.seconds);
+  add_latency(j, "raw_", w.latency);
+  add_counts(j, "raw_", w)
     .add("raw_allocs_per_query", w.allocs_per_query)
     .add("raw_mallocs_per_query", w.mallocs_per_query)
     .add("connect_qps", c.ran ? c.qps : nan)

@@ -302,19 +302,36 @@ bool libpq_connection::send_prepare() {
 }
 
 bool libpq_connection::send_execute(const std::string* name) {
-  values_.clear();
-  for (auto& p : current_.params)
-    values_.push_back(p.c_str()); // nullptr = SQL NULL
   phase_ = phase::executing;
-  auto n = static_cast<int>(values_.size());
-  if (name != nullptr) {
+  if (name != nullptr)
     executing_ = *name;
-    return after_send(PQsendQueryPrepared(conn_, name->c_str(), n,
-                                          values_.data(), nullptr, nullptr, 0));
-  }
-  executing_.clear();
-  return after_send(PQsendQueryParams(conn_, current_.sql.c_str(), n, nullptr,
-                                      values_.data(), nullptr, nullptr, 0));
+  else
+    executing_.clear();
+  return after_send(send_statement(current_, name));
+}
+
+int libpq_connection::send_statement(const statement& st,
+                                     const std::string* name) {
+  values_.clear();
+  for (auto& p : st.params)
+    values_.push_back(p.c_str()); // nullptr = SQL NULL
+  auto n = static_cast<int>(values_.size());
+  if (name != nullptr)
+    return PQsendQueryPrepared(conn_, name->c_str(), n, values_.data(), nullptr,
+                               nullptr, 0);
+  return PQsendQueryParams(conn_, st.sql.c_str(), n, nullptr, values_.data(),
+                           nullptr, nullptr, 0);
+}
+
+bool libpq_connection::forget_stale(const std::string& sql,
+                                    const std::string& name,
+                                    const PGresult* err) {
+  if (name.empty() || !is_stale_statement(err))
+    return false;
+  cache_.erase(sql, name);
+  if (field(err, PG_DIAG_SQLSTATE) != "26000")
+    to_deallocate_.push_back(name); // still exists on the server
+  return true;
 }
 
 bool libpq_connection::after_send(int sent) {
@@ -350,11 +367,8 @@ caf::error libpq_connection::check_idle() {
   if (phase_ != phase::idle || !pipe_.empty())
     return {};
   if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) == CONNECTION_BAD ||
-      server_ended_) {
-    caf::expected<query_result> out{query_result{}};
-    lose(out);
-    return out.error();
-  }
+      server_ended_)
+    return lose(error_.get());
   while (auto note = PQnotifies(conn_))
     PQfreemem(note);
   watch();
@@ -382,7 +396,7 @@ poll_status libpq_connection::poll_result(caf::expected<query_result>& out) {
   // On a lost connection this still collects what the server said last.
   auto status = drain_results();
   if (lost || broken_ || PQstatus(conn_) == CONNECTION_BAD) {
-    lose(out);
+    out = lose(error_.get());
     return poll_status::ready;
   }
   if (status != drain::done) {
@@ -488,10 +502,7 @@ bool libpq_connection::phase_done(caf::expected<query_result>& out) {
     }
     return send_execute(&preparing_) ? false : take_failure(out);
   case phase::executing:
-    if (error_ && !executing_.empty() && is_stale_statement(error_.get())) {
-      cache_.erase(current_.sql, executing_);
-      if (field(error_.get(), PG_DIAG_SQLSTATE) != "26000")
-        to_deallocate_.push_back(executing_); // still exists on the server
+    if (error_ && forget_stale(current_.sql, executing_, error_.get())) {
       // Nothing ran; outside a transaction a retry is safe.
       if (!retried_ && !cancel_requested_ &&
           PQtransactionStatus(conn_) == PQTRANS_IDLE) {
@@ -512,7 +523,7 @@ bool libpq_connection::finish(caf::expected<query_result>& out) {
   phase_ = phase::idle;
   if (error_) {
     if (breaks_connection(error_.get())) {
-      lose(out);
+      out = lose(error_.get());
       return true;
     }
     out = copy_refused_
@@ -543,18 +554,18 @@ bool libpq_connection::take_failure(caf::expected<query_result>& out) {
   return true;
 }
 
-void libpq_connection::lose(caf::expected<query_result>& out) {
+caf::error libpq_connection::lose(const PGresult* cause) {
   std::string msg;
   std::string state;
-  if (error_) {
-    msg = field(error_.get(), PG_DIAG_MESSAGE_PRIMARY);
-    state = field(error_.get(), PG_DIAG_SQLSTATE);
+  if (cause != nullptr) {
+    msg = field(cause, PG_DIAG_MESSAGE_PRIMARY);
+    state = field(cause, PG_DIAG_SQLSTATE);
   }
   if (msg.empty())
     msg = one_line(PQerrorMessage(conn_));
   if (msg.empty())
     msg = "connection lost";
-  out =
+  auto err =
     make_error(pool_errc::connection_lost, std::move(msg), std::move(state));
   broken_ = true;
   phase_ = phase::idle;
@@ -565,6 +576,7 @@ void libpq_connection::lose(caf::expected<query_result>& out) {
     poller_->remove(key_);
     key_ = 0;
   }
+  return err;
 }
 
 // -- libpq_connection: state, cancel, close -----------------------------------

@@ -146,6 +146,14 @@ class libpq_connection : public connection {
   /// Executes `current_` as the prepared statement `name`, or unnamed with
   /// PQsendQueryParams if `name` is null.
   bool send_execute(const std::string* name);
+  /// Sends `st` with its parameters as the prepared statement `name`, or
+  /// unnamed (PQsendQueryParams) if `name` is null; returns libpq's result.
+  int send_statement(const statement& st, const std::string* name);
+  /// If `err` says the cached statement `name` for `sql` went stale (26000,
+  /// 0A000 "cached plan"), drops it from the cache (and deallocates it later
+  /// if it still exists on the server) and returns true.
+  bool forget_stale(const std::string& sql, const std::string& name,
+                    const PGresult* err);
   /// Checks a PQsend* result, flushes and arms the poller.
   bool after_send(int sent);
 
@@ -159,8 +167,9 @@ class libpq_connection : public connection {
   bool finish(caf::expected<query_result>& out);
   /// Moves `failure_` into `out`; always true.
   bool take_failure(caf::expected<query_result>& out);
-  /// Marks the connection broken and answers `connection_lost`.
-  void lose(caf::expected<query_result>& out);
+  /// Marks the connection broken and returns `connection_lost`, in the words
+  /// of `cause` (the server's last error) if there is one, else libpq's.
+  caf::error lose(const PGresult* cause);
   /// One statement in the pipeline.
   struct piped {
     uint64_t tag = 0;

@@ -45,10 +45,6 @@ void libpq_connection::submit(uint64_t tag, const statement& st) {
 
 bool libpq_connection::send_piped(piped& p) {
   auto& st = *p.stmt;
-  values_.clear();
-  for (auto& param : st.params)
-    values_.push_back(param.c_str()); // nullptr = SQL NULL
-  auto n = static_cast<int>(values_.size());
   int sent = 1;
   const std::string* name = nullptr;
   if (cache_capacity_ > 0) {
@@ -65,13 +61,10 @@ bool libpq_connection::send_piped(piped& p) {
       }
     }
   }
-  if (sent != 0 && name != nullptr) {
-    p.executing = *name;
-    sent = PQsendQueryPrepared(conn_, name->c_str(), n, values_.data(), nullptr,
-                               nullptr, 0);
-  } else if (sent != 0) {
-    sent = PQsendQueryParams(conn_, st.sql.c_str(), n, nullptr, values_.data(),
-                             nullptr, nullptr, 0);
+  if (sent != 0) {
+    if (name != nullptr)
+      p.executing = *name;
+    sent = send_statement(st, name);
   }
   if (sent == 0) // e.g. more than 65535 parameters
     p.failure =
@@ -125,19 +118,16 @@ size_t libpq_connection::poll_pipeline(std::vector<tagged_result>& done) {
     ok = false;
   ok = ok && !broken_ && PQstatus(conn_) != CONNECTION_BAD;
   if (!ok) {
-    caf::expected<query_result> lost{query_result{}};
     // The server's last words: a FATAL on the front statement ended the
     // session there, so those behind it never started. (After a mere ERROR
     // the loss could have come later: nothing is known about the rest.)
     bool said_why = conn_ != nullptr && !pipe_.empty() && pipe_.front().error &&
                     ends_session(pipe_.front().error.get());
-    if (said_why)
-      error_ = std::move(pipe_.front().error);
-    lose(lost);
+    auto lost = lose(said_why ? pipe_.front().error.get() : error_.get());
     bool front = true;
     for (auto& p : pipe_) {
       if (!p.internal)
-        done.emplace_back(p.tag, lost.error(), !p.sent || (said_why && !front));
+        done.emplace_back(p.tag, lost, !p.sent || (said_why && !front));
       front = false;
     }
     pipe_.clear();
@@ -208,10 +198,7 @@ bool libpq_connection::complete_front(std::vector<tagged_result>& done) {
       return false;
     if (!p.prepared.empty() && !p.prepare_seen)
       cache_.erase(p.stmt->sql, p.prepared); // the prepare failed
-    if (!p.executing.empty() && is_stale_statement(p.error.get())) {
-      cache_.erase(p.stmt->sql, p.executing);
-      if (field(p.error.get(), PG_DIAG_SQLSTATE) != "26000")
-        to_deallocate_.push_back(p.executing); // still exists on the server
+    if (forget_stale(p.stmt->sql, p.executing, p.error.get())) {
       // Nothing ran: send it again, once, behind the others.
       if (!p.retried && !cancel_requested_) {
         piped again;

@@ -82,11 +82,6 @@ void start_shutdown(manager_ptr self, caf::timespan deadline) {
   log(self).info("shutting down: {} waiters, {} leases", st.waiters.size(),
                  st.leases.size());
   fail_waiters(self, shutting_down_error());
-  for (auto& kvp : st.slots)
-    if (kvp.second.pending) {
-      kvp.second.pending->rp.deliver(shutting_down_error());
-      kvp.second.pending.reset();
-    }
   auto idle = st.idle;
   for (auto id : idle)
     close_slot(self, id);

@@ -96,7 +96,7 @@ void assign(manager_ptr self, uint32_t id, waiter& w) {
       ++st.counters.pipelined;
     } else {
       slot.state = conn_state::busy;
-      slot.shared = w.piped && st.ctx->cfg.pipeline_depth > 1;
+      slot.shared = w.piped; // false unless pipelining is on
       slot.inflight = 1;
     }
     update_open(self, id);
@@ -190,7 +190,6 @@ caf::error refusal(manager_ptr self) {
 caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
                                            caf::timespan timeout, bool retry) {
   auto& st = self->state;
-  auto& cfg = st.ctx->cfg;
   if (st.counters.shutting_down)
     return shutting_down_error();
   // Note: make_response_promise takes over the request's reply, so it may
@@ -198,32 +197,25 @@ caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
   w.since = now(self);
   w.timeout = timeout;
   w.id = retry ? st.next_retry_id-- : st.next_waiter_id++;
-  if (st.waiters.empty() && !st.idle.empty()) {
-    w.rp = self->make_response_promise();
-    auto rp = w.rp;
-    hand_out(self, w);
-    update_want(self);
-    return rp;
-  }
-  if (st.waiters.empty() && w.piped) {
-    if (auto id = pick_open(self); id != no_slot) {
-      w.rp = self->make_response_promise();
-      auto rp = w.rp;
-      assign(self, id, w);
-      update_want(self);
-      return rp;
-    }
-  }
-  // The request has to wait: refuse it at once if it cannot be served soon
-  // (not a retry: it was admitted before).
-  if (!retry) {
+  // Served now if nobody waits and a connection is idle, or a busy one has
+  // room in its pipeline for it.
+  auto shared = no_slot;
+  bool at_once =
+    st.waiters.empty() &&
+    (!st.idle.empty() || (w.piped && (shared = pick_open(self)) != no_slot));
+  // Else it has to wait: refuse it if it cannot be served soon (not a
+  // retry: it was admitted before).
+  if (!at_once && !retry)
     if (auto err = refusal(self))
       return err;
-  }
   w.rp = self->make_response_promise();
   auto rp = w.rp;
-  auto wid = w.id;
-  track(self, st.waiters.emplace(wid, std::move(w)).first->second);
+  if (!at_once)
+    track(self, st.waiters.emplace(w.id, std::move(w)).first->second);
+  else if (shared != no_slot)
+    assign(self, shared, w);
+  else
+    hand_out(self, w);
   update_want(self);
   return rp;
 }
@@ -453,6 +445,12 @@ void fail_waiters(manager_ptr self, const caf::error& err) {
   for (auto& kvp : st.waiters)
     reject(self, kvp.second, err);
   st.waiters.clear();
+  // Those parked on a connection under validation, too.
+  for (auto& kvp : st.slots)
+    if (kvp.second.pending) {
+      reject(self, *kvp.second.pending, err);
+      kvp.second.pending.reset();
+    }
   update_want(self);
 }
 

@@ -77,7 +77,8 @@ void end_lease(manager_ptr self, uint64_t lease_id);
 
 void on_worker_down(manager_ptr self, uint32_t id, const caf::error& reason);
 
-/// Answers every waiter with `err`.
+/// Answers every waiter with `err`, including those parked on a
+/// connection under validation.
 void fail_waiters(manager_ptr self, const caf::error& err);
 
 caf::error shutting_down_error();

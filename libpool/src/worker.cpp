@@ -139,8 +139,6 @@ const statement commit_stmt{"COMMIT"};
 const statement rollback_stmt{"ROLLBACK"};
 const statement ping_stmt{"SELECT 1"};
 
-void start_next(worker_ptr self);
-
 // The operation is over: tell the manager the connection is free (unless it
 // is leased or the manager asked for a ping) and move on.
 void finish_op(worker_ptr self) {
@@ -237,6 +235,17 @@ bool hit_by_stray_cancel(worker_ptr self, const caf::error& err) {
          now(self) - st.last_cancel < std::chrono::seconds(5);
 }
 
+void answer_result(worker_ptr self, worker_op& op,
+                   caf::expected<query_result>& res, bool cancelled) {
+  if (res)
+    answer(op, std::move(*res));
+  else if (op.kind == worker_op::run && !cancelled &&
+           hit_by_stray_cancel(self, res.error()))
+    hand_back(self, op, res.error());
+  else
+    answer(op, std::move(res.error()));
+}
+
 // Handles the outcome of the statement that just finished.
 void on_result(worker_ptr self, caf::expected<query_result> res) {
   auto& st = self->state;
@@ -279,13 +288,7 @@ void on_result(worker_ptr self, caf::expected<query_result> res) {
     on_txn_result(self, res);
     return;
   }
-  if (res)
-    answer(op, std::move(*res));
-  else if (op.kind == worker_op::run && !st.cancelled &&
-           hit_by_stray_cancel(self, res.error()))
-    hand_back(self, op, res.error());
-  else
-    answer(op, std::move(res.error()));
+  answer_result(self, op, res, st.cancelled);
   if (op.kind == worker_op::lease_query)
     finish_op(self);
   else
@@ -296,7 +299,7 @@ void on_result(worker_ptr self, caf::expected<query_result> res) {
 // queries while the pipeline has room, anything else once it is idle.
 void start_next(worker_ptr self) {
   auto& st = self->state;
-  while (!st.queue.empty() && pipelinable(self, st.queue.front())) {
+  while (!st.queue.empty() && st.queue.front().piped) {
     if ((st.phase != worker_state::idle &&
          st.phase != worker_state::pipelining) ||
         st.pipeline.size() >= st.ctx->cfg.pipeline_depth)
@@ -319,6 +322,7 @@ void start_next(worker_ptr self) {
 }
 
 void enqueue(worker_ptr self, worker_op op) {
+  op.piped = pipelinable(self, op); // decided once, not per start_next
   self->state.queue.emplace_back(std::move(op));
   start_next(self);
 }

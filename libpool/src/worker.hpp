@@ -34,6 +34,8 @@ struct worker_op {
   caf::error failure;
   /// Whether `rp` was answered already (e.g. at a timeout).
   bool answered = false;
+  /// Whether it may join the connection's pipeline (decided when queued).
+  bool piped = false;
 };
 
 /// A pooled query in flight in the connection's pipeline.
@@ -94,8 +96,6 @@ struct worker_state {
   uint64_t next_tag = 1;
   /// Where `poll_pipeline` puts finished queries (kept for its capacity).
   std::vector<connection::tagged_result> finished;
-  /// Pipelined queries answered during the current wake-up.
-  uint32_t finished_ops = 0;
   /// When the worker last cancelled a statement (valid if `cancelled_any`):
   /// a cancel that arrives late hits the next statement instead.
   caf::timespan last_cancel{0};

@@ -41,9 +41,12 @@ void fail(worker_ptr self, const caf::error& err);
 /// A fatal error as connection_lost, in the server's own words.
 caf::error as_lost(const caf::error& err);
 
-/// Whether `err` (of a statement the worker did not cancel) comes from a
-/// cancel meant for an earlier statement that reached the server late.
-bool hit_by_stray_cancel(worker_ptr self, const caf::error& err);
+/// Answers the pooled request `op` with `res`; a `run` whose statement the
+/// worker did not cancel (`cancelled`) but that failed with 57014 from a
+/// cancel meant for an earlier statement is handed back instead: the cancel
+/// rolled it back.
+void answer_result(worker_ptr self, worker_op& op,
+                   caf::expected<query_result>& res, bool cancelled);
 
 /// The statement of `op` ran past `deadline`: cancels it the first time
 /// (answering query_timeout, `deadline` becomes the end of the cancel's

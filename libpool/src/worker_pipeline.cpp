@@ -18,25 +18,21 @@ std::deque<piped_op>::iterator find_piped(worker_state& st, uint64_t tag) {
                       [tag](const piped_op& p) { return p.tag == tag; });
 }
 
-// A pipelined query finished with `res`.
-void on_piped_result(worker_ptr self, uint64_t tag,
+// A pipelined query finished with `res`. Returns whether it was in the
+// pipeline (and is now answered and gone from it).
+bool on_piped_result(worker_ptr self, uint64_t tag,
                      caf::expected<query_result>& res) {
   auto& st = self->state;
   auto i = find_piped(st, tag);
   if (i == st.pipeline.end())
-    return;
+    return false;
   if (!res && is_fatal(res.error())) {
     fail(self, as_lost(res.error()));
-    return;
+    return false;
   }
-  if (!res && !i->cancelled && hit_by_stray_cancel(self, res.error()))
-    hand_back(self, i->op, res.error());
-  else if (res)
-    answer(i->op, std::move(*res));
-  else
-    answer(i->op, std::move(res.error()));
+  answer_result(self, i->op, res, i->cancelled);
   st.pipeline.erase(i);
-  ++st.finished_ops; // reported in one `done` per wake-up
+  return true;
 }
 
 } // namespace
@@ -88,17 +84,17 @@ void on_pipeline_wake(worker_ptr self) {
         st.pipeline.erase(i);
       }
     }
-  st.finished_ops = 0;
+  uint32_t answered = 0; // reported in one `done` per wake-up
   for (auto& r : st.finished) {
     if (r.not_run)
       continue;
-    on_piped_result(self, r.tag, r.result);
+    if (on_piped_result(self, r.tag, r.result))
+      ++answered;
     if (st.phase != worker_state::pipelining)
       return; // failed: the manager learns of it from `lost`
   }
-  st.finished.clear();
-  if (st.finished_ops > 0)
-    self->send(st.manager, done_atom::value, st.id, st.finished_ops);
+  if (answered > 0)
+    self->send(st.manager, done_atom::value, st.id, answered);
   // The connection may have statements of its own in flight.
   if (!st.pipeline.empty() || in_flight > 0)
     return;
