@@ -30,7 +30,7 @@ class libpq_backend final : public backend {
 
  private:
   caf::actor_system& sys_;
-  std::shared_ptr<poller> poller_;
+  std::shared_ptr<readiness> poller_;
 };
 
 } // namespace

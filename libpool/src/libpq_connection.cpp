@@ -156,7 +156,7 @@ struct libpq_connection::connect_slot {
 };
 
 libpq_connection::libpq_connection(caf::actor_system& sys,
-                                   std::shared_ptr<poller> p,
+                                   std::shared_ptr<readiness> p,
                                    const pool_config& cfg, waker w)
   : sys_(sys), poller_(std::move(p)), waker_(std::move(w)),
     conninfo_(cfg.conninfo), connect_timeout_(cfg.connect_timeout),

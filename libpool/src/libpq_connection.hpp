@@ -22,7 +22,7 @@
 #include "pool/backend.hpp"
 #include "pool/config.hpp"
 
-#include "poller.hpp"
+#include "readiness.hpp"
 
 namespace pool {
 
@@ -81,7 +81,7 @@ class libpq_connection : public connection {
  public:
   /// A connection to `cfg.conninfo` that reports progress through `w` and
   /// waits for its socket on `p`.
-  libpq_connection(caf::actor_system& sys, std::shared_ptr<poller> p,
+  libpq_connection(caf::actor_system& sys, std::shared_ptr<readiness> p,
                    const pool_config& cfg, waker w);
 
   /// Closes the connection if still open.
@@ -212,7 +212,7 @@ class libpq_connection : public connection {
   static void on_notice(void* self, const PGresult* r);
 
   caf::actor_system& sys_;
-  std::shared_ptr<poller> poller_;
+  std::shared_ptr<readiness> poller_;
   waker waker_;
   std::string conninfo_;
   caf::timespan connect_timeout_;

@@ -26,6 +26,10 @@ uint64_t make_key(uint32_t slot, uint32_t generation) {
 
 } // namespace
 
+readiness::~readiness() {
+  // nop
+}
+
 poller::poller() {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0)

@@ -10,6 +10,8 @@
 
 #include "pool/backend.hpp"
 
+#include "readiness.hpp"
+
 namespace pool {
 
 /// One epoll thread that wakes connection workers when their sockets become
@@ -23,7 +25,7 @@ namespace pool {
 /// connection loss) cannot make `remove` unregister someone else's socket.
 ///
 /// All member functions are thread-safe and return at once.
-class poller {
+class poller final : public readiness {
  public:
   /// Starts the epoll thread. Throws `std::system_error` if the kernel
   /// refuses the epoll or eventfd descriptors.
@@ -31,7 +33,7 @@ class poller {
 
   /// Stops and joins the thread, then closes every descriptor still
   /// registered. Must not run on the poller thread (it never owns a poller).
-  ~poller();
+  ~poller() override;
 
   poller(const poller&) = delete;
   poller& operator=(const poller&) = delete;
@@ -39,15 +41,15 @@ class poller {
   /// Registers socket `fd` (not yet armed) and returns its key; on readiness
   /// the thread calls `w.wake()`. The caller keeps ownership of `fd`.
   /// Returns 0 if the socket cannot be registered.
-  uint64_t add(int fd, waker w);
+  uint64_t add(int fd, waker w) override;
 
   /// Arms the registration `key` once for reading and/or writing (errors and
   /// hang-ups are always reported). Ignores unknown or stale keys.
-  void arm(uint64_t key, bool read, bool write);
+  void arm(uint64_t key, bool read, bool write) override;
 
   /// Unregisters `key`; afterwards no event for it reaches its waker (one
   /// already being delivered may still arrive: a harmless spurious wake).
-  void remove(uint64_t key);
+  void remove(uint64_t key) override;
 
  private:
   struct entry {
