@@ -6,6 +6,7 @@
 #include "caf/actor_cast.hpp"
 #include "caf/actor_clock.hpp"
 #include "caf/actor_system.hpp"
+#include "caf/mailbox_element.hpp"
 #include "caf/send.hpp"
 
 #include "actors.hpp"
@@ -103,6 +104,12 @@ bool backend::can_pipeline() const {
 void waker::wake() const {
   if (auto hdl = caf::actor_cast<caf::actor>(worker_))
     caf::anon_send(hdl, wake_atom::value);
+}
+
+void waker::wake(caf::execution_unit* host) const {
+  if (auto ptr = caf::actor_cast<caf::strong_actor_ptr>(worker_))
+    ptr->get()->enqueue(nullptr, caf::make_message_id(),
+                        caf::make_message(wake_atom::value), host);
 }
 
 void waker::wake_after(caf::timespan delay) const {

@@ -5,6 +5,7 @@
 #include "pool/backend.hpp"
 #include "pool/config.hpp"
 
+#include "io_scheduler.hpp"
 #include "libpq_connection.hpp"
 #include "poller.hpp"
 
@@ -12,13 +13,20 @@ namespace pool {
 
 namespace {
 
-/// The libpq backend: connections share one poller thread, which lives as
-/// long as the backend or any of its connections. `create` only reads the
+std::shared_ptr<readiness> ready_for(caf::actor_system& sys) {
+  if (auto hub = io_hub_of(sys))
+    return hub;
+  return std::make_shared<poller>();
+}
+
+/// The libpq backend: connections share the io scheduler's epoll sets when
+/// `sys` runs it, else one poller thread, which lives as long as the backend
+/// or any of its connections. `create` only reads the
 /// backend's members, so any thread may call it.
 class libpq_backend final : public backend {
  public:
   explicit libpq_backend(caf::actor_system& sys)
-    : sys_(sys), poller_(std::make_shared<poller>()) {
+    : sys_(sys), poller_(ready_for(sys)) {
     // nop
   }
 

@@ -6,6 +6,7 @@
 // rendering an expected for test messages.
 
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <thread>
@@ -17,12 +18,28 @@
 
 namespace pool_test {
 
-/// The actor system's configuration: the pool's types and two scheduler
-/// threads (this box has two cores, shared with the server).
+/// Whether the tests run on libpool's io scheduler (POOL_TEST_SCHEDULER=io,
+/// set by CTest for the `*.io.*` copies of the live suites) instead of CAF's
+/// default scheduler with the pool's poller thread.
+inline bool io_scheduler_wanted() {
+  const char* v = std::getenv("POOL_TEST_SCHEDULER");
+  return v != nullptr && std::string{v} == "io";
+}
+
+/// The actor system's configuration: the pool's types, two scheduler
+/// threads (this box has two cores, shared with the server) and, if
+/// `io_scheduler_wanted()`, the io scheduler with a long park timeout, so
+/// that a lost wake-up shows as a stall that fails a deadline instead of
+/// hiding as a little latency.
 struct live_config : caf::actor_system_config {
   live_config() {
     pool::add_message_types(*this);
     set("scheduler.max-threads", 2);
+    if (io_scheduler_wanted()) {
+      pool::io_scheduler_options opts;
+      opts.park_timeout = std::chrono::seconds(1);
+      pool::use_io_scheduler(*this, opts);
+    }
   }
 };
 

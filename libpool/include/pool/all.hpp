@@ -4,6 +4,7 @@
 #include "pool/blocking.hpp"
 #include "pool/config.hpp"
 #include "pool/error.hpp"
+#include "pool/io_scheduler.hpp"
 #include "pool/pool.hpp"
 #include "pool/protocol.hpp"
 #include "pool/types.hpp"

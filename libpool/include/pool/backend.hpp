@@ -43,6 +43,11 @@ class waker {
   /// Asks the worker to poll its connection now. Any thread.
   void wake() const;
 
+  /// Asks the worker to poll its connection now, scheduling it on `host`, the
+  /// scheduler worker calling this (used by the io scheduler, so that a
+  /// socket's reply runs on the thread that saw it).
+  void wake(caf::execution_unit* host) const;
+
   /// Asks the worker to poll its connection after `delay`, measured on the
   /// actor system's clock (virtual time under the test coordinator).
   void wake_after(caf::timespan delay) const;

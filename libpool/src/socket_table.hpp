@@ -1,0 +1,60 @@
+#pragma once
+
+// The registrations of a `readiness` implementation: sockets, each
+// registered (as the table's own duplicate) in one epoll set, keyed with a
+// generation so that stale keys are recognised.
+
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "pool/backend.hpp"
+
+namespace pool {
+
+/// Socket registrations shared by `poller` and the io scheduler. Every
+/// member function is thread-safe. Keys are never 0 (generations skip 0), so
+/// 0 can name an epoll set's own eventfd.
+class socket_table {
+ public:
+  socket_table() = default;
+  socket_table(const socket_table&) = delete;
+  socket_table& operator=(const socket_table&) = delete;
+
+  /// Closes every descriptor still registered (closing removes it from its
+  /// epoll set).
+  ~socket_table();
+
+  /// Registers a duplicate of `fd` in the epoll set `epoll_fd`, disarmed,
+  /// and returns its key; 0 if the kernel refused.
+  uint64_t add(int fd, int epoll_fd, waker w);
+
+  /// Arms `key` once for reading and/or writing; ignores stale keys.
+  void arm(uint64_t key, bool read, bool write);
+
+  /// Unregisters `key` and closes its duplicate; ignores stale keys.
+  void remove(uint64_t key);
+
+  /// Copies the waker of `key` into `out`; false for a stale key.
+  bool find(uint64_t key, waker& out);
+
+ private:
+  struct entry {
+    /// Our duplicate of the socket, or -1 for a free slot.
+    int fd = -1;
+    /// The epoll set it is registered in.
+    int epoll_fd = -1;
+    /// Bumped on every `remove`, so old keys of this slot go stale.
+    uint32_t generation = 1;
+    waker w;
+  };
+
+  /// Returns the slot of `key` if the key is current. Requires `mtx_`.
+  entry* lookup(uint64_t key);
+
+  std::mutex mtx_;
+  std::vector<entry> slots_;
+  std::vector<uint32_t> free_;
+};
+
+} // namespace pool
