@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include "caf/config_value.hpp"
 
@@ -35,7 +36,24 @@ bench_config::bench_config() {
          "unmeasured acquire/release round trips first (default 1000)")
     .add(pipeline_depth, "pipeline-depth",
          "the pool's pipeline_depth in the throughput runs (default 4, "
-         "1 = off)");
+         "1 = off)")
+    .add(scheduler, "scheduler",
+         "scheduler of the pool phases: io, default or both (default both)")
+    .add(pgdata, "pgdata",
+         "the server's data directory, to find its processes for the server "
+         "CPU figures (default $POOL_TEST_PGDATA)")
+    .add(tpcb, "tpcb",
+         "run pgbench's TPC-B transaction through the pool and with pgbench "
+         "(default configuration 64x16) instead of the throughput run")
+    .add(tpcb_scale, "tpcb-scale", "TPC-B: pgbench -i scale (default 1)")
+    .add(pgbench, "pgbench", "TPC-B: the pgbench binary")
+    .add(idle, "idle", "run only the idle phase")
+    .add(idle_seconds, "idle-seconds",
+         "idle phase length (default 10 with --idle, 3 in the throughput "
+         "run; < 0: none in the throughput run)")
+    .add(idle_pool, "idle-pool", "idle phase: pool size (default 16)");
+  if (const char* dir = std::getenv("POOL_TEST_PGDATA"))
+    pgdata = dir;
   // Client and server share this machine's cores: the default scheduler
   // (4 threads on 2 cores, spinning while idle) takes CPU from PostgreSQL
   // (CAF-0.17-NOTES.md §12). The command line or the INI file can override

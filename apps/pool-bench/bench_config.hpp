@@ -53,6 +53,27 @@ struct bench_config : app::cli_config {
   size_t acquire_warmup = 1000;
   /// The pool's pipeline_depth in the throughput runs (1 = off).
   size_t pipeline_depth = pool::pool_config{}.pipeline_depth;
+  /// Scheduler modes of the pool phases: "io", "default" or "both".
+  std::string scheduler = "both";
+  /// The server's data directory, to find its postmaster for the server
+  /// CPU figures (default: $POOL_TEST_PGDATA; empty: every process named
+  /// postgres on this machine counts).
+  std::string pgdata;
+  /// Run pgbench's TPC-B transaction through the pool and with pgbench
+  /// instead of the throughput run.
+  bool tpcb = false;
+  /// TPC-B: pgbench's scale factor (`pgbench -i -s`).
+  size_t tpcb_scale = 1;
+  /// TPC-B: the pgbench binary (empty: $POOL_TEST_PGBIN/pgbench,
+  /// /usr/lib/postgresql/15/bin/pgbench, then pgbench on PATH).
+  std::string pgbench;
+  /// Run only the idle phase.
+  bool idle = false;
+  /// Length of the idle phase in seconds (0: 10 with --idle, 3 in the
+  /// throughput run; negative: no idle phase in the throughput run).
+  double idle_seconds = 0;
+  /// Size of the idle pool.
+  size_t idle_pool = 16;
 
   bench_config();
 

@@ -8,6 +8,8 @@
 #include "pool/error.hpp"
 #include "pool/protocol.hpp"
 
+#include "requests.hpp"
+
 namespace bench {
 
 namespace {
@@ -48,18 +50,15 @@ caf::behavior flood(flood_actor* self, caf::actor target, size_t n,
   st.t0 = flood_clock::now();
   for (size_t i = 0; i < n; ++i) {
     auto v = static_cast<int32_t>(i + 1);
-    self
-      ->request(target, timeout, pool::query_atom::value,
-                pool::statement{"SELECT $1::int", {v}})
-      .then(
-        [=](pool::query_result& r) {
-          if (r.rows() != 1 || std::atoi(r.at(0, 0).c_str()) != v)
-            return on_error(self,
-                            "wrong answer to SELECT " + std::to_string(v));
-          ++self->state.out.ok;
-          answered(self);
-        },
-        [=](caf::error& err) { on_error(self, pool::describe(err)); });
+    request_query(
+      self, target, timeout, pool::statement{"SELECT $1::int", {v}},
+      [=](pool::query_result& r) {
+        if (r.rows() != 1 || std::atoi(r.at(0, 0).c_str()) != v)
+          return on_error(self, "wrong answer to SELECT " + std::to_string(v));
+        ++self->state.out.ok;
+        answered(self);
+      },
+      [=](caf::error& err) { on_error(self, pool::describe(err)); });
   }
   return {[](caf::ok_atom) {}};
 }

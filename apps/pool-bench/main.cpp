@@ -8,12 +8,18 @@
 //   connect   connect-per-request (PQconnectdb + PQexecParams + PQfinish) on
 //             P threads: for the first configuration, or all with
 //             --connect-baseline
-// once before them: acquire -> release latency with an idle connection.
-// --scale runs the scale checks instead (scale.cpp).
+// once before them: acquire -> release latency with an idle connection;
+// after them: what an idle pool costs (idle phase).
+// The pool phases run once per scheduler mode (--scheduler io|default|
+// both), each in an actor system of its own; raw libpq runs outside them.
+// --scale runs the scale checks instead (scale.cpp), --tpcb pgbench's TPC-B
+// transaction through the pool beside pgbench itself (tpcb.cpp), --idle only
+// the idle phase.
 //
 // Exit status: 0 everything ran without errors, 1 a phase failed or saw
 // errors, 2 bad options or no database.
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -29,7 +35,11 @@
 #include "bench_config.hpp"
 #include "phases.hpp"
 #include "plot.hpp"
+#include "proc_stat.hpp"
 #include "report.hpp"
+#include "scheduler_mode.hpp"
+#include "systems.hpp"
+#include "tpcb.hpp"
 
 namespace bench {
 
@@ -60,10 +70,24 @@ bool is_local(const std::string& host) {
          host.rfind("127.", 0) == 0 || host == "::1";
 }
 
-void print_header(const bench_config& cfg, const scheduler_info& sched,
-                  const server_info& srv) {
+/// What the header needs to say about this run.
+struct run_context {
+  const bench_config& cfg;
+  system_factory systems;
+  /// The scheduler modes that run, and notes about those that do not.
+  std::vector<scheduler_mode> modes;
+  std::vector<std::string> notes;
+  server_cpu_probe server;
+};
+
+void print_header(const run_context& ctx, const server_info& srv) {
+  const auto& cfg = ctx.cfg;
   auto cores = std::thread::hardware_concurrency();
-  std::printf("pool-bench%s (libpool %s)\n", cfg.scale ? " --scale" : "",
+  std::printf("pool-bench%s (libpool %s)\n",
+              cfg.scale  ? " --scale"
+              : cfg.tpcb ? " --tpcb"
+              : cfg.idle ? " --idle"
+                         : "",
               libpool_version());
   if (is_local(srv.host))
     std::printf("NOTE: client and server share this machine's %u cores "
@@ -73,24 +97,43 @@ void print_header(const bench_config& cfg, const scheduler_info& sched,
     std::printf("NOTE: server at %s; this machine has %u cores; if the "
                 "server runs here, client and server share them\n",
                 srv.host.c_str(), cores);
-  std::printf("CAF %d.%d.%d: %s\n", CAF_MAJOR_VERSION, CAF_MINOR_VERSION,
-              CAF_PATCH_VERSION, sched.to_string().c_str());
+  std::printf("CAF %d.%d.%d; scheduler modes:", CAF_MAJOR_VERSION,
+              CAF_MINOR_VERSION, CAF_PATCH_VERSION);
+  for (auto m : ctx.modes)
+    std::printf(" %s", to_string(m));
+  std::printf(" (one actor system each)\n");
+  for (const auto& note : ctx.notes)
+    std::printf("NOTE: %s\n", note.c_str());
   std::printf("libpq %s, server PostgreSQL %d.%d, conninfo '%s'\n",
               libpq_version().c_str(), srv.version / 10000, srv.version % 10000,
               pool::redact_conninfo(cfg.conninfo).c_str());
+  std::printf("server CPU: %s\n", ctx.server.describe().c_str());
   std::printf("allocations counted: operator new%s\n",
               mallocs_counted() ? " and malloc/calloc/realloc"
                                 : " only (sanitizer build)");
-  if (!cfg.scale)
+  if (cfg.tpcb)
+    std::printf("warm-up %.1f s (pool only), measured %d s per phase\n",
+                cfg.warmup, std::max(1, static_cast<int>(cfg.duration + 0.5)));
+  else if (!cfg.scale && !cfg.idle)
     std::printf("warm-up %.1f s, measured %.1f s per phase; acquire samples "
                 "%zu (+%zu warm-up)\n",
                 cfg.warmup, cfg.duration, cfg.acquire_samples,
                 cfg.acquire_warmup);
 }
 
-acquire_result run_acquire(caf::actor_system& sys, const bench_config& cfg) {
-  std::printf("\nacquire: acquire -> lease -> release, one actor, pool of 2 "
-              "idle connections\n");
+/// The scheduler settings of `sys` in one line.
+std::string describe_scheduler(caf::actor_system& sys, scheduler_mode mode) {
+  auto info = read_scheduler_info(sys);
+  if (mode == scheduler_mode::io)
+    return "libpool io scheduler, workers=" + std::to_string(info.workers);
+  return info.to_string();
+}
+
+acquire_result run_acquire(caf::actor_system& sys, const bench_config& cfg,
+                           scheduler_mode mode) {
+  std::printf("\nacquire (%s scheduler): acquire -> lease -> release, one "
+              "actor, pool of 2 idle connections\n",
+              to_string(mode));
   auto acq = run_acquire_phase(sys, cfg.conninfo, cfg.acquire_warmup,
                                cfg.acquire_samples);
   if (!acq.failure.empty())
@@ -121,45 +164,104 @@ bool write_json(const std::string& path,
   return false;
 }
 
-int run(caf::actor_system& sys, const bench_config& cfg,
-        const std::vector<std::pair<size_t, size_t>>& list) {
-  auto srv = probe_server(cfg.conninfo);
-  if (!srv.error.empty()) {
-    std::printf("pool-bench: cannot connect: %s", srv.error.c_str());
-    return 2;
+/// Runs `f(sys)` in an actor system for `mode`; false if it could not.
+template <class F>
+bool in_system(const run_context& ctx, scheduler_mode mode, F&& f) {
+  if (auto err = ctx.systems.run(mode, std::forward<F>(f))) {
+    std::printf("scheduler %s: cannot start an actor system: %s\n",
+                to_string(mode), caf::to_string(err).c_str());
+    return false;
   }
-  auto sched = read_scheduler_info(sys);
-  print_header(cfg, sched, srv);
-  if (cfg.scale) {
-    auto res = run_scale(sys, cfg.conninfo, cfg.scale_waiters, cfg.scale_pool);
-    bool ok = res.ok && (cfg.json.empty() || write_json(cfg.json, {res.json}));
-    std::printf("\nscale: %s\n", res.ok ? "all requests answered" : "FAILED");
-    return ok ? 0 : 1;
+  return true;
+}
+
+/// The idle phase per scheduler mode; appends JSON objects to `objects`.
+bool run_idle(const run_context& ctx, double seconds,
+              std::vector<std::string>& objects) {
+  const auto& cfg = ctx.cfg;
+  bool ok = true;
+  std::printf("\nidle: a pool of %zu connections with nothing to do for "
+              "%.1f s (target: < 1 %% of one core)\n",
+              cfg.idle_pool, seconds);
+  for (auto mode : ctx.modes) {
+    idle_result r;
+    ok &= in_system(ctx, mode, [&](caf::actor_system& sys) {
+      r = run_idle_phase(sys, cfg.conninfo, cfg.idle_pool, seconds, ctx.server);
+    });
+    if (!r.failure.empty()) {
+      std::printf("  idle %s scheduler: FAILED: %s\n", to_string(mode),
+                  r.failure.c_str());
+      ok = false;
+      continue;
+    }
+    std::printf("  idle %s scheduler: process CPU %.2f %% of one core, "
+                "%.0f context switches/s; server CPU %.2f %% of one core "
+                "(%.1f s)\n",
+                to_string(mode), r.cpu_percent, r.ctx_per_second,
+                r.server_cpu_percent, r.seconds);
+    json_object j;
+    j.add("phase", "idle")
+      .add("scheduler_mode", to_string(mode))
+      .add("pool", uint64_t{r.pool})
+      .add("seconds", r.seconds)
+      .add("cpu_percent", r.cpu_percent)
+      .add("ctx_switches_per_s", r.ctx_per_second)
+      .add("server_cpu_percent", r.server_cpu_percent)
+      .add("version", libpool_version());
+    if (cfg.result_line)
+      std::printf("IDLE %s\n", j.str().c_str());
+    objects.emplace_back(j.str());
   }
-  auto acq = run_acquire(sys, cfg);
-  bool ok = acq.failure.empty() && acq.errors == 0;
+  return ok;
+}
+
+int run_throughput(const run_context& ctx,
+                   const std::vector<std::pair<size_t, size_t>>& list) {
+  const auto& cfg = ctx.cfg;
+  bool ok = true;
+  std::vector<acquire_result> acqs(ctx.modes.size());
+  std::vector<std::string> sched(ctx.modes.size());
+  for (size_t i = 0; i < ctx.modes.size(); ++i)
+    ok &= in_system(ctx, ctx.modes[i], [&](caf::actor_system& sys) {
+      sched[i] = describe_scheduler(sys, ctx.modes[i]);
+      std::printf("\nscheduler %s: %s\n", to_string(ctx.modes[i]),
+                  sched[i].c_str());
+      acqs[i] = run_acquire(sys, cfg, ctx.modes[i]);
+      ok &= acqs[i].failure.empty() && acqs[i].errors == 0;
+    });
   std::vector<config_result> results;
   std::vector<std::string> objects;
   for (auto [clients, pool] : list) {
     config_result r;
-    r.spec = run_spec{cfg.conninfo, clients,      pool,
-                      cfg.warmup,   cfg.duration, cfg.pipeline_depth};
+    r.spec =
+      run_spec{cfg.conninfo,       clients,   pool, cfg.warmup, cfg.duration,
+               cfg.pipeline_depth, ctx.server};
     std::printf("\nconfig %s: %zu client actors -> pool of %zu; raw libpq on "
                 "%zu threads\n",
                 r.spec.name().c_str(), clients, pool, pool);
-    r.pool = run_pool_phase(sys, r.spec);
+    for (size_t i = 0; i < ctx.modes.size(); ++i) {
+      auto mode = ctx.modes[i];
+      auto label = "pool " + std::string{to_string(mode)} + " " + r.spec.name();
+      ok &= in_system(ctx, mode, [&](caf::actor_system& sys) {
+        r.pools.push_back({mode, run_pool_phase(sys, r.spec, label), acqs[i]});
+      });
+    }
     r.raw = run_raw_phase(r.spec, raw_mode::dedicated);
     if (results.empty() || cfg.connect_baseline)
       r.connect = run_raw_phase(r.spec, raw_mode::connect_per_query);
     print_config(r);
     if (cfg.result_line)
-      print_result_lines(r, acq);
-    ok &= clean(r.pool) && clean(r.raw) && clean(r.connect) && r.pool.ran &&
-          r.raw.ran;
-    objects.emplace_back(to_json(r, acq, sched));
+      print_result_lines(r);
+    for (const auto& p : r.pools)
+      ok &= clean(p.load) && p.load.ran;
+    ok &= clean(r.raw) && clean(r.connect) && r.raw.ran;
+    for (auto& obj : to_json(r, sched))
+      objects.emplace_back(std::move(obj));
     results.emplace_back(std::move(r));
   }
-  print_summary(results, acq);
+  if (cfg.idle_seconds >= 0)
+    ok &= run_idle(ctx, cfg.idle_seconds > 0 ? cfg.idle_seconds : 3, objects);
+  print_summary(results);
   if (!cfg.json.empty())
     ok &= write_json(cfg.json, objects);
   if (!cfg.plot.empty()) {
@@ -169,6 +271,45 @@ int run(caf::actor_system& sys, const bench_config& cfg,
     ok &= st != plot_status::failed;
   }
   return ok ? 0 : 1;
+}
+
+int run(const run_context& ctx,
+        const std::vector<std::pair<size_t, size_t>>& list) {
+  const auto& cfg = ctx.cfg;
+  auto srv = probe_server(cfg.conninfo);
+  if (!srv.error.empty()) {
+    std::printf("pool-bench: cannot connect: %s", srv.error.c_str());
+    return 2;
+  }
+  print_header(ctx, srv);
+  if (cfg.scale) {
+    scale_result res;
+    in_system(ctx, ctx.modes.front(), [&](caf::actor_system& sys) {
+      std::printf("scheduler %s: %s\n", to_string(ctx.modes.front()),
+                  describe_scheduler(sys, ctx.modes.front()).c_str());
+      res = run_scale(sys, cfg.conninfo, cfg.scale_waiters, cfg.scale_pool);
+    });
+    bool ok = res.ok && (cfg.json.empty() || write_json(cfg.json, {res.json}));
+    std::printf("\nscale: %s\n", res.ok ? "all requests answered" : "FAILED");
+    return ok ? 0 : 1;
+  }
+  if (cfg.tpcb) {
+    std::vector<std::string> objects;
+    bool ok =
+      run_tpcb_mode(ctx.cfg, ctx.systems, ctx.modes, ctx.server, list, objects);
+    if (!cfg.json.empty())
+      ok &= write_json(cfg.json, objects);
+    return ok ? 0 : 1;
+  }
+  if (cfg.idle) {
+    std::vector<std::string> objects;
+    bool ok =
+      run_idle(ctx, cfg.idle_seconds > 0 ? cfg.idle_seconds : 10, objects);
+    if (!cfg.json.empty())
+      ok &= write_json(cfg.json, objects);
+    return ok ? 0 : 1;
+  }
+  return run_throughput(ctx, list);
 }
 
 } // namespace
@@ -185,18 +326,35 @@ int main(int argc, char** argv) {
     return 0;
   std::string error;
   auto list = cfg.run_list(error);
+  if (error.empty() && cfg.tpcb && cfg.configs.empty() && cfg.clients == 0 &&
+      cfg.pool == 0)
+    list = {{64, 16}};
+  auto wanted = bench::parse_scheduler_modes(cfg.scheduler, error);
   if (!error.empty()) {
     std::fprintf(stderr, "pool-bench: %s\n", error.c_str());
     return 2;
   }
   if (cfg.duration <= 0 || cfg.warmup < 0 || cfg.acquire_samples == 0 ||
-      cfg.scale_waiters == 0 || cfg.scale_pool == 0) {
+      cfg.scale_waiters == 0 || cfg.scale_pool == 0 || cfg.tpcb_scale == 0 ||
+      cfg.idle_pool == 0 || (cfg.idle && cfg.idle_seconds < 0) ||
+      int{cfg.scale} + int{cfg.tpcb} + int{cfg.idle} > 1) {
     std::fprintf(stderr, "pool-bench: need --duration > 0, --warmup >= 0, "
                          "--acquire-samples >= 1, --scale-waiters >= 1, "
-                         "--scale-pool >= 1\n");
+                         "--scale-pool >= 1, --tpcb-scale >= 1, "
+                         "--idle-pool >= 1, --idle-seconds >= 0 with --idle, "
+                         "and at most one of --scale, --tpcb, --idle\n");
+    return 2;
+  }
+  std::vector<std::string> notes;
+  auto modes = bench::system_factory::usable(wanted, notes);
+  if (modes.empty()) {
+    for (const auto& note : notes)
+      std::fprintf(stderr, "pool-bench: %s\n", note.c_str());
     return 2;
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  caf::actor_system sys{cfg};
-  return bench::run(sys, cfg, list);
+  bench::run_context ctx{cfg, bench::system_factory{argc, argv},
+                         std::move(modes), std::move(notes),
+                         bench::server_cpu_probe{cfg.pgdata}};
+  return bench::run(ctx, list);
 }

@@ -9,6 +9,7 @@
 
 #include "phases.hpp"
 #include "pool_util.hpp"
+#include "requests.hpp"
 
 namespace bench {
 
@@ -65,17 +66,17 @@ void next(acquirer_actor* self);
 
 void release(acquirer_actor* self, uint64_t id, bool measured) {
   auto t0 = clock::now();
-  self->request(self->state.pool, 2s, pool::release_atom::value, id)
-    .then(
-      [=](caf::ok_atom) {
-        if (measured)
-          self->state.out.release.record((clock::now() - t0).count());
-        next(self);
-      },
-      [=](caf::error& err) {
-        on_error(self, err);
-        next(self);
-      });
+  request_release(
+    self, self->state.pool, 2s, id,
+    [=](caf::ok_atom) {
+      if (measured)
+        self->state.out.release.record((clock::now() - t0).count());
+      next(self);
+    },
+    [=](caf::error& err) {
+      on_error(self, err);
+      next(self);
+    });
 }
 
 /// One round trip: acquire, record, release (waiting for its ok), repeat.
@@ -85,20 +86,18 @@ void next(acquirer_actor* self) {
     return finish(self);
   bool measured = st.done++ >= st.warmup;
   auto t0 = clock::now();
-  self
-    ->request(st.pool, 2s, pool::acquire_atom::value,
-              caf::timespan{std::chrono::seconds(1)})
-    .then(
-      [=](pool::lease& l) {
-        auto t1 = clock::now();
-        if (measured)
-          self->state.out.acquire.record((t1 - t0).count());
-        release(self, l.id, measured);
-      },
-      [=](caf::error& err) {
-        on_error(self, err);
-        next(self);
-      });
+  request_acquire(
+    self, st.pool, 2s, caf::timespan{std::chrono::seconds(1)},
+    [=](pool::lease& l) {
+      auto t1 = clock::now();
+      if (measured)
+        self->state.out.acquire.record((t1 - t0).count());
+      release(self, l.id, measured);
+    },
+    [=](caf::error& err) {
+      on_error(self, err);
+      next(self);
+    });
 }
 
 caf::behavior acquirer(acquirer_actor* self, pool::pool_actor pool,

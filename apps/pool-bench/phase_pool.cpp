@@ -14,6 +14,7 @@
 
 #include "phases.hpp"
 #include "pool_util.hpp"
+#include "requests.hpp"
 
 namespace bench {
 
@@ -69,25 +70,23 @@ void next(client_actor* self) {
     return;
   }
   auto v = st.value = st.value == 1000000 ? 1 : st.value + 1;
-  self
-    ->request(st.pool, query_timeout, pool::query_atom::value,
-              pool::statement{"SELECT $1::int", {v}})
-    .then(
-      [=](pool::query_result& r) {
-        auto t1 = clock::now();
-        auto& s = self->state;
-        s.done->fetch_add(1, std::memory_order_relaxed);
-        if (r.rows() != 1 || r.columns.size() != 1 ||
-            std::atoi(r.at(0, 0).c_str()) != v)
-          on_error(self, "wrong answer to SELECT " + std::to_string(v));
-        else if (t1 >= s.times.window_start && t1 < s.times.window_end)
-          s.out.hist.record((t1 - t0).count());
-        next(self);
-      },
-      [=](caf::error& err) {
-        on_error(self, pool::describe(err));
-        next(self);
-      });
+  request_query(
+    self, st.pool, query_timeout, pool::statement{"SELECT $1::int", {v}},
+    [=](pool::query_result& r) {
+      auto t1 = clock::now();
+      auto& s = self->state;
+      s.done->fetch_add(1, std::memory_order_relaxed);
+      if (r.rows() != 1 || r.columns.size() != 1 ||
+          std::atoi(r.at(0, 0).c_str()) != v)
+        on_error(self, "wrong answer to SELECT " + std::to_string(v));
+      else if (t1 >= s.times.window_start && t1 < s.times.window_end)
+        s.out.hist.record((t1 - t0).count());
+      next(self);
+    },
+    [=](caf::error& err) {
+      on_error(self, pool::describe(err));
+      next(self);
+    });
 }
 
 caf::behavior client(client_actor* self, pool::pool_actor pool,
@@ -105,7 +104,8 @@ caf::behavior client(client_actor* self, pool::pool_actor pool,
 
 } // namespace
 
-load_result run_pool_phase(caf::actor_system& sys, const run_spec& spec) {
+load_result run_pool_phase(caf::actor_system& sys, const run_spec& spec,
+                           const std::string& label) {
   load_result res;
   auto settings = pool_settings(spec.conninfo, spec.pool);
   settings.pipeline_depth = spec.pipeline_depth;
@@ -124,7 +124,7 @@ load_result run_pool_phase(caf::actor_system& sys, const run_spec& spec) {
   std::this_thread::sleep_until(times.start);
   for (auto& c : clients)
     caf::anon_send(c, go_atom::value);
-  auto usage = watch_window("pool " + spec.name(), times, *done);
+  auto usage = watch_window(label, times, *done, spec.server);
   std::vector<uint64_t> per_client;
   bool late = false;
   for (size_t i = 0; i < spec.clients && !late; ++i)
@@ -137,7 +137,7 @@ load_result run_pool_phase(caf::actor_system& sys, const run_spec& spec) {
         res.errors += s.errors;
       },
       caf::after(query_timeout + 10s) >> [&] { late = true; });
-  print_pool_stats(sys, *pool, "pool after the pool phase");
+  print_pool_stats(sys, *pool, ("after " + label).c_str());
   if (auto err = stop_pool(sys, *pool))
     res.failure = "shutdown failed: " + pool::describe(err);
   if (late)

@@ -129,7 +129,7 @@ load_result run_raw_phase(const run_spec& spec, raw_mode mode) {
                            static_cast<int>(i * 1000), std::cref(times),
                            std::ref(done), std::ref(out[i]));
     auto label = (dedicated ? "raw " : "connect ") + spec.name();
-    auto usage = watch_window(label, times, done);
+    auto usage = watch_window(label, times, done, spec.server);
     for (auto& t : threads)
       t.join();
     res.ops_min = UINT64_MAX;

@@ -10,6 +10,7 @@
 #include "caf/fwd.hpp"
 
 #include "measure.hpp"
+#include "proc_stat.hpp"
 #include "window.hpp"
 
 namespace bench {
@@ -23,6 +24,8 @@ struct run_spec {
   double duration = 5;
   /// The pool's pipeline_depth (1 = off).
   size_t pipeline_depth = 4;
+  /// Where the server's CPU time is read.
+  server_cpu_probe server;
 
   /// "64x16".
   std::string name() const {
@@ -56,6 +59,9 @@ struct load_result {
   latency_summary latency;
   /// Errors and wrong answers during warm-up and window.
   uint64_t errors = 0;
+  /// TPC-B: serialisation failures and deadlocks (SQLSTATE 40001, 40P01),
+  /// not counted in `errors`.
+  uint64_t retryable = 0;
   std::string first_error;
   /// Fewest and most queries one client (actor or thread) completed inside
   /// the window: the spread shows how fairly the load was served.
@@ -63,6 +69,12 @@ struct load_result {
   uint64_t ops_max = 0;
   /// Process CPU time (user + system, all threads) per query in the window.
   double cpu_us_per_query = 0;
+  /// Context switches of the process (all threads) per query in the
+  /// window.
+  double ctx_per_query = 0;
+  /// The server's CPU time per query in the window, in µs (NaN: no server
+  /// process found on this machine).
+  double server_cpu_us_per_query = 0;
   /// `operator new` calls per query in the window (whole process).
   double allocs_per_query = 0;
   /// malloc/calloc/realloc calls per query in the window (whole process,
@@ -82,7 +94,9 @@ acquire_result run_acquire_phase(caf::actor_system& sys,
 
 /// The pool: min = max = `spec.pool` connections; `spec.clients`
 /// event-based actors in a closed loop, each with one query in flight.
-load_result run_pool_phase(caf::actor_system& sys, const run_spec& spec);
+/// `label` names the phase in progress lines.
+load_result run_pool_phase(caf::actor_system& sys, const run_spec& spec,
+                           const std::string& label);
 
 /// The baselines, each on `spec.pool` threads.
 enum class raw_mode {
@@ -94,6 +108,35 @@ enum class raw_mode {
 };
 
 load_result run_raw_phase(const run_spec& spec, raw_mode mode);
+
+/// pgbench's TPC-B transaction through a pool of `spec.pool` connections
+/// (min = max): `spec.clients` actors in a closed loop, each sending the
+/// five statements as one `transaction` message. The tables must exist at
+/// `scale` (`pgbench -i -s scale`). Serialisation failures and deadlocks
+/// are counted in `retryable`, other errors in `errors`.
+load_result run_tpcb_phase(caf::actor_system& sys, const run_spec& spec,
+                           size_t scale, const std::string& label);
+
+/// What an idle pool cost.
+struct idle_result {
+  size_t pool = 0;
+  /// Measured length of the idle window, in seconds.
+  double seconds = 0;
+  /// This process's CPU time in the window, as % of one core.
+  double cpu_percent = 0;
+  /// This process's context switches per second in the window.
+  double ctx_per_second = 0;
+  /// The server's CPU time in the window, as % of one core (NaN: no server
+  /// process found).
+  double server_cpu_percent = 0;
+  std::string failure;
+};
+
+/// Starts a pool of `pool_size` connections (min = max), waits until all
+/// are idle, then measures `seconds` of doing nothing.
+idle_result run_idle_phase(caf::actor_system& sys, const std::string& conninfo,
+                           size_t pool_size, double seconds,
+                           const server_cpu_probe& server);
 
 /// What the scale checks measured (see scale.cpp).
 struct scale_result {

@@ -45,15 +45,25 @@ std::string panel(const fs::path& dir, size_t i, const config_result& r) {
   std::ostringstream gp;
   char title[200];
   std::snprintf(title, sizeof(title),
-                "%zu clients, pool %zu: pool %.0f q/s, raw libpq %.0f q/s "
-                "(ratio %.2f)",
-                r.spec.clients, r.spec.pool, r.pool.qps, r.raw.qps,
-                r.raw.qps > 0 ? r.pool.qps / r.raw.qps : 0.0);
-  gp << "set title " << quoted(title) << "\n";
-  gp << "plot " << quoted((dir / ("pool" + base)).string())
-     << " using 1:2 with steps lw 2 lc rgb '#1f77b4' title "
-     << quoted("pool (" + std::to_string(r.spec.clients) + " actors)") << ", "
-     << quoted((dir / ("raw" + base)).string())
+                "%zu clients, pool %zu: raw libpq %.0f q/s", r.spec.clients,
+                r.spec.pool, r.raw.qps);
+  std::string t = title;
+  for (const auto& p : r.pools) {
+    std::snprintf(title, sizeof(title), "; pool %s %.0f q/s (%.2f)",
+                  to_string(p.mode), p.load.qps,
+                  r.raw.qps > 0 ? p.load.qps / r.raw.qps : 0.0);
+    t += title;
+  }
+  gp << "set title " << quoted(t) << "\n";
+  gp << "plot ";
+  const char* colours[] = {"#1f77b4", "#2ca02c"};
+  for (size_t j = 0; j < r.pools.size(); ++j)
+    gp << quoted((dir / ("pool" + base + "_" + std::to_string(j))).string())
+       << " using 1:2 with steps lw 2 lc rgb '" << colours[j % 2] << "' title "
+       << quoted("pool, " + std::string{to_string(r.pools[j].mode)} +
+                 " scheduler (" + std::to_string(r.spec.clients) + " actors)")
+       << ", ";
+  gp << quoted((dir / ("raw" + base)).string())
      << " using 1:2 with steps lw 2 lc rgb '#d62728' title "
      << quoted("raw libpq (" + std::to_string(r.spec.pool) + " threads)");
   if (r.connect.ran && r.connect.hist.count() > 0)
@@ -97,7 +107,9 @@ plot_status plot_latency(const std::string& png,
   bool ok = true;
   for (size_t i = 0; i < rs.size(); ++i) {
     auto base = std::to_string(i);
-    ok &= write_cdf(dir / ("pool" + base), rs[i].pool.hist);
+    for (size_t j = 0; j < rs[i].pools.size(); ++j)
+      ok &= write_cdf(dir / ("pool" + base + "_" + std::to_string(j)),
+                      rs[i].pools[j].load.hist);
     ok &= write_cdf(dir / ("raw" + base), rs[i].raw.hist);
     if (rs[i].connect.ran)
       ok &= write_cdf(dir / ("connect" + base), rs[i].connect.hist);

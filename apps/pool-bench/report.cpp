@@ -31,42 +31,44 @@ json_object& add_latency(json_object& j, const std::string& prefix,
     .add((prefix + "mean_us").c_str(), l.mean_us);
 }
 
-// Adds errors, fairness and client CPU of `r` as <prefix>errors,
-// <prefix>worker_ops_min/max and <prefix>client_cpu_us_per_q.
+// Adds errors, fairness and per-query costs of `r` as <prefix>errors,
+// <prefix>worker_ops_min/max and `add_costs`'s fields.
 json_object& add_counts(json_object& j, const std::string& prefix,
                         const load_result& r) {
-  return j.add((prefix + "errors").c_str(), r.errors)
+  j.add((prefix + "errors").c_str(), r.errors)
     .add((prefix + "worker_ops_min").c_str(), r.ops_min)
-    .add((prefix + "worker_ops_max").c_str(), r.ops_max)
-    .add((prefix + "client_cpu_us_per_q").c_str(), r.cpu_us_per_query);
+    .add((prefix + "worker_ops_max").c_str(), r.ops_max);
+  return add_costs(j, prefix, r);
 }
 
 void print_row(const std::string& label, const load_result& r) {
   if (!r.failure.empty() && r.ops == 0) {
-    std::printf("%-22s FAILED: %s\n", label.c_str(), r.failure.c_str());
+    std::printf("%-24s FAILED: %s\n", label.c_str(), r.failure.c_str());
     return;
   }
   const auto& l = r.latency;
-  std::printf("%-22s %8.0f %8.1f %8.1f %9.1f %9.1f %8.1f %6" PRIu64 " %7" PRIu64
-              "..%-7" PRIu64 " %6.1f %6.2f %6.2f\n",
+  std::printf("%-24s %8.0f %8.1f %8.1f %9.1f %9.1f %6" PRIu64 " %7" PRIu64
+              "..%-7" PRIu64 " %6.1f %6.2f %7.1f %6.2f %6.2f\n",
               label.c_str(), r.qps, l.p50_us, l.p99_us, l.p999_us, l.max_us,
-              l.mean_us, r.errors, r.ops_min, r.ops_max, r.cpu_us_per_query,
-              r.allocs_per_query, r.mallocs_per_query);
+              r.errors, r.ops_min, r.ops_max, r.cpu_us_per_query,
+              r.ctx_per_query, r.server_cpu_us_per_query, r.allocs_per_query,
+              r.mallocs_per_query);
 }
 
-void print_problems(const char* what, const load_result& r) {
+void print_problems(const std::string& what, const load_result& r) {
   if (!r.failure.empty())
-    std::printf("  %s: %s\n", what, r.failure.c_str());
+    std::printf("  %s: %s\n", what.c_str(), r.failure.c_str());
   if (r.errors > 0)
-    std::printf("  %s: %" PRIu64 " errors, first: %s\n", what, r.errors,
+    std::printf("  %s: %" PRIu64 " errors, first: %s\n", what.c_str(), r.errors,
                 r.first_error.c_str());
 }
 
-std::string result_line(const char* peer, uint64_t clients, uint64_t pool,
-                        const load_result& r, double acq_p50, double acq_p99,
-                        const std::string& version) {
+std::string result_line(const char* peer, const char* mode, uint64_t clients,
+                        uint64_t pool, const load_result& r, double acq_p50,
+                        double acq_p99, const std::string& version) {
   json_object j;
   j.add("peer", peer)
+    .add("scheduler_mode", mode)
     .add("clients", clients)
     .add("pool", pool)
     .add("qps", r.qps);
@@ -75,6 +77,7 @@ std::string result_line(const char* peer, uint64_t clients, uint64_t pool,
     .add("acq_p99_us", acq_p99)
     .add("ops", r.ops);
   add_counts(j, "", r)
+    .add("allocs_per_query", r.allocs_per_query)
     .add("seconds", r.seconds)
     .add("query", query_text)
     .add("version", version);
@@ -92,97 +95,126 @@ std::string libpq_version() {
   return std::to_string(v / 10000) + "." + std::to_string(v % 10000);
 }
 
+json_object& add_costs(json_object& j, const std::string& prefix,
+                       const load_result& r) {
+  return j.add((prefix + "client_cpu_us_per_q").c_str(), r.cpu_us_per_query)
+    .add((prefix + "ctx_switches_per_q").c_str(), r.ctx_per_query)
+    .add((prefix + "server_cpu_us_per_q").c_str(), r.server_cpu_us_per_query);
+}
+
 void print_config(const config_result& r) {
   const auto& s = r.spec;
-  std::printf("\n%-22s %8s %8s %8s %9s %9s %8s %6s %16s %6s %6s %6s\n",
+  std::printf("\n%-24s %8s %8s %8s %9s %9s %6s %16s %6s %6s %7s %6s %6s\n",
               ("config " + s.name()).c_str(), "qps", "p50 us", "p99 us",
-              "p99.9 us", "max us", "mean us", "errors", "ops/client", "CPU/q",
-              "new/q", "mall/q");
-  print_row("pool " + std::to_string(s.clients) + " actors", r.pool);
+              "p99.9 us", "max us", "errors", "ops/client", "CPU/q", "csw/q",
+              "srvCPU/q", "new/q", "mall/q");
+  for (const auto& p : r.pools)
+    print_row("pool " + std::string{to_string(p.mode)} + " " +
+                std::to_string(s.clients) + " actors",
+              p.load);
   print_row("raw libpq " + std::to_string(s.pool) + " threads", r.raw);
   if (r.connect.ran || !r.connect.failure.empty())
     print_row("connect/query " + std::to_string(s.pool) + " thr", r.connect);
-  std::printf("ratio = pool qps / raw libpq qps = %.3f\n",
-              ratio(r.pool.qps, r.raw.qps));
+  std::printf("(CPU/q: this process's CPU us per query; csw/q: its context "
+              "switches per query; srvCPU/q: the server's CPU us per query)\n");
+  for (const auto& p : r.pools)
+    std::printf("ratio (%s scheduler) = pool qps / raw libpq qps = %.3f\n",
+                to_string(p.mode), ratio(p.load.qps, r.raw.qps));
   if (r.connect.ran)
-    std::printf("connect-per-request: %.0f qps = %.3f of raw libpq; the pool "
-                "does %.1fx its rate\n",
-                r.connect.qps, ratio(r.connect.qps, r.raw.qps),
-                ratio(r.pool.qps, r.connect.qps));
-  print_problems("pool", r.pool);
+    std::printf("connect-per-request: %.0f qps = %.3f of raw libpq\n",
+                r.connect.qps, ratio(r.connect.qps, r.raw.qps));
+  for (const auto& p : r.pools)
+    print_problems("pool " + std::string{to_string(p.mode)}, p.load);
   print_problems("raw libpq", r.raw);
   print_problems("connect-per-request", r.connect);
 }
 
-void print_summary(const std::vector<config_result>& rs,
-                   const acquire_result& acq) {
-  std::printf("\nsummary: %s, latencies in us; acquire alone (idle "
-              "connection): p50 %.1f, p99 %.1f\n",
-              query_text, acq.acquire.p50_us, acq.acquire.p99_us);
-  std::printf("%-9s %8s %8s %8s %9s %8s %6s %6s %6s %6s  %s\n", "config", "qps",
-              "p50", "p99", "p99.9", "raw qps", "ratio", "new/q", "mall/q",
-              "errors", "ops/client");
+void print_summary(const std::vector<config_result>& rs) {
+  std::printf("\nsummary: %s, latencies in us, costs per query\n", query_text);
+  std::printf("%-9s %-7s %8s %8s %8s %9s %8s %6s %6s %6s %7s %6s %6s  %s\n",
+              "config", "sched", "qps", "p50", "p99", "p99.9", "raw qps",
+              "ratio", "CPU/q", "csw/q", "srvCPU", "new/q", "acqp99",
+              "ops/client");
   for (const auto& r : rs) {
-    const auto& p = r.pool;
-    std::printf(
-      "%-9s %8.0f %8.1f %8.1f %9.1f %8.0f %6.3f %6.2f %6.2f %6" PRIu64
-      "  %" PRIu64 "..%" PRIu64 "\n",
-      r.spec.name().c_str(), p.qps, p.latency.p50_us, p.latency.p99_us,
-      p.latency.p999_us, r.raw.qps, ratio(p.qps, r.raw.qps), p.allocs_per_query,
-      p.mallocs_per_query, p.errors + r.raw.errors, p.ops_min, p.ops_max);
+    for (const auto& x : r.pools) {
+      const auto& p = x.load;
+      std::printf(
+        "%-9s %-7s %8.0f %8.1f %8.1f %9.1f %8.0f %6.3f %6.1f %6.2f "
+        "%7.1f %6.2f %6.1f  %" PRIu64 "..%" PRIu64 "\n",
+        r.spec.name().c_str(), to_string(x.mode), p.qps, p.latency.p50_us,
+        p.latency.p99_us, p.latency.p999_us, r.raw.qps, ratio(p.qps, r.raw.qps),
+        p.cpu_us_per_query, p.ctx_per_query, p.server_cpu_us_per_query,
+        p.allocs_per_query, x.acq.acquire.p99_us, p.ops_min, p.ops_max);
+    }
+    const auto& w = r.raw;
+    std::printf("%-9s %-7s %8.0f %8.1f %8.1f %9.1f %8s %6s %6.1f %6.2f %7.1f "
+                "%6.2f %6s  %" PRIu64 "..%" PRIu64 "\n",
+                r.spec.name().c_str(), "raw", w.qps, w.latency.p50_us,
+                w.latency.p99_us, w.latency.p999_us, "", "", w.cpu_us_per_query,
+                w.ctx_per_query, w.server_cpu_us_per_query, w.allocs_per_query,
+                "", w.ops_min, w.ops_max);
   }
 }
 
-std::string to_json(const config_result& r, const acquire_result& acq,
-                    const scheduler_info& sched) {
-  const auto& p = r.pool;
+std::vector<std::string> to_json(const config_result& r,
+                                 const std::vector<std::string>& sched) {
+  std::vector<std::string> out;
   const auto& w = r.raw;
   const auto& c = r.connect;
   auto nan = std::nan("");
-  json_object j;
-  j.add("clients", uint64_t{r.spec.clients})
-    .add("pool", uint64_t{r.spec.pool})
-    .add("qps", p.qps);
-  add_latency(j, "", p.latency)
-    .add("acq_p50_us", acq.acquire.p50_us)
-    .add("acq_p99_us", acq.acquire.p99_us)
-    .add("raw_qps", w.qps)
-    .add("ratio", ratio(p.qps, w.qps))
-    .add("allocs_per_query", p.allocs_per_query)
-    .add("mallocs_per_query", p.mallocs_per_query)
-    .add("ops", p.ops);
-  add_counts(j, "", p).add("seconds", p.seconds);
-  add_latency(j, "raw_", w.latency);
-  add_counts(j, "raw_", w)
-    .add("raw_allocs_per_query", w.allocs_per_query)
-    .add("raw_mallocs_per_query", w.mallocs_per_query)
-    .add("connect_qps", c.ran ? c.qps : nan)
-    .add("connect_ratio", c.ran ? ratio(c.qps, w.qps) : nan)
-    .add("connect_p50_us", c.ran ? c.latency.p50_us : nan)
-    .add("connect_errors", c.errors)
-    .add("acq_p999_us", acq.acquire.p999_us)
-    .add("acq_max_us", acq.acquire.max_us)
-    .add("acq_samples", acq.acquire.count)
-    .add("acq_errors", acq.errors)
-    .add("warmup_s", r.spec.warmup)
-    .add("cores", uint64_t{std::thread::hardware_concurrency()})
-    .add("scheduler", sched.to_string())
-    .add("query", query_text)
-    .add("version", libpool_version());
-  return j.str();
+  for (size_t i = 0; i < r.pools.size(); ++i) {
+    const auto& p = r.pools[i].load;
+    const auto& acq = r.pools[i].acq;
+    json_object j;
+    j.add("phase", "select")
+      .add("scheduler_mode", to_string(r.pools[i].mode))
+      .add("clients", uint64_t{r.spec.clients})
+      .add("pool", uint64_t{r.spec.pool})
+      .add("qps", p.qps);
+    add_latency(j, "", p.latency)
+      .add("acq_p50_us", acq.acquire.p50_us)
+      .add("acq_p99_us", acq.acquire.p99_us)
+      .add("raw_qps", w.qps)
+      .add("ratio", ratio(p.qps, w.qps))
+      .add("allocs_per_query", p.allocs_per_query)
+      .add("mallocs_per_query", p.mallocs_per_query)
+      .add("ops", p.ops);
+    add_counts(j, "", p).add("seconds", p.seconds);
+    add_latency(j, "raw_", w.latency);
+    add_counts(j, "raw_", w)
+      .add("raw_allocs_per_query", w.allocs_per_query)
+      .add("raw_mallocs_per_query", w.mallocs_per_query)
+      .add("connect_qps", c.ran ? c.qps : nan)
+      .add("connect_ratio", c.ran ? ratio(c.qps, w.qps) : nan)
+      .add("connect_p50_us", c.ran ? c.latency.p50_us : nan)
+      .add("connect_errors", c.errors)
+      .add("acq_p999_us", acq.acquire.p999_us)
+      .add("acq_max_us", acq.acquire.max_us)
+      .add("acq_samples", acq.acquire.count)
+      .add("acq_errors", acq.errors)
+      .add("warmup_s", r.spec.warmup)
+      .add("cores", uint64_t{std::thread::hardware_concurrency()})
+      .add("scheduler", i < sched.size() ? sched[i] : std::string{})
+      .add("query", query_text)
+      .add("version", libpool_version());
+    out.emplace_back(j.str());
+  }
+  return out;
 }
 
-void print_result_lines(const config_result& r, const acquire_result& acq) {
+void print_result_lines(const config_result& r) {
   auto n = uint64_t{r.spec.clients};
   auto p = uint64_t{r.spec.pool};
-  std::printf("%s\n", result_line("libpool", n, p, r.pool, acq.acquire.p50_us,
-                                  acq.acquire.p99_us, libpool_version())
+  for (const auto& x : r.pools)
+    std::printf("%s\n", result_line("libpool", to_string(x.mode), n, p, x.load,
+                                    x.acq.acquire.p50_us, x.acq.acquire.p99_us,
+                                    libpool_version())
+                          .c_str());
+  std::printf("%s\n", result_line("raw-libpq", "none", p, p, r.raw, -1, -1,
+                                  libpq_version())
                         .c_str());
-  std::printf(
-    "%s\n",
-    result_line("raw-libpq", p, p, r.raw, -1, -1, libpq_version()).c_str());
   if (r.connect.ran)
-    std::printf("%s\n", result_line("libpq-connect-per-request", p, 0,
+    std::printf("%s\n", result_line("libpq-connect-per-request", "none", p, 0,
                                     r.connect, -1, -1, libpq_version())
                           .c_str());
 }

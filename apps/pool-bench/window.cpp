@@ -1,11 +1,13 @@
 #include "window.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <thread>
 
 #include "alloc_count.hpp"
 #include "measure.hpp"
 #include "phases.hpp"
+#include "proc_stat.hpp"
 
 namespace bench {
 
@@ -17,17 +19,43 @@ double secs(clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-struct snapshot {
-  clock::time_point at;
-  double cpu = 0;
-  alloc_counts allocs;
-
-  static snapshot now() {
-    return {clock::now(), process_cpu_seconds(), current_alloc_counts()};
-  }
-};
-
 } // namespace
+
+usage_snapshot snapshot_begin(const server_cpu_probe& server) {
+  usage_snapshot s;
+  s.server_us = server.cpu_us();
+  s.at = clock::now();
+  s.cpu = process_cpu_seconds();
+  s.ctx = context_switches();
+  auto a = current_alloc_counts();
+  s.news = a.news;
+  s.mallocs = a.mallocs;
+  return s;
+}
+
+usage_snapshot snapshot_end(const server_cpu_probe& server) {
+  usage_snapshot s;
+  s.at = clock::now();
+  s.cpu = process_cpu_seconds();
+  s.ctx = context_switches();
+  auto a = current_alloc_counts();
+  s.news = a.news;
+  s.mallocs = a.mallocs;
+  s.server_us = server.cpu_us();
+  return s;
+}
+
+window_usage usage_between(const usage_snapshot& a, const usage_snapshot& b) {
+  window_usage u;
+  u.seconds = secs(b.at - a.at);
+  u.cpu_seconds = b.cpu - a.cpu;
+  u.ctx_switches = b.ctx - a.ctx;
+  u.news = b.news - a.news;
+  u.mallocs = b.mallocs - a.mallocs;
+  if (a.server_us >= 0 && b.server_us >= 0)
+    u.server_cpu_us = b.server_us - a.server_us;
+  return u;
+}
 
 phase_times phase_times::from_now(double warmup_s, double duration_s) {
   auto to_duration = [](double s) {
@@ -42,8 +70,9 @@ phase_times phase_times::from_now(double warmup_s, double duration_s) {
 }
 
 window_usage watch_window(const std::string& label, const phase_times& t,
-                          const std::atomic<uint64_t>& ops) {
-  snapshot first;
+                          const std::atomic<uint64_t>& ops,
+                          const server_cpu_probe& server) {
+  usage_snapshot first;
   bool in_window = false;
   auto tick = t.start + 1s;
   uint64_t last_ops = 0;
@@ -66,17 +95,11 @@ window_usage watch_window(const std::string& label, const phase_times& t,
     }
     std::this_thread::sleep_until(target);
     if (!in_window) {
-      first = snapshot::now();
+      first = snapshot_begin(server);
       in_window = true;
       continue;
     }
-    auto last = snapshot::now();
-    window_usage u;
-    u.seconds = secs(last.at - first.at);
-    u.cpu_seconds = last.cpu - first.cpu;
-    u.news = last.allocs.news - first.allocs.news;
-    u.mallocs = last.allocs.mallocs - first.allocs.mallocs;
-    return u;
+    return usage_between(first, snapshot_end(server));
   }
 }
 
@@ -90,6 +113,9 @@ void load_result::finish(const window_usage& u, double duration) {
     return;
   auto per_query = [this](double x) { return x / static_cast<double>(ops); };
   cpu_us_per_query = per_query(u.cpu_seconds * 1e6);
+  ctx_per_query = per_query(static_cast<double>(u.ctx_switches));
+  server_cpu_us_per_query =
+    u.server_cpu_us >= 0 ? per_query(u.server_cpu_us) : std::nan("");
   allocs_per_query = per_query(static_cast<double>(u.news));
   mallocs_per_query =
     mallocs_counted() ? per_query(static_cast<double>(u.mallocs)) : -1;

@@ -1,9 +1,16 @@
 # cmake -DBENCH=<pool-bench> -DOUT=<json file> -P smoke.cmake
 #
-# Runs pool-bench on configuration 4x4 for 2 s (+0.5 s warm-up) against
-# $POOL_TEST_DSN, then checks that the JSON file is an array with one object
-# carrying every field, that the numbers are plausible, and that the RESULT
-# lines of both peers have exactly the agreed fields, in the agreed order.
+# Three short pool-bench runs against $POOL_TEST_DSN (the server of
+# scripts/test, whose data directory POOL_TEST_PGDATA lets pool-bench find
+# the server's processes):
+#  1. configuration 4x4 for 2 s (+0.5 s warm-up) with every scheduler mode
+#     this build has, and a 1 s idle phase: checks the JSON file (one object
+#     per scheduler mode, then one idle object per mode, every field there,
+#     plausible numbers) and the RESULT lines (exactly the agreed fields, in
+#     the agreed order; the per-query costs are numbers);
+#  2. --tpcb at 4x2 for 1 s: the pool's TPC-B rows (per mode) and pgbench's,
+#     as TPCB lines with positive tps and no errors;
+#  3. --idle --idle-seconds 1 --scheduler default: its IDLE line.
 cmake_minimum_required(VERSION 3.19) # string(JSON)
 
 set(dsn "$ENV{POOL_TEST_DSN}")
@@ -15,8 +22,8 @@ endif()
 file(REMOVE "${OUT}")
 execute_process(
   COMMAND "${BENCH}" --configs 4x4 --duration 2 --warmup 0.5 --json "${OUT}"
-          --result-line --conninfo "${dsn}"
-  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 110)
+          --result-line --idle-seconds 1 --conninfo "${dsn}"
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 100)
 message(STATUS "pool-bench stdout:\n${out}")
 message(STATUS "pool-bench stderr:\n${err}")
 if(NOT rc EQUAL 0)
@@ -51,38 +58,90 @@ function(expect_positive doc name)
   endif()
 endfunction()
 
+# -- the scheduler modes -------------------------------------------------------
+# "default" always runs; "io" runs unless pool-bench says this build lacks it.
+set(modes default)
+if(out MATCHES "NOTE: scheduler io: not run")
+  message(STATUS "bench.smoke: this build has no io scheduler")
+else()
+  list(APPEND modes io)
+endif()
+list(LENGTH modes n_modes)
+
 # -- the JSON file ------------------------------------------------------------
 string(JSON type ERROR_VARIABLE error TYPE "${json}")
 if(error OR NOT type STREQUAL "ARRAY")
   message(FATAL_ERROR "${OUT} is not a JSON array: ${error}\n${json}")
 endif()
 string(JSON n LENGTH "${json}")
-if(NOT n EQUAL 1)
-  message(FATAL_ERROR "want 1 configuration in ${OUT}, got ${n}")
+math(EXPR want_n "2 * ${n_modes}")
+if(NOT n EQUAL want_n)
+  message(FATAL_ERROR "want ${want_n} objects in ${OUT} (per scheduler mode: "
+                      "4x4 and idle), got ${n}")
 endif()
-json_get(obj "${json}" 0)
-foreach(f clients pool qps p50_us p99_us p999_us max_us mean_us acq_p50_us
-          acq_p99_us raw_qps ratio allocs_per_query mallocs_per_query ops
-          errors worker_ops_min worker_ops_max client_cpu_us_per_q seconds
-          raw_p50_us raw_p99_us raw_allocs_per_query connect_qps)
-  expect_number("${obj}" ${f})
+set(select_modes "")
+set(idle_modes "")
+math(EXPR last "${n} - 1")
+foreach(i RANGE ${last})
+  json_get(obj "${json}" ${i})
+  json_get(phase "${obj}" phase)
+  json_get(mode "${obj}" scheduler_mode)
+  if(phase STREQUAL "idle")
+    list(APPEND idle_modes ${mode})
+    foreach(f pool seconds cpu_percent ctx_switches_per_s server_cpu_percent)
+      expect_number("${obj}" ${f})
+    endforeach()
+    json_get(secs "${obj}" seconds)
+    if(secs LESS 0.9)
+      message(FATAL_ERROR "idle phase measured ${secs} s, want about 1")
+    endif()
+    continue()
+  endif()
+  if(NOT phase STREQUAL "select")
+    message(FATAL_ERROR "unknown phase '${phase}' in ${OUT}")
+  endif()
+  list(APPEND select_modes ${mode})
+  foreach(f clients pool qps p50_us p99_us p999_us max_us mean_us acq_p50_us
+            acq_p99_us raw_qps ratio allocs_per_query mallocs_per_query ops
+            errors worker_ops_min worker_ops_max client_cpu_us_per_q
+            ctx_switches_per_q server_cpu_us_per_q seconds raw_p50_us
+            raw_p99_us raw_allocs_per_query raw_client_cpu_us_per_q
+            raw_ctx_switches_per_q raw_server_cpu_us_per_q connect_qps)
+    expect_number("${obj}" ${f})
+  endforeach()
+  # A closed loop through sockets cannot run without context switches, and
+  # the server works for every query.
+  foreach(f qps p50_us p99_us p999_us acq_p50_us acq_p99_us raw_qps ratio
+            allocs_per_query ops worker_ops_min connect_qps
+            client_cpu_us_per_q ctx_switches_per_q server_cpu_us_per_q
+            raw_client_cpu_us_per_q raw_ctx_switches_per_q
+            raw_server_cpu_us_per_q)
+    expect_positive("${obj}" ${f})
+  endforeach()
+  json_get(clients "${obj}" clients)
+  json_get(pool "${obj}" pool)
+  json_get(errors "${obj}" errors)
+  if(NOT clients EQUAL 4 OR NOT pool EQUAL 4 OR NOT errors EQUAL 0)
+    message(FATAL_ERROR "want clients 4, pool 4, errors 0; got ${clients}, "
+                        "${pool}, ${errors}")
+  endif()
 endforeach()
-foreach(f qps p50_us p99_us p999_us acq_p50_us acq_p99_us raw_qps ratio
-          allocs_per_query ops worker_ops_min connect_qps)
-  expect_positive("${obj}" ${f})
+foreach(what select_modes idle_modes)
+  set(got ${${what}})
+  list(SORT got)
+  set(want ${modes})
+  list(SORT want)
+  if(NOT got STREQUAL want)
+    message(FATAL_ERROR "${what}: want one object per scheduler mode "
+                        "(${want}), got (${got})")
+  endif()
 endforeach()
-json_get(clients "${obj}" clients)
-json_get(pool "${obj}" pool)
-json_get(errors "${obj}" errors)
-if(NOT clients EQUAL 4 OR NOT pool EQUAL 4 OR NOT errors EQUAL 0)
-  message(FATAL_ERROR "want clients 4, pool 4, errors 0; got ${clients}, "
-                      "${pool}, ${errors}")
-endif()
 
 # -- the RESULT lines ---------------------------------------------------------
-set(want peer clients pool qps p50_us p99_us p999_us max_us mean_us acq_p50_us
-    acq_p99_us ops errors worker_ops_min worker_ops_max client_cpu_us_per_q
-    seconds query version)
+set(want peer scheduler_mode clients pool qps p50_us p99_us p999_us max_us
+    mean_us acq_p50_us acq_p99_us ops errors worker_ops_min worker_ops_max
+    client_cpu_us_per_q ctx_switches_per_q server_cpu_us_per_q
+    allocs_per_query seconds query version)
 set(want_sorted ${want})
 list(SORT want_sorted)
 string(REGEX MATCHALL "RESULT [^\n]*" lines "${out}")
@@ -119,12 +178,94 @@ foreach(line IN LISTS lines)
   if(NOT query STREQUAL "SELECT $1::int")
     message(FATAL_ERROR "RESULT query is '${query}'")
   endif()
-  expect_positive("${doc}" qps)
-  list(APPEND peers ${peer})
+  foreach(f qps client_cpu_us_per_q ctx_switches_per_q server_cpu_us_per_q)
+    expect_positive("${doc}" ${f})
+  endforeach()
+  expect_number("${doc}" allocs_per_query)
+  json_get(mode "${doc}" scheduler_mode)
+  if(peer STREQUAL "libpool") # raw libpq allocates with malloc only
+    expect_positive("${doc}" allocs_per_query)
+  endif()
+  list(APPEND peers ${peer}/${mode})
 endforeach()
-foreach(p libpool raw-libpq)
+set(want_peers raw-libpq/none)
+foreach(m IN LISTS modes)
+  list(APPEND want_peers libpool/${m})
+endforeach()
+foreach(p IN LISTS want_peers)
   if(NOT p IN_LIST peers)
     message(FATAL_ERROR "no RESULT line with peer ${p} (got: ${peers})")
   endif()
 endforeach()
-message(STATUS "bench.smoke: JSON and RESULT lines OK (peers: ${peers})")
+string(REGEX MATCHALL "IDLE [^\n]*" lines "${out}")
+list(LENGTH lines n_idle)
+if(NOT n_idle EQUAL n_modes)
+  message(FATAL_ERROR "want ${n_modes} IDLE lines, got ${n_idle}")
+endif()
+message(STATUS "bench.smoke: JSON, RESULT and IDLE lines OK (peers: ${peers})")
+
+# -- 2. TPC-B -----------------------------------------------------------------
+execute_process(
+  COMMAND "${BENCH}" --tpcb --configs 4x2 --duration 1 --warmup 0.2
+          --result-line --conninfo "${dsn}"
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 60)
+message(STATUS "pool-bench --tpcb stdout:\n${out}")
+message(STATUS "pool-bench --tpcb stderr:\n${err}")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "pool-bench --tpcb exited with ${rc}")
+endif()
+string(REGEX MATCHALL "TPCB [^\n]*" lines "${out}")
+set(peers "")
+foreach(line IN LISTS lines)
+  string(SUBSTRING "${line}" 5 -1 doc)
+  foreach(f clients pool scale tps transactions errors retryable
+            client_cpu_us_per_txn ctx_switches_per_txn server_cpu_us_per_txn
+            ratio_to_pgbench)
+    expect_number("${doc}" ${f})
+  endforeach()
+  foreach(f tps transactions client_cpu_us_per_txn server_cpu_us_per_txn)
+    expect_positive("${doc}" ${f})
+  endforeach()
+  json_get(errors "${doc}" errors)
+  if(NOT errors EQUAL 0)
+    message(FATAL_ERROR "TPC-B errors: ${line}")
+  endif()
+  json_get(peer "${doc}" peer)
+  json_get(mode "${doc}" scheduler_mode)
+  list(APPEND peers ${peer}/${mode})
+endforeach()
+set(want_peers pgbench/none)
+foreach(m IN LISTS modes)
+  list(APPEND want_peers libpool/${m})
+endforeach()
+foreach(p IN LISTS want_peers)
+  if(NOT p IN_LIST peers)
+    message(FATAL_ERROR "no TPCB line with peer ${p} (got: ${peers})")
+  endif()
+endforeach()
+message(STATUS "bench.smoke: TPCB lines OK (peers: ${peers})")
+
+# -- 3. --idle ----------------------------------------------------------------
+execute_process(
+  COMMAND "${BENCH}" --idle --idle-seconds 1 --scheduler default --result-line
+          --conninfo "${dsn}"
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 60)
+message(STATUS "pool-bench --idle stdout:\n${out}")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "pool-bench --idle exited with ${rc}\n${err}")
+endif()
+if(NOT out MATCHES "idle default scheduler: process CPU [0-9.]+ % of one core")
+  message(FATAL_ERROR "pool-bench --idle printed no idle line")
+endif()
+string(REGEX MATCHALL "IDLE [^\n]*" lines "${out}")
+list(LENGTH lines n_idle)
+if(NOT n_idle EQUAL 1)
+  message(FATAL_ERROR "want 1 IDLE line from --idle, got ${n_idle}")
+endif()
+string(SUBSTRING "${lines}" 5 -1 doc)
+expect_number("${doc}" cpu_percent)
+json_get(mode "${doc}" scheduler_mode)
+if(NOT mode STREQUAL "default")
+  message(FATAL_ERROR "IDLE line of --scheduler default says '${mode}'")
+endif()
+message(STATUS "bench.smoke: --tpcb and --idle OK")
