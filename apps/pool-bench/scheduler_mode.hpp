@@ -27,9 +27,8 @@ const char* to_string(scheduler_mode mode);
 std::vector<scheduler_mode> parse_scheduler_modes(const std::string& text,
                                                   std::string& error);
 
-/// Configures `cfg` (before its actor system is constructed) for `mode`.
-/// Returns an error if this build cannot run `mode` ("io scheduler not
-/// available in this build").
+/// Configures `cfg` (before its actor system is constructed) for `mode`:
+/// `io` loads libpool's io scheduler. Returns an error if it cannot.
 caf::error apply_scheduler(caf::actor_system_config& cfg, scheduler_mode mode);
 
 } // namespace bench
