@@ -13,6 +13,7 @@
 #include "caf/stateful_actor.hpp"
 
 #include "actors.hpp"
+#include "waiter_queue.hpp"
 
 namespace pool {
 
@@ -30,32 +31,6 @@ enum class conn_state : uint8_t {
   validating,
   /// Told to close; gone once its worker's down message arrives.
   closing,
-};
-
-/// Deadlines of waiting requests: deadline (actor clock) → waiter id.
-using deadline_map = std::multimap<caf::timespan, uint64_t>;
-
-/// A request waiting for a connection.
-struct waiter {
-  enum kind_t : uint8_t { query, txn, acquire } kind = query;
-  /// The waiter's id; ids grow, so they give the FIFO order.
-  uint64_t id = 0;
-  caf::response_promise rp;
-  /// The statement (query).
-  statement stmt;
-  /// The statements (txn).
-  std::vector<statement> stmts;
-  /// Whether it is a query that may share a busy connection's pipeline.
-  bool piped = false;
-  /// The requester of an acquire, who will hold the lease.
-  caf::actor_addr holder;
-  /// When it started waiting (actor clock).
-  caf::timespan since{0};
-  /// How long it may wait in all.
-  caf::timespan timeout{0};
-  /// Its entry in the manager's deadlines while it waits (also while parked
-  /// on a validation); none when it was served at once.
-  std::optional<deadline_map::iterator> deadline;
 };
 
 /// One open connection; keyed by its worker's id.
@@ -80,8 +55,6 @@ struct conn_slot {
   uint32_t inflight = 0;
   /// Whether it is listed in the manager's `open`.
   bool in_open = false;
-  /// The request that gets this connection once its validation succeeds.
-  std::optional<waiter> pending;
 };
 
 /// All pool state, owned by the manager actor alone.
@@ -111,18 +84,14 @@ struct manager_state {
   std::unordered_map<uint64_t, uint32_t> leases;
   /// Lease holders → number of leases they hold (each monitored once).
   std::unordered_map<caf::actor_addr, size_t> holders;
-  /// Waiting requests by id: iteration order is FIFO order.
-  std::map<uint64_t, waiter> waiters;
-  /// Their deadlines. One timer serves them all: it is armed for the
-  /// earliest deadline only (`timer_at`; max when none is armed), so a
-  /// request that waits costs no timer of its own.
-  deadline_map deadlines;
+  /// Waiting requests, FIFO, with their deadlines; also those parked on a
+  /// connection under validation.
+  waiter_queue waiters;
+  /// One timer serves every deadline: it is armed for the earliest one only
+  /// (`timer_at`; max when none is armed), so a request that waits costs no
+  /// timer of its own.
   caf::timespan timer_at = caf::timespan::max();
   uint64_t next_lease_id = 1;
-  /// Waiter ids: new requests count up from 2^40; requests handed back by
-  /// a worker count down from just below, so they go first.
-  uint64_t next_waiter_id = uint64_t{1} << 40;
-  uint64_t next_retry_id = (uint64_t{1} << 40) - 1;
   /// The most recent connect error (none since the last success).
   caf::error last_connect_error;
   /// The overload window: its start, the shortest wait of a request served

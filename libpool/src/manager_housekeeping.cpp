@@ -49,7 +49,7 @@ void check_idle_connections(manager_ptr self) {
   }
   for (auto id : to_check) {
     st.idle.erase(std::find(st.idle.begin(), st.idle.end(), id));
-    validate(self, id, std::nullopt);
+    validate(self, id);
   }
   if (!to_close.empty())
     update_want(self);

@@ -45,28 +45,12 @@ void forget_holder(manager_ptr self, const caf::actor_addr& holder) {
 // it is armed for (a timer armed for later fires anyway: harmless).
 void arm_timer(manager_ptr self) {
   auto& st = self->state;
-  if (st.deadlines.empty() || st.deadlines.begin()->first >= st.timer_at)
+  auto next = st.waiters.next_deadline();
+  if (next >= st.timer_at)
     return;
-  st.timer_at = st.deadlines.begin()->first;
+  st.timer_at = next;
   self->delayed_send(self, std::max(st.timer_at - now(self), caf::timespan{0}),
                      expire_atom::value);
-}
-
-// Enters the deadline of `w` (which starts waiting now, or again).
-void track(manager_ptr self, waiter& w) {
-  auto& st = self->state;
-  // Usually the latest deadline so far: the hint makes the insert O(1).
-  w.deadline =
-    st.deadlines.emplace_hint(st.deadlines.end(), w.since + w.timeout, w.id);
-  arm_timer(self);
-}
-
-// Drops the deadline of `w`, which is being answered.
-void untrack(manager_ptr self, waiter& w) {
-  if (w.deadline) {
-    self->state.deadlines.erase(*w.deadline);
-    w.deadline.reset();
-  }
 }
 
 // Tracks how long served requests waited, for load shedding.
@@ -82,7 +66,6 @@ void note_wait(manager_ptr self, caf::timespan wait) {
 // good).
 void assign(manager_ptr self, uint32_t id, waiter& w) {
   auto& st = self->state;
-  untrack(self, w);
   auto& slot = st.slots[id];
   auto wait = now(self) - w.since;
   ++st.counters.acquired;
@@ -134,33 +117,34 @@ uint32_t pick_open(manager_ptr self) {
 
 // Answers the waiter with `err`, counting it where it belongs.
 void reject(manager_ptr self, waiter& w, const caf::error& err) {
-  untrack(self, w);
   if (is(err, pool_errc::acquire_timeout))
     ++self->state.counters.acquire_timeouts;
   w.rp.deliver(err);
 }
 
-// Puts a waiter whose connection failed validation back in the queue, at its
-// original place. One served at once had no deadline entry: it gets one now.
-void requeue(manager_ptr self, waiter w) {
-  auto id = w.id;
-  auto i = self->state.waiters.emplace(id, std::move(w)).first;
-  if (!i->second.deadline)
-    track(self, i->second);
-}
-
-// Takes a connection out of the idle set (LIFO) for `w`; one idle for at
-// least validate_after_idle is pinged first.
-void hand_out(manager_ptr self, waiter& w) {
+// Takes a connection out of the idle set (LIFO); returns it and whether it
+// was idle for at least validate_after_idle and must be pinged first.
+std::pair<uint32_t, bool> take_idle(manager_ptr self) {
   auto& st = self->state;
   auto id = st.idle.back();
   st.idle.pop_back();
-  auto& slot = st.slots[id];
   auto threshold = st.ctx->cfg.validate_after_idle;
-  if (threshold.count() > 0 && now(self) - slot.idle_since >= threshold)
-    validate(self, id, std::move(w));
-  else
-    assign(self, id, w);
+  return {id, threshold.count() > 0 &&
+                now(self) - st.slots[id].idle_since >= threshold};
+}
+
+// Serves the oldest waiter from the idle set (pinging the connection first
+// if needed: the waiter then stays parked on it in the queue).
+void hand_out_front(manager_ptr self) {
+  auto& st = self->state;
+  auto [id, check] = take_idle(self);
+  if (check) {
+    st.waiters.park_front(id);
+    validate(self, id);
+    return;
+  }
+  auto w = st.waiters.pop_front();
+  assign(self, id, w);
 }
 
 // Why a new request that would have to wait is refused now, if it is.
@@ -196,7 +180,6 @@ caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
   // only be called once the request will be answered through the promise.
   w.since = now(self);
   w.timeout = timeout;
-  w.id = retry ? st.next_retry_id-- : st.next_waiter_id++;
   // Served now if nobody waits and a connection is idle, or a busy one has
   // room in its pipeline for it.
   auto shared = no_slot;
@@ -210,12 +193,18 @@ caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
       return err;
   w.rp = self->make_response_promise();
   auto rp = w.rp;
-  if (!at_once)
-    track(self, st.waiters.emplace(w.id, std::move(w)).first->second);
-  else if (shared != no_slot)
+  if (!at_once) {
+    st.waiters.push(std::move(w), retry);
+    arm_timer(self);
+  } else if (shared != no_slot) {
     assign(self, shared, w);
-  else
-    hand_out(self, w);
+  } else if (auto [id, check] = take_idle(self); check) {
+    st.waiters.push(std::move(w), retry, id); // parked while pinged
+    arm_timer(self);
+    validate(self, id);
+  } else {
+    assign(self, id, w);
+  }
   update_want(self);
   return rp;
 }
@@ -226,27 +215,10 @@ void expire_due(manager_ptr self) {
   auto t = now(self);
   auto timeout = make_error(pool_errc::acquire_timeout,
                             "no connection became available in time");
-  while (!st.deadlines.empty() && st.deadlines.begin()->first <= t) {
-    auto wid = st.deadlines.begin()->second;
-    st.deadlines.erase(st.deadlines.begin());
-    auto i = st.waiters.find(wid);
-    if (i != st.waiters.end()) {
-      i->second.deadline.reset();
-      reject(self, i->second, timeout);
-      st.waiters.erase(i);
-      continue;
-    }
-    // A waiter may be parked on a connection under validation.
-    for (auto& kvp : st.slots) {
-      auto& pending = kvp.second.pending;
-      if (pending && pending->id == wid) {
-        pending->deadline.reset();
-        reject(self, *pending, timeout);
-        pending.reset();
-        break;
-      }
-    }
-  }
+  // A waiter parked on a connection under validation goes too: the
+  // connection then becomes idle (or serves the queue) once validated.
+  for (auto& w : st.waiters.take_expired(t))
+    reject(self, w, timeout);
   update_want(self);
   arm_timer(self);
 }
@@ -273,9 +245,8 @@ void roll_window(manager_ptr self) {
   bool was = st.counters.overloaded;
   if (st.window_served > 0)
     st.counters.overloaded = st.window_min_wait > cfg.queue_target;
-  else if (!st.waiters.empty())
-    st.counters.overloaded =
-      t - st.waiters.begin()->second.since > cfg.queue_target;
+  else if (auto since = st.waiters.oldest_since())
+    st.counters.overloaded = t - *since > cfg.queue_target;
   else
     st.counters.overloaded = false;
   if (was != st.counters.overloaded)
@@ -314,17 +285,16 @@ void close_slot(manager_ptr self, uint32_t id) {
 void dispatch(manager_ptr self) {
   auto& st = self->state;
   while (!st.waiters.empty()) {
-    auto i = st.waiters.begin();
     auto shared = no_slot;
     if (st.idle.empty() &&
-        (!i->second.piped || (shared = pick_open(self)) == no_slot))
+        (!st.waiters.front()->piped || (shared = pick_open(self)) == no_slot))
       break;
-    auto w = std::move(i->second);
-    st.waiters.erase(i);
-    if (shared != no_slot)
+    if (shared != no_slot) {
+      auto w = st.waiters.pop_front();
       assign(self, shared, w);
-    else
-      hand_out(self, w);
+    } else {
+      hand_out_front(self);
+    }
   }
   update_want(self);
 }
@@ -379,9 +349,7 @@ void on_free(manager_ptr self, uint32_t id) {
     return;
   }
   if (!st.waiters.empty()) {
-    auto i = st.waiters.begin();
-    auto w = std::move(i->second);
-    st.waiters.erase(i);
+    auto w = st.waiters.pop_front();
     assign(self, id, w); // just used: no validation needed
     dispatch(self);      // more waiters may join its pipeline
     return;
@@ -392,11 +360,10 @@ void on_free(manager_ptr self, uint32_t id) {
   update_want(self);
 }
 
-void validate(manager_ptr self, uint32_t id, std::optional<waiter> w) {
+void validate(manager_ptr self, uint32_t id) {
   auto& st = self->state;
   auto& slot = st.slots[id];
   slot.state = conn_state::validating;
-  slot.pending = std::move(w);
   auto timeout = st.ctx->cfg.health_check_timeout * 2;
   self->request(slot.worker, timeout, ping_atom::value)
     .then([=](caf::ok_atom) { on_validated(self, id, true); },
@@ -409,9 +376,8 @@ void on_validated(manager_ptr self, uint32_t id, bool ok) {
   if (i == st.slots.end() || i->second.state != conn_state::validating)
     return; // closed meanwhile; its down handler requeued the waiter
   auto& slot = i->second;
-  auto pending = std::move(slot.pending);
-  slot.pending.reset();
   if (ok) {
+    auto pending = st.waiters.take_parked(id);
     slot.last_checked = now(self);
     if (pending && !st.counters.shutting_down) {
       assign(self, id, *pending);
@@ -430,9 +396,8 @@ void on_validated(manager_ptr self, uint32_t id, bool ok) {
   }
   ++st.counters.health_check_failures;
   log(self).warn("connection {} failed its health check; replacing it", id);
+  st.waiters.unpark(id); // its waiter keeps its place in the queue
   close_slot(self, id);
-  if (pending)
-    requeue(self, std::move(*pending));
   dispatch(self);
 }
 
@@ -442,15 +407,9 @@ caf::error shutting_down_error() {
 
 void fail_waiters(manager_ptr self, const caf::error& err) {
   auto& st = self->state;
-  for (auto& kvp : st.waiters)
-    reject(self, kvp.second, err);
-  st.waiters.clear();
   // Those parked on a connection under validation, too.
-  for (auto& kvp : st.slots)
-    if (kvp.second.pending) {
-      reject(self, *kvp.second.pending, err);
-      kvp.second.pending.reset();
-    }
+  for (auto& w : st.waiters.take_all())
+    reject(self, w, err);
   update_want(self);
 }
 
@@ -501,10 +460,8 @@ void on_worker_down(manager_ptr self, uint32_t id, const caf::error& reason) {
     forget_holder(self, slot.holder);
     st.leases.erase(slot.lease_id);
   }
-  auto pending = std::move(slot.pending);
+  st.waiters.unpark(id); // a waiter parked on it keeps its place
   st.slots.erase(id);
-  if (pending)
-    requeue(self, std::move(*pending));
   dispatch(self);
   finish_shutdown_if_done(self);
 }

@@ -66,9 +66,10 @@ void unshare(manager_ptr self, uint32_t id);
 /// arrives.
 void close_slot(manager_ptr self, uint32_t id);
 
-/// Pings the connection `id`; on success it goes to `w` (or back to the idle
-/// set), on failure it is closed and `w` goes back to the front of the queue.
-void validate(manager_ptr self, uint32_t id, std::optional<waiter> w);
+/// Pings the connection `id`; on success it goes to the waiter parked on it
+/// (or back to the idle set), on failure it is closed and that waiter goes
+/// back to its place in the queue.
+void validate(manager_ptr self, uint32_t id);
 
 void on_validated(manager_ptr self, uint32_t id, bool ok);
 

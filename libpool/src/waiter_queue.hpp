@@ -1,0 +1,113 @@
+#pragma once
+
+// The manager's queue of requests waiting for a connection: FIFO order,
+// deadlines, requests parked on a connection under validation. A plain class
+// (no actor), so that its rules are unit-tested on their own; the manager
+// actor feeds it and answers what it returns.
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "caf/actor_addr.hpp"
+#include "caf/response_promise.hpp"
+#include "caf/timespan.hpp"
+
+#include "pool/types.hpp"
+
+namespace pool {
+
+/// A request waiting for a connection.
+struct waiter {
+  enum kind_t : uint8_t { query, txn, acquire } kind = query;
+  /// The waiter's id (set by `waiter_queue::push`); ids give the FIFO order.
+  uint64_t id = 0;
+  caf::response_promise rp;
+  /// The statement (query).
+  statement stmt;
+  /// The statements (txn).
+  std::vector<statement> stmts;
+  /// Whether it is a query that may share a busy connection's pipeline.
+  bool piped = false;
+  /// The requester of an acquire, who will hold the lease.
+  caf::actor_addr holder;
+  /// When it started waiting (actor clock).
+  caf::timespan since{0};
+  /// How long it may wait in all.
+  caf::timespan timeout{0};
+};
+
+/// Waiting requests in FIFO order with their deadlines. A request handed
+/// back by a worker (a retry) goes before every new one. A waiter can be
+/// parked on a connection that is being validated for it: it keeps its
+/// place and its deadline, but is not served to anyone else until unparked.
+class waiter_queue {
+ public:
+  /// No connection: the waiter is not parked.
+  static constexpr uint32_t no_conn = std::numeric_limits<uint32_t>::max();
+
+  /// Gives `w` its id and enters it (deadline `w.since + w.timeout`),
+  /// parked on `conn` unless `conn` is `no_conn`. A `retry` goes before
+  /// every request pushed as new. Returns the id.
+  uint64_t push(waiter w, bool retry, uint32_t conn = no_conn);
+
+  /// Whether no waiter is ready to be served (parked ones do not count).
+  bool empty() const { return waiters_.size() == parked_; }
+
+  /// The number of waiters ready to be served.
+  size_t size() const { return waiters_.size() - parked_; }
+
+  /// The oldest waiter ready to be served, or null.
+  const waiter* front() const;
+
+  /// Removes and returns the oldest waiter ready to be served.
+  /// Precondition: `!empty()`.
+  waiter pop_front();
+
+  /// Parks the oldest waiter ready to be served on `conn` and returns its id.
+  /// Precondition: `!empty()`.
+  uint64_t park_front(uint32_t conn);
+
+  /// Removes and returns the waiter parked on `conn`, if any.
+  std::optional<waiter> take_parked(uint32_t conn);
+
+  /// Puts the waiter parked on `conn` (if any) back among those ready to be
+  /// served, at its original place.
+  void unpark(uint32_t conn);
+
+  /// Removes and returns every waiter whose deadline is at or before `t`,
+  /// parked or not, oldest deadline first.
+  std::vector<waiter> take_expired(caf::timespan t);
+
+  /// Removes and returns every waiter, parked or not, in FIFO order.
+  std::vector<waiter> take_all();
+
+  /// The earliest deadline, or `caf::timespan::max()` when nobody waits.
+  caf::timespan next_deadline() const;
+
+  /// When the oldest waiter ready to be served started waiting, if any.
+  std::optional<caf::timespan> oldest_since() const;
+
+ private:
+  struct entry {
+    waiter w;
+    std::multimap<caf::timespan, uint64_t>::iterator deadline;
+    uint32_t parked_on = no_conn;
+  };
+
+  waiter take(std::map<uint64_t, entry>::iterator i);
+
+  /// New requests count up from 2^40; retries count down from just below.
+  uint64_t next_id_ = uint64_t{1} << 40;
+  uint64_t next_retry_id_ = (uint64_t{1} << 40) - 1;
+  /// By id: iteration order is FIFO order.
+  std::map<uint64_t, entry> waiters_;
+  std::multimap<caf::timespan, uint64_t> deadlines_;
+  /// Parked waiters by connection.
+  std::map<uint32_t, uint64_t> parked_by_conn_;
+  size_t parked_ = 0;
+};
+
+} // namespace pool
