@@ -57,8 +57,8 @@ long long check_size_in_range(fixture& f, const pool::pool_actor& p,
 void check_idle_ping(fixture& f, const pool::pool_actor& p);
 
 /// The checks once the load stopped: no lease left (within 5 s), the size
-/// still within [min_size, max_size] (within 2 s), every idle connection
-/// answers a ping.
+/// still within [min_size, max_size] (within 2 s), every connection a live
+/// backend of its own (`check_idle_ping`).
 void check_at_rest(fixture& f, const pool::pool_actor& p, size_t min_size,
                    size_t max_size);
 
