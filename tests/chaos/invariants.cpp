@@ -18,7 +18,7 @@ long long median_latency(std::vector<answer_record> records) {
 }
 
 uint64_t check_answers(const std::string& scenario, const load_report& rep,
-                       const std::set<std::string>& allowed) {
+                       const std::set<std::string>& allowed, bool every_op_ok) {
   CAF_MESSAGE(scenario << " answers: " << rep.summary());
   std::map<std::string, long long> max_latency;
   for (auto& r : rep.records) {
@@ -35,7 +35,7 @@ uint64_t check_answers(const std::string& scenario, const load_report& rep,
   CAF_CHECK_EQUAL(rep.sent, rep.answered);
   CAF_CHECK_EQUAL(rep.duplicates, 0u);
   CAF_CHECK_EQUAL(rep.wrong_values, 0u);
-  // A request the pool did not answer before the request's own timeout
+  // A request the pool did not answer before the client's own deadline
   // (which exceeds every deadline the pool has) breaks invariant 1.
   CAF_CHECK_EQUAL(rep.count(no_answer_kind), 0u);
   uint64_t unexpected = 0;
@@ -50,6 +50,28 @@ uint64_t check_answers(const std::string& scenario, const load_report& rep,
                              : std::string{}));
   }
   CAF_CHECK_EQUAL(unexpected, 0u);
+  // Per operation: what each one got. Errors that only a lease can get
+  // (its connection was lost under it, its worker quit) must not appear
+  // elsewhere.
+  for (auto& kv : rep.by_op) {
+    std::string text;
+    for (auto& kinds : kv.second)
+      text += " " + kinds.first + "=" + std::to_string(kinds.second);
+    CAF_MESSAGE(scenario << "   op " << kv.first << ":" << text);
+    if (kv.first != op_release && kv.first != op_lease_query)
+      CAF_CHECK_EQUAL(rep.count(kv.first, "invalid_lease"), 0u);
+    if (kv.first != op_lease_query)
+      CAF_CHECK_EQUAL(rep.count(kv.first, receiver_down_kind), 0u);
+  }
+  // The whole mix ran: pooled queries, acquire/query/release on leases and
+  // transactions each got correct results.
+  if (every_op_ok)
+    for (auto op :
+         {op_query, op_acquire, op_lease_query, op_release, op_transaction}) {
+      if (rep.count(op, ok_kind) == 0)
+        CAF_ERROR(scenario << ": no correct answer for any " << op);
+      CAF_CHECK_GREATER(rep.count(op, ok_kind), 0u);
+    }
   // When did the unexpected answers happen? (Times from the load's start.)
   std::map<std::string, int> shown;
   for (auto& r : rep.records) {
@@ -98,12 +120,22 @@ long long check_size_in_range(fixture& f, const pool::pool_actor& p,
 }
 
 void check_idle_ping(fixture& f, const pool::pool_actor& p) {
-  auto st = f.stats(p);
-  if (!st) {
-    CAF_ERROR("stats failed: " << pool::describe(st.error()));
+  // At rest: every connection open and idle, nothing running or waiting.
+  auto quiet = f.wait_for_stats(
+    p,
+    [](const pool::pool_stats& st) {
+      return st.total > 0 && st.idle == st.total && st.waiting == 0;
+    },
+    5000ms);
+  if (!quiet.second) {
+    CAF_ERROR("idle ping: the pool is not at rest within 5 s: "
+              << describe(quiet.first));
     return;
   }
-  auto n = st->idle;
+  auto before = quiet.first;
+  auto n = before.total;
+  // Lease every connection (n leases of n idle connections: no new one is
+  // opened), and ask each for its backend's pid.
   std::vector<pool::lease> leases;
   std::vector<std::string> errors;
   for (uint32_t i = 0; i < n; ++i) {
@@ -114,15 +146,27 @@ void check_idle_ping(fixture& f, const pool::pool_actor& p) {
       errors.push_back("acquire: " + pool::describe(l.error()));
   }
   std::set<caf::actor_addr> workers;
-  size_t pings_ok = 0;
+  std::set<std::string> pids;
   for (auto& l : leases) {
     workers.insert(caf::actor_cast<caf::actor_addr>(l.worker));
-    auto r = f.query(l, pool::statement{"SELECT 1"});
-    if (r && r->rows() == 1 && r->at(0, 0) == "1")
-      ++pings_ok;
+    auto r = f.query(l, pool::statement{"SELECT pg_backend_pid()"});
+    if (r && r->rows() == 1 && !r->is_null(0, 0))
+      pids.insert(r->at(0, 0));
     else
-      errors.push_back("SELECT 1 on lease " + std::to_string(l.id) + ": " +
-                       describe(r));
+      errors.push_back("SELECT pg_backend_pid() on lease " +
+                       std::to_string(l.id) + ": " + describe(r));
+  }
+  // The pids are live backends of the server (asked from outside the pool).
+  std::string alive = "?";
+  if (!pids.empty()) {
+    std::string list;
+    for (auto& pid : pids)
+      list += (list.empty() ? "" : ",") + pid;
+    bool ok = false;
+    alive = f.pg.scalar(
+      "SELECT count(*) FROM pg_stat_activity WHERE pid IN (" + list + ")", ok);
+    if (!ok)
+      errors.push_back("pg_stat_activity: " + f.pg.last_error());
   }
   for (auto& l : leases) {
     auto r = f.release(p, l.id);
@@ -130,14 +174,28 @@ void check_idle_ping(fixture& f, const pool::pool_actor& p) {
       errors.push_back("release " + std::to_string(l.id) + ": " +
                        pool::describe(r.error()));
   }
-  CAF_MESSAGE("idle ping: " << pings_ok << " of " << n
-                            << " idle connections answered SELECT 1 ("
-                            << workers.size() << " distinct workers)");
+  // A dead connection that was handed out would have been pinged and
+  // replaced (validate_after_idle) or closed by a health check meanwhile:
+  // either changes these counters.
+  auto after = f.stats(p);
+  if (!after)
+    CAF_FAIL(
+      "idle ping: stats after the pings: " << pool::describe(after.error()));
+  CAF_MESSAGE("idle ping: " << pids.size() << " distinct live backends ("
+                            << alive << " alive on the server) answered on "
+                            << workers.size() << " workers, for " << n
+                            << " connections; before: " << describe(before)
+                            << "; after: " << describe(*after));
   for (auto& e : errors)
     CAF_ERROR("idle ping: " << e);
-  CAF_CHECK_EQUAL(pings_ok, n);
-  CAF_CHECK_EQUAL(workers.size(), leases.size());
   CAF_CHECK(errors.empty());
+  CAF_CHECK_EQUAL(leases.size(), n);
+  CAF_CHECK_EQUAL(workers.size(), n);
+  CAF_CHECK_EQUAL(pids.size(), n);
+  CAF_CHECK_EQUAL(alive, std::to_string(n));
+  CAF_CHECK_EQUAL(after->connections_created, before.connections_created);
+  CAF_CHECK_EQUAL(after->connections_closed, before.connections_closed);
+  CAF_CHECK_EQUAL(after->health_check_failures, before.health_check_failures);
 }
 
 void check_at_rest(fixture& f, const pool::pool_actor& p, size_t min_size,
@@ -207,8 +265,10 @@ load_report loaded_pool::stop_load() {
 void loaded_pool::check_final(fixture& f) {
   mon.check(pc.max_size);
   check_at_rest(f, p, pc.min_size, pc.max_size);
-  if (auto st = f.stats(p))
-    CAF_MESSAGE("final stats: " << describe(*st));
+  auto st = f.stats(p);
+  if (!st)
+    CAF_FAIL("final stats: " << pool::describe(st.error()));
+  CAF_MESSAGE("final stats: " << describe(*st));
 }
 
 } // namespace chaos

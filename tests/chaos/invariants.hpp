@@ -5,7 +5,8 @@
 //   result or an error of an expected kind (`check_answers`);
 // - no lease left behind (`check_no_leases`);
 // - pool size back within [min_size, max_size] (`check_size_in_range`);
-// - every idle connection passes a ping (`check_idle_ping`);
+// - every connection, leased one by one, is a live backend of its own
+//   (`check_idle_ping`);
 // and, while the scenario runs, `open connections <= max_size` at every
 // sample (`stats_monitor`).
 
@@ -22,12 +23,17 @@
 
 namespace chaos {
 
-/// Prints the counts (sent, answered, per kind, latencies) and checks: sent
-/// == answered, no duplicate answer, no wrong value, no request that the
-/// pool left unanswered past its request timeout, and every error kind in
-/// `allowed`. Returns the number of answers of a kind not in `allowed`.
+/// Prints the counts (sent, answered, per kind and operation, latencies) and
+/// checks: sent == answered, no duplicate answer, no wrong value, no request
+/// that the pool left unanswered past the client's deadline, every error
+/// kind in `allowed`, `invalid_lease` only for lease operations and
+/// `request_receiver_down` only for queries on a lease, and (if
+/// `every_op_ok`) correct answers for each of query, acquire, lease query,
+/// release and transaction. Returns the number of answers of a kind not in
+/// `allowed`.
 uint64_t check_answers(const std::string& scenario, const load_report& rep,
-                       const std::set<std::string>& allowed);
+                       const std::set<std::string>& allowed,
+                       bool every_op_ok = true);
 
 /// Polls stats until `leased == 0` (at most `bound`); checks it.
 void check_no_leases(fixture& f, const pool::pool_actor& p, ms bound);
@@ -40,14 +46,19 @@ long long check_size_in_range(fixture& f, const pool::pool_actor& p,
                               size_t min_size, size_t max_size, ms bound,
                               time_point since);
 
-/// Acquires as many leases as `stats.idle` reports (each waits at most
-/// 3 s), runs `SELECT 1` on each, checks every one succeeds on its own
-/// connection, and releases them.
+/// Pings every connection itself, in a way validation-on-handout cannot
+/// rescue: waits (at most 5 s) until every connection is idle, leases all
+/// `stats.total` of them (each acquire waits at most 3 s), asks each lease
+/// for `pg_backend_pid()`, checks that the pids are distinct and are live
+/// backends on the server (pg_stat_activity, asked from outside the pool),
+/// releases them, and checks that no connection was opened, closed or
+/// failed a health check meanwhile (a dead one handed out would have been
+/// replaced and counted).
 void check_idle_ping(fixture& f, const pool::pool_actor& p);
 
 /// The checks once the load stopped: no lease left (within 5 s), the size
-/// still within [min_size, max_size] (within 2 s), every idle connection
-/// answers a ping.
+/// still within [min_size, max_size] (within 2 s), every connection a live
+/// backend of its own (`check_idle_ping`).
 void check_at_rest(fixture& f, const pool::pool_actor& p, size_t min_size,
                    size_t max_size);
 

@@ -161,8 +161,9 @@ CAF_TEST(one thousand clients on ten connections) {
     // Sample the pool while the load runs: never above max_size.
     if (timed_out || received() % 100 == 0) {
       auto st = stats(p);
-      if (st)
-        max_total = std::max(max_total, st->total);
+      if (!st)
+        CAF_FAIL("stats during the load: " << pool::describe(st.error()));
+      max_total = std::max(max_total, st->total);
     }
   }
   if (!first_problem.empty())
