@@ -92,6 +92,8 @@ class libpq_connection : public connection {
   void execute(const statement& st) override;
   poll_status poll_result(caf::expected<query_result>& out) override;
   caf::error check_idle() override;
+  caf::error check_before_send() override;
+  bool not_run() const override { return not_run_; }
   tx_status transaction_status() const override;
   void cancel() override;
   void close() override;
@@ -203,6 +205,10 @@ class libpq_connection : public connection {
   /// if its prepared statement went stale. False if the connection broke.
   bool complete_front(std::vector<tagged_result>& done);
 
+  /// Reads what arrived while no statement ran (without blocking); returns
+  /// `connection_lost` if the session ended (EOF, or a FATAL notice).
+  caf::error read_while_idle();
+
   /// Arms the poller for reading (and writing while `flushing_`) unless a
   /// read is armed already; an idle connection stays armed, so a server that
   /// closes it wakes the worker.
@@ -222,8 +228,14 @@ class libpq_connection : public connection {
   PGconn* conn_ = nullptr;
   uint64_t key_ = 0;
   bool broken_ = false;
-  /// The server ended the session with a FATAL notice while idle.
+  /// The server ended the session with a FATAL notice while idle; its
+  /// message and SQLSTATE.
   bool server_ended_ = false;
+  std::string ended_message_;
+  std::string ended_state_;
+  /// Whether the running statement is known not to have reached the server
+  /// (see `connection::not_run`).
+  bool not_run_ = false;
 
   statement_cache cache_;
   uint64_t next_name_ = 1;
