@@ -21,6 +21,14 @@ caf::error connection::check_idle() {
   return {};
 }
 
+caf::error connection::check_before_send() {
+  return {};
+}
+
+bool connection::not_run() const {
+  return false;
+}
+
 bool connection::can_pipeline() const {
   return false;
 }

@@ -17,48 +17,6 @@
 
 namespace pool {
 
-// -- statement_cache ----------------------------------------------------------
-
-const std::string* statement_cache::find(const std::string& sql) {
-  auto i = index_.find(std::string_view{sql});
-  if (i == index_.end())
-    return nullptr;
-  lru_.splice(lru_.begin(), lru_, i->second); // keeps iterators valid
-  return &i->second->second;
-}
-
-void statement_cache::insert(const std::string& sql, std::string name,
-                             std::vector<std::string>& evicted) {
-  if (auto i = index_.find(std::string_view{sql}); i != index_.end()) {
-    auto node = i->second;
-    evicted.push_back(std::move(node->second));
-    index_.erase(i); // before the node: the key views the node's SQL
-    lru_.erase(node);
-  }
-  while (!lru_.empty() && lru_.size() >= capacity_) {
-    auto& victim = lru_.back();
-    index_.erase(std::string_view{victim.first});
-    evicted.push_back(std::move(victim.second));
-    lru_.pop_back();
-  }
-  lru_.emplace_front(sql, std::move(name));
-  index_.emplace(std::string_view{lru_.front().first}, lru_.begin());
-}
-
-void statement_cache::erase(const std::string& sql, const std::string& name) {
-  auto i = index_.find(std::string_view{sql});
-  if (i == index_.end() || i->second->second != name)
-    return;
-  auto node = i->second;
-  index_.erase(i);
-  lru_.erase(node);
-}
-
-void statement_cache::clear() {
-  index_.clear();
-  lru_.clear();
-}
-
 // -- helpers ------------------------------------------------------------------
 
 namespace {
@@ -126,6 +84,19 @@ caf::error connect_error(PGconn* c, const std::string& conninfo) {
   return make_error(code, std::move(msg));
 }
 
+/// Statements this small (SQL and parameters) go out in one write on a
+/// connection whose socket buffer is empty: far below the smallest TCP send
+/// buffer Linux gives a socket.
+constexpr size_t single_write_limit = 2048;
+
+/// About the bytes `st` takes on the wire (without message headers).
+size_t wire_size(const statement& st) {
+  auto n = st.sql.size();
+  for (auto& p : st.params)
+    n += p.is_null() ? 0 : p.text().size();
+  return n;
+}
+
 const caf::error& cancelled_error() {
   static const auto err =
     make_error(pool_errc::query_failed,
@@ -142,8 +113,12 @@ void libpq_connection::on_notice(void* self, const PGresult* r) {
   // default receiver would print them to stderr. A FATAL one, though, is
   // the server ending an idle session (e.g. pg_terminate_backend): the
   // connection is gone even if the socket has not reported it yet.
-  if (ends_session(r))
-    static_cast<libpq_connection*>(self)->server_ended_ = true;
+  if (!ends_session(r))
+    return;
+  auto conn = static_cast<libpq_connection*>(self);
+  conn->server_ended_ = true;
+  conn->ended_message_ = field(r, PG_DIAG_MESSAGE_PRIMARY);
+  conn->ended_state_ = field(r, PG_DIAG_SQLSTATE);
 }
 
 // -- libpq_connection: connecting ---------------------------------------------
@@ -260,9 +235,11 @@ void libpq_connection::execute(const statement& st) {
   retried_ = false;
   cancel_requested_ = false;
   copy_refused_ = false;
+  not_run_ = false;
   last_.reset();
   error_.reset();
   if (conn_ == nullptr || broken_ || server_ended_) {
+    not_run_ = true;
     failure_ = make_error(pool_errc::connection_lost, "connection closed");
     waker_.wake();
     return;
@@ -339,6 +316,11 @@ bool libpq_connection::after_send(int sent) {
     auto msg = one_line(PQerrorMessage(conn_));
     phase_ = phase::idle;
     if (PQstatus(conn_) == CONNECTION_BAD) {
+      // The write failed (the server had closed the socket): nothing of
+      // this message reached the server. Each phase sends after the last
+      // one's results arrived, so the socket buffer was empty and a message
+      // this small went out in one write or not at all.
+      not_run_ = wire_size(current_) < single_write_limit;
       broken_ = true;
       failure_ = make_error(pool_errc::connection_lost, std::move(msg));
     } else {
@@ -362,16 +344,31 @@ void libpq_connection::watch() {
 
 caf::error libpq_connection::check_idle() {
   armed_ = false; // woken: the one-shot registration fired
+  if (auto err = read_while_idle())
+    return err;
+  watch();
+  return {};
+}
+
+caf::error libpq_connection::check_before_send() {
+  // The idle watch stays armed: a wake-up it sends later is harmless.
+  return read_while_idle();
+}
+
+caf::error libpq_connection::read_while_idle() {
   if (conn_ == nullptr || broken_)
     return make_error(pool_errc::connection_lost, "connection closed");
   if (phase_ != phase::idle || !pipe_.empty())
     return {};
-  if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) == CONNECTION_BAD ||
-      server_ended_)
-    return lose(error_.get());
+  // One non-blocking read; returns 0 at end of file.
+  if (PQconsumeInput(conn_) == 0)
+    return lose(nullptr);
+  // Parses what was read: a FATAL ErrorResponse while idle reaches
+  // on_notice, notifications are dropped.
   while (auto note = PQnotifies(conn_))
     PQfreemem(note);
-  watch();
+  if (server_ended_ || PQstatus(conn_) == CONNECTION_BAD)
+    return lose(nullptr);
   return {};
 }
 
@@ -560,6 +557,9 @@ caf::error libpq_connection::lose(const PGresult* cause) {
   if (cause != nullptr) {
     msg = field(cause, PG_DIAG_MESSAGE_PRIMARY);
     state = field(cause, PG_DIAG_SQLSTATE);
+  } else if (server_ended_) {
+    msg = ended_message_;
+    state = ended_state_;
   }
   if (msg.empty())
     msg = one_line(PQerrorMessage(conn_));

@@ -5,11 +5,8 @@
 
 #include <cstdint>
 #include <deque>
-#include <list>
 #include <memory>
 #include <string>
-#include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -22,41 +19,10 @@
 #include "pool/backend.hpp"
 #include "pool/config.hpp"
 
+#include "libpq_statement_cache.hpp"
 #include "readiness.hpp"
 
 namespace pool {
-
-/// Per-connection LRU cache of prepared statements, keyed by SQL text. Holds
-/// only names; the statements live on the server.
-class statement_cache {
- public:
-  /// A cache of at most `capacity` statements (0: the cache is unused).
-  explicit statement_cache(size_t capacity) : capacity_(capacity) {}
-
-  /// Returns the statement name for `sql` and marks it most recently used,
-  /// or nullptr if `sql` is not cached.
-  const std::string* find(const std::string& sql);
-
-  /// Caches `sql` as `name`. If the cache was full, the least recently used
-  /// entry is dropped and its name appended to `evicted`.
-  void insert(const std::string& sql, std::string name,
-              std::vector<std::string>& evicted);
-
-  /// Drops `sql` if it is cached as `name` (the server forgot it).
-  void erase(const std::string& sql, const std::string& name);
-
-  /// Drops every entry (after DISCARD ALL / DEALLOCATE ALL).
-  void clear();
-
-  /// Returns the number of cached statements.
-  size_t size() const { return lru_.size(); }
-
- private:
-  using entry = std::pair<std::string, std::string>; // SQL, name
-  size_t capacity_;
-  std::list<entry> lru_; // most recently used first
-  std::unordered_map<std::string_view, std::list<entry>::iterator> index_;
-};
 
 /// A `connection` on libpq's non-blocking API. Connecting and cancelling
 /// block inside libpq, so they run on short-lived detached actors; queries
@@ -92,6 +58,8 @@ class libpq_connection : public connection {
   void execute(const statement& st) override;
   poll_status poll_result(caf::expected<query_result>& out) override;
   caf::error check_idle() override;
+  caf::error check_before_send() override;
+  bool not_run() const override { return not_run_; }
   tx_status transaction_status() const override;
   void cancel() override;
   void close() override;
@@ -203,6 +171,10 @@ class libpq_connection : public connection {
   /// if its prepared statement went stale. False if the connection broke.
   bool complete_front(std::vector<tagged_result>& done);
 
+  /// Reads what arrived while no statement ran (without blocking); returns
+  /// `connection_lost` if the session ended (EOF, or a FATAL notice).
+  caf::error read_while_idle();
+
   /// Arms the poller for reading (and writing while `flushing_`) unless a
   /// read is armed already; an idle connection stays armed, so a server that
   /// closes it wakes the worker.
@@ -222,8 +194,14 @@ class libpq_connection : public connection {
   PGconn* conn_ = nullptr;
   uint64_t key_ = 0;
   bool broken_ = false;
-  /// The server ended the session with a FATAL notice while idle.
+  /// The server ended the session with a FATAL notice while idle; its
+  /// message and SQLSTATE.
   bool server_ended_ = false;
+  std::string ended_message_;
+  std::string ended_state_;
+  /// Whether the running statement is known not to have reached the server
+  /// (see `connection::not_run`).
+  bool not_run_ = false;
 
   statement_cache cache_;
   uint64_t next_name_ = 1;

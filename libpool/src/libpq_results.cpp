@@ -27,31 +27,45 @@ std::string field(const PGresult* r, int code) {
   return x ? x : "";
 }
 
-bool is_stale_statement(const PGresult* r) {
-  auto state = field(r, PG_DIAG_SQLSTATE);
+bool is_stale_statement(const std::string& state, const std::string& message) {
   if (state == "26000")
     return true;
   return state == "0A000" &&
-         field(r, PG_DIAG_MESSAGE_PRIMARY).find("cached plan must not") !=
-           std::string::npos;
+         message.find("cached plan must not") != std::string::npos;
 }
 
-bool breaks_connection(const PGresult* r) {
-  auto state = field(r, PG_DIAG_SQLSTATE);
+bool is_stale_statement(const PGresult* r) {
+  return is_stale_statement(field(r, PG_DIAG_SQLSTATE),
+                            field(r, PG_DIAG_MESSAGE_PRIMARY));
+}
+
+bool breaks_connection(const std::string& state) {
   return state.compare(0, 2, "08") == 0 && state != "08P01";
 }
 
-bool ends_session(const PGresult* r) {
-  auto severity = field(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+bool breaks_connection(const PGresult* r) {
+  return breaks_connection(field(r, PG_DIAG_SQLSTATE));
+}
+
+bool ends_session(const std::string& severity) {
   return severity == "FATAL" || severity == "PANIC";
 }
 
+bool ends_session(const PGresult* r) {
+  return ends_session(field(r, PG_DIAG_SEVERITY_NONLOCALIZED));
+}
+
+caf::error server_error(std::string message, std::string state,
+                        const char* fallback) {
+  if (message.empty())
+    message = one_line(fallback);
+  return make_error(pool_errc::query_failed, std::move(message),
+                    std::move(state));
+}
+
 caf::error server_error(const PGresult* r) {
-  auto msg = field(r, PG_DIAG_MESSAGE_PRIMARY);
-  if (msg.empty())
-    msg = one_line(PQresultErrorMessage(r));
-  return make_error(pool_errc::query_failed, std::move(msg),
-                    field(r, PG_DIAG_SQLSTATE));
+  return server_error(field(r, PG_DIAG_MESSAGE_PRIMARY),
+                      field(r, PG_DIAG_SQLSTATE), PQresultErrorMessage(r));
 }
 
 query_result to_query_result(PGresult* r) {

@@ -21,18 +21,31 @@ std::string one_line(const char* msg);
 /// Returns the error field `code` of `r`, or "".
 std::string field(const PGresult* r, int code);
 
-/// Whether a failed execution of a prepared statement means the server
-/// forgot it (26000) or must re-plan it after a schema change (0A000).
+// The rules below read an error's fields only; each has a PGresult
+// overload that reads the fields from a result.
+
+/// Whether a failed execution of a prepared statement with SQLSTATE `state`
+/// and primary message `message` means the server forgot it (26000) or must
+/// re-plan it after a schema change (0A000 "cached plan must not ...").
+bool is_stale_statement(const std::string& state, const std::string& message);
 bool is_stale_statement(const PGresult* r);
 
-/// Whether the error in `r` means the connection is gone: SQLSTATE class 08
-/// except 08P01 (a protocol violation such as a wrong parameter count
-/// leaves the session usable).
+/// Whether an error with SQLSTATE `state` means the connection is gone:
+/// class 08 except 08P01 (a protocol violation such as a wrong parameter
+/// count leaves the session usable).
+bool breaks_connection(const std::string& state);
 bool breaks_connection(const PGresult* r);
 
-/// Whether the error in `r` ended the session (severity FATAL or PANIC):
-/// the server exits right after sending it.
+/// Whether an error of severity `severity` (the non-localized field) ended
+/// the session (FATAL or PANIC): the server exits right after sending it.
+bool ends_session(const std::string& severity);
 bool ends_session(const PGresult* r);
+
+/// `query_failed` with the server's primary `message` and SQLSTATE `state`;
+/// `fallback` (libpq's whole message, put on one line) if `message` is
+/// empty.
+caf::error server_error(std::string message, std::string state,
+                        const char* fallback);
 
 /// The error in `r` as `query_failed` with the server's primary message
 /// and SQLSTATE.

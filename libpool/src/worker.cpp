@@ -251,7 +251,14 @@ void on_result(worker_ptr self, caf::expected<query_result> res) {
   auto& st = self->state;
   auto& op = st.current;
   if (!res && is_fatal(res.error())) {
-    fail(self, as_lost(res.error()));
+    auto err = as_lost(res.error());
+    // A pooled query, or a transaction before its BEGIN, that the server
+    // provably never received runs on another connection.
+    if (st.phase == worker_state::executing && st.conn->not_run() &&
+        (op.kind == worker_op::run ||
+         (op.kind == worker_op::txn && st.step == 0)))
+      hand_back(self, op, err);
+    fail(self, err);
     return;
   }
   switch (st.phase) {
@@ -295,6 +302,23 @@ void on_result(worker_ptr self, caf::expected<query_result> res) {
     clean_up(self);
 }
 
+// Before the pooled request `op` goes out on the idle connection: if the
+// server ended the session meanwhile (its goodbye is readable, the idle
+// watch has not reported it yet), nothing was sent, so `op` is handed back
+// to run elsewhere and the connection given up; returns false then. Only
+// requests that can move are checked, once per idle period: queries joining
+// a busy pipeline follow a result just read.
+bool still_open(worker_ptr self, worker_op& op) {
+  if (op.kind != worker_op::run && op.kind != worker_op::txn)
+    return true;
+  auto err = self->state.conn->check_before_send();
+  if (!err)
+    return true;
+  hand_back(self, op, err);
+  fail(self, err);
+  return false;
+}
+
 // Starts queued operations while the connection can take them: pipelinable
 // queries while the pipeline has room, anything else once it is idle.
 void start_next(worker_ptr self) {
@@ -306,6 +330,8 @@ void start_next(worker_ptr self) {
       return;
     auto op = std::move(st.queue.front());
     st.queue.pop_front();
+    if (st.phase == worker_state::idle && !still_open(self, op))
+      return;
     submit_piped(self, std::move(op));
   }
   if (st.phase != worker_state::idle || st.queue.empty())
@@ -318,6 +344,8 @@ void start_next(worker_ptr self) {
     clean_up(self);
     return;
   }
+  if (!still_open(self, st.current))
+    return;
   run_step(self);
 }
 

@@ -21,6 +21,10 @@ void fake_script::break_connection(int n) {
     i->second.wake();
 }
 
+void fake_script::end_session_quietly(int n) {
+  broken.insert(n);
+}
+
 void fake_script::break_all() {
   auto open_ones = wakers;
   for (auto& kvp : open_ones)
@@ -156,6 +160,11 @@ class fake_connection : public connection {
     if (is_broken())
       return lost();
     return {};
+  }
+
+  caf::error check_before_send() override {
+    ++script_->send_checks;
+    return check_idle();
   }
 
   tx_status transaction_status() const override {

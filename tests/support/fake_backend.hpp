@@ -98,6 +98,15 @@ struct fake_script {
 
   /// The "server" closes every open connection (as in a restart).
   void break_all();
+
+  /// The "server" ends connection `n`'s session, but its goodbye is not
+  /// noticed yet: nobody is woken (as when the FATAL is on the socket and the
+  /// idle watch has not reported it). Every use fails as for
+  /// `break_connection`; `check_before_send` reports it.
+  void end_session_quietly(int n);
+
+  /// Calls of `connection::check_before_send`.
+  int send_checks = 0;
 };
 
 /// A backend whose connections follow `script`.

@@ -109,6 +109,22 @@ class connection {
   /// call the waker when something arrives. The default returns no error.
   virtual caf::error check_idle();
 
+  /// Called before a request that could run on another connection (a pooled
+  /// query or transaction) is sent on a connection that sat idle since its
+  /// last result. Returns an error (`connection_lost`) if the session is
+  /// known to have ended already, e.g. the server's FATAL goodbye or its
+  /// end of file is waiting on the socket because the idle watch has not
+  /// reported it yet: nothing was sent, so the worker runs the request
+  /// elsewhere and discards the connection. Must not block; may cost one
+  /// non-blocking read. The default returns no error.
+  virtual caf::error check_before_send();
+
+  /// After `poll_result` reported `connection_lost`: whether the server is
+  /// known not to have received the statement (the session had ended before
+  /// it was sent, or sending it failed), so that it may run elsewhere. The
+  /// default returns false.
+  virtual bool not_run() const;
+
   // -- pipelining (optional) -------------------------------------------------
   //
   // A connection that can pipeline keeps several independent autocommit

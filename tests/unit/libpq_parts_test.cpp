@@ -1,0 +1,218 @@
+// The libpq layer's pure parts, without a database: the prepared-statement
+// cache, PGresult to query_result, and the error rules (stale statements,
+// broken connections, ended sessions, what the worker takes as fatal).
+
+#define CAF_SUITE libpq_parts
+#include "caf/test/unit_test.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <libpq-fe.h>
+
+#include "pool/error.hpp"
+
+#include "actors.hpp" // is_fatal
+#include "libpq_results.hpp"
+#include "libpq_statement_cache.hpp"
+
+using namespace pool;
+
+namespace {
+
+using result_ptr = std::unique_ptr<PGresult, decltype(&PQclear)>;
+
+/// A result as libpq would build it for a query returning `cells` (row
+/// major, nullptr = NULL) under the columns `names` (type int4, OID 23).
+result_ptr make_result(ExecStatusType status,
+                       const std::vector<std::string>& names,
+                       const std::vector<const char*>& cells) {
+  result_ptr r{PQmakeEmptyPGresult(nullptr, status), PQclear};
+  if (!r)
+    CAF_FAIL("PQmakeEmptyPGresult failed");
+  std::vector<PGresAttDesc> attrs(names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    attrs[i].name = const_cast<char*>(names[i].c_str());
+    attrs[i].typid = 23;
+    attrs[i].typlen = 4;
+    attrs[i].atttypmod = -1;
+  }
+  if (!names.empty() &&
+      PQsetResultAttrs(r.get(), static_cast<int>(names.size()), attrs.data()) ==
+        0)
+    CAF_FAIL("PQsetResultAttrs failed");
+  for (size_t i = 0; i < cells.size(); ++i) {
+    auto row = static_cast<int>(i / names.size());
+    auto col = static_cast<int>(i % names.size());
+    auto v = cells[i];
+    if (PQsetvalue(r.get(), row, col, const_cast<char*>(v),
+                   v ? static_cast<int>(std::string{v}.size()) : -1) == 0)
+      CAF_FAIL("PQsetvalue failed");
+  }
+  return r;
+}
+
+} // namespace
+
+CAF_TEST(statement cache finds what it holds and marks it recently used) {
+  statement_cache c{2};
+  std::vector<std::string> evicted;
+  CAF_CHECK_EQUAL(c.find("SELECT 1"), nullptr);
+  c.insert("SELECT 1", "lp_1", evicted);
+  c.insert("SELECT 2", "lp_2", evicted);
+  CAF_CHECK(evicted.empty());
+  CAF_CHECK_EQUAL(c.size(), 2u);
+  auto name = c.find("SELECT 1");
+  CAF_REQUIRE(name != nullptr);
+  CAF_CHECK_EQUAL(*name, "lp_1");
+  // SELECT 1 is now the most recently used: SELECT 2 goes first.
+  c.insert("SELECT 3", "lp_3", evicted);
+  CAF_CHECK_EQUAL(evicted, std::vector<std::string>{"lp_2"});
+  CAF_CHECK_EQUAL(c.size(), 2u);
+  CAF_CHECK_EQUAL(c.find("SELECT 2"), nullptr);
+  CAF_REQUIRE(c.find("SELECT 3") != nullptr);
+  CAF_CHECK_EQUAL(*c.find("SELECT 1"), "lp_1");
+}
+
+CAF_TEST(statement cache evicts in least recently used order) {
+  statement_cache c{3};
+  std::vector<std::string> evicted;
+  c.insert("a", "lp_1", evicted);
+  c.insert("b", "lp_2", evicted);
+  c.insert("c", "lp_3", evicted);
+  c.find("a"); // order now a, c, b
+  c.insert("d", "lp_4", evicted);
+  c.insert("e", "lp_5", evicted);
+  std::vector<std::string> want{"lp_2", "lp_3"};
+  CAF_CHECK_EQUAL(evicted, want);
+  CAF_CHECK(c.find("a") != nullptr);
+  CAF_CHECK(c.find("d") != nullptr);
+  CAF_CHECK(c.find("e") != nullptr);
+}
+
+CAF_TEST(statement cache replaces a name for the same SQL) {
+  statement_cache c{2};
+  std::vector<std::string> evicted;
+  c.insert("a", "lp_1", evicted);
+  c.insert("a", "lp_2", evicted);
+  // The old name exists on the server: it must be deallocated.
+  CAF_CHECK_EQUAL(evicted, std::vector<std::string>{"lp_1"});
+  CAF_CHECK_EQUAL(c.size(), 1u);
+  CAF_CHECK_EQUAL(*c.find("a"), "lp_2");
+}
+
+CAF_TEST(statement cache erases only the name it was asked to) {
+  statement_cache c{2};
+  std::vector<std::string> evicted;
+  c.insert("a", "lp_1", evicted);
+  c.erase("a", "lp_9"); // another name: a newer prepare of the same SQL
+  CAF_REQUIRE(c.find("a") != nullptr);
+  c.erase("a", "lp_1");
+  CAF_CHECK_EQUAL(c.find("a"), nullptr);
+  CAF_CHECK_EQUAL(c.size(), 0u);
+  c.erase("missing", "lp_1"); // harmless
+  // The freed room is usable: two inserts, no eviction.
+  c.insert("b", "lp_2", evicted);
+  c.insert("c", "lp_3", evicted);
+  CAF_CHECK(evicted.empty());
+}
+
+CAF_TEST(statement cache clear drops everything without evicting) {
+  statement_cache c{4};
+  std::vector<std::string> evicted;
+  c.insert("a", "lp_1", evicted);
+  c.insert("b", "lp_2", evicted);
+  c.clear();
+  CAF_CHECK_EQUAL(c.size(), 0u);
+  CAF_CHECK_EQUAL(c.find("a"), nullptr);
+  CAF_CHECK(evicted.empty()); // DISCARD ALL dropped them on the server
+  c.insert("a", "lp_3", evicted);
+  CAF_CHECK_EQUAL(*c.find("a"), "lp_3");
+}
+
+CAF_TEST(statement cache of capacity one keeps the newest) {
+  statement_cache c{1};
+  std::vector<std::string> evicted;
+  c.insert("a", "lp_1", evicted);
+  c.insert("b", "lp_2", evicted);
+  CAF_CHECK_EQUAL(evicted, std::vector<std::string>{"lp_1"});
+  CAF_CHECK_EQUAL(c.size(), 1u);
+  CAF_CHECK(c.find("b") != nullptr);
+}
+
+CAF_TEST(rows columns and NULLs are converted) {
+  auto r = make_result(PGRES_TUPLES_OK, {"a", "b"}, {"1", nullptr, "", "x y"});
+  auto q = to_query_result(r.get());
+  CAF_REQUIRE_EQUAL(q.columns.size(), 2u);
+  CAF_CHECK_EQUAL(q.columns[0].name, "a");
+  CAF_CHECK_EQUAL(q.columns[1].name, "b");
+  CAF_CHECK_EQUAL(q.columns[0].type_oid, 23u);
+  CAF_REQUIRE_EQUAL(q.rows(), 2u);
+  CAF_CHECK_EQUAL(q.at(0, 0), "1");
+  CAF_CHECK(q.is_null(0, 1));
+  CAF_CHECK(!q.is_null(1, 0)); // the empty string is not NULL
+  CAF_CHECK_EQUAL(q.at(1, 0), "");
+  CAF_CHECK_EQUAL(q.at(1, 1), "x y");
+  // Without a command tag's count, a query's rows are what it affected.
+  CAF_CHECK_EQUAL(q.affected, 2);
+}
+
+CAF_TEST(a command without rows converts to an empty result) {
+  auto r = make_result(PGRES_COMMAND_OK, {}, {});
+  auto q = to_query_result(r.get());
+  CAF_CHECK(q.columns.empty());
+  CAF_CHECK_EQUAL(q.rows(), 0u);
+  CAF_CHECK_EQUAL(q.affected, 0);
+}
+
+CAF_TEST(stale prepared statements are recognized) {
+  CAF_CHECK(is_stale_statement("26000", "prepared statement \"lp_1\" does "
+                                        "not exist"));
+  CAF_CHECK(
+    is_stale_statement("0A000", "cached plan must not change result type"));
+  // Other feature_not_supported errors are the user's.
+  CAF_CHECK(!is_stale_statement("0A000", "cannot use FOR UPDATE here"));
+  CAF_CHECK(!is_stale_statement("42P01", "relation does not exist"));
+  CAF_CHECK(!is_stale_statement("", ""));
+}
+
+CAF_TEST(class 08 except 08P01 breaks the connection) {
+  for (auto state : {"08000", "08003", "08006", "08001", "08004"})
+    CAF_CHECK(breaks_connection(std::string{state}));
+  CAF_CHECK(!breaks_connection(std::string{"08P01"}));
+  for (auto state : {"57P01", "23505", "40001", "", "0"})
+    CAF_CHECK(!breaks_connection(std::string{state}));
+}
+
+CAF_TEST(FATAL and PANIC end the session) {
+  CAF_CHECK(ends_session(std::string{"FATAL"}));
+  CAF_CHECK(ends_session(std::string{"PANIC"}));
+  for (auto sev : {"ERROR", "WARNING", "NOTICE", "fatal", ""})
+    CAF_CHECK(!ends_session(std::string{sev}));
+}
+
+CAF_TEST(server errors carry message and SQLSTATE) {
+  auto err = server_error("duplicate key", "23505", "ERROR: whole\ntext\n");
+  CAF_CHECK(is(err, pool_errc::query_failed));
+  CAF_CHECK_EQUAL(sqlstate(err), "23505");
+  CAF_CHECK_EQUAL(error_message(err), "duplicate key");
+  // No primary message: libpq's own text, on one line.
+  auto bare = server_error("", "", "could not\nreceive data\n");
+  CAF_CHECK_EQUAL(error_message(bare), "could not receive data");
+  CAF_CHECK_EQUAL(one_line("a\n\tb\r\nc\n"), "a b c");
+  CAF_CHECK_EQUAL(one_line(nullptr), "");
+}
+
+CAF_TEST(fatal errors are connection loss class 08 and 57P01 to 57P03) {
+  CAF_CHECK(is_fatal(make_error(pool_errc::connection_lost, "gone")));
+  for (auto state : {"08000", "08006", "57P01", "57P02", "57P03"})
+    CAF_CHECK(is_fatal(make_error(pool_errc::query_failed, "x", state)));
+  for (auto state : {"08P01", "57P04", "57014", "23505", "40001", ""})
+    CAF_CHECK(!is_fatal(make_error(pool_errc::query_failed, "x", state)));
+  // Only server errors and losses: a timeout leaves the connection usable.
+  CAF_CHECK(!is_fatal(make_error(pool_errc::query_timeout, "t", "57014")));
+  CAF_CHECK(!is_fatal(make_error(pool_errc::invalid_request, "bad")));
+  // (Not with an empty error: pool::is crashes on one, CAF 0.17.6's
+  // error::category() dereferences its empty data.)
+}
