@@ -127,7 +127,7 @@ struct libpq_connection::connect_slot {
   std::mutex mtx;
   bool done = false;
   bool abandoned = false;
-  PGconn* conn = nullptr;
+  conn_ptr conn;
 };
 
 libpq_connection::libpq_connection(caf::actor_system& sys,
@@ -165,18 +165,16 @@ void libpq_connection::connect() {
     }
     keys.push_back(nullptr);
     values.push_back(nullptr);
-    auto c = PQconnectdbParams(keys.data(), values.data(), 1);
+    conn_ptr c{PQconnectdbParams(keys.data(), values.data(), 1)};
     {
       std::lock_guard<std::mutex> guard{slot->mtx};
       if (!slot->abandoned) {
-        slot->conn = c;
+        slot->conn = std::move(c);
         slot->done = true;
-        c = nullptr;
       }
     }
-    if (c != nullptr)
-      PQfinish(c); // the connection object is gone: nobody takes it
-    else
+    // Unless the connection object is gone (then `c` closes it): tell it.
+    if (c == nullptr)
       w.wake();
   };
   sys_.spawn<caf::detached>(std::move(run));
@@ -189,32 +187,30 @@ poll_status libpq_connection::poll_connect(caf::error& err) {
     err = make_error(pool_errc::connect_failed, "not connecting");
     return poll_status::ready;
   }
-  PGconn* c = nullptr;
+  conn_ptr c;
   {
     std::lock_guard<std::mutex> guard{slot_->mtx};
     if (!slot_->done)
       return poll_status::pending;
-    c = std::exchange(slot_->conn, nullptr);
+    c = std::move(slot_->conn);
   }
   slot_.reset();
   if (c == nullptr) {
     err = make_error(pool_errc::connect_failed, "out of memory");
     return poll_status::ready;
   }
-  if (PQstatus(c) != CONNECTION_OK) {
-    err = connect_error(c, conninfo_);
-    PQfinish(c);
+  if (PQstatus(c.get()) != CONNECTION_OK) {
+    err = connect_error(c.get(), conninfo_);
     return poll_status::ready;
   }
-  PQsetNoticeReceiver(c, on_notice, this);
-  if (PQsetnonblocking(c, 1) != 0 ||
-      (key_ = poller_->add(PQsocket(c), waker_)) == 0) {
+  PQsetNoticeReceiver(c.get(), on_notice, this);
+  if (PQsetnonblocking(c.get(), 1) != 0 ||
+      (key_ = poller_->add(PQsocket(c.get()), waker_)) == 0) {
     err = make_error(pool_errc::connect_failed,
                      "cannot switch the connection to non-blocking I/O");
-    PQfinish(c);
     return poll_status::ready;
   }
-  conn_ = c;
+  conn_ = std::move(c);
   broken_ = false;
   watch();
   return poll_status::ready;
@@ -224,8 +220,8 @@ poll_status libpq_connection::poll_connect(caf::error& err) {
 
 void libpq_connection::execute(const statement& st) {
   if (conn_ != nullptr && !broken_ && pipe_.empty() &&
-      PQpipelineStatus(conn_) != PQ_PIPELINE_OFF)
-    PQexitPipelineMode(conn_);
+      PQpipelineStatus(conn_.get()) != PQ_PIPELINE_OFF)
+    PQexitPipelineMode(conn_.get());
   if (phase_ != phase::idle || !pipe_.empty()) {
     failure_ = make_error(pool_errc::invalid_request,
                           "a statement is running on this connection");
@@ -256,7 +252,7 @@ bool libpq_connection::send_first() {
     return send_execute(name);
   // DEALLOCATE inside a transaction could fail and abort it: wait.
   if (to_deallocate_.size() >= deallocate_batch &&
-      PQtransactionStatus(conn_) == PQTRANS_IDLE)
+      PQtransactionStatus(conn_.get()) == PQTRANS_IDLE)
     return send_deallocate();
   return send_prepare();
 }
@@ -267,15 +263,15 @@ bool libpq_connection::send_deallocate() {
     sql += "DEALLOCATE " + name + ";";
   to_deallocate_.clear();
   phase_ = phase::deallocating;
-  return after_send(PQsendQuery(conn_, sql.c_str()));
+  return after_send(PQsendQuery(conn_.get(), sql.c_str()));
 }
 
 bool libpq_connection::send_prepare() {
   preparing_ = "lp_" + std::to_string(next_name_++);
   phase_ = phase::preparing;
   // No parameter types: the server infers them, as for PQsendQueryParams.
-  return after_send(
-    PQsendPrepare(conn_, preparing_.c_str(), current_.sql.c_str(), 0, nullptr));
+  return after_send(PQsendPrepare(conn_.get(), preparing_.c_str(),
+                                  current_.sql.c_str(), 0, nullptr));
 }
 
 bool libpq_connection::send_execute(const std::string* name) {
@@ -294,10 +290,10 @@ int libpq_connection::send_statement(const statement& st,
     values_.push_back(p.c_str()); // nullptr = SQL NULL
   auto n = static_cast<int>(values_.size());
   if (name != nullptr)
-    return PQsendQueryPrepared(conn_, name->c_str(), n, values_.data(), nullptr,
-                               nullptr, 0);
-  return PQsendQueryParams(conn_, st.sql.c_str(), n, nullptr, values_.data(),
-                           nullptr, nullptr, 0);
+    return PQsendQueryPrepared(conn_.get(), name->c_str(), n, values_.data(),
+                               nullptr, nullptr, 0);
+  return PQsendQueryParams(conn_.get(), st.sql.c_str(), n, nullptr,
+                           values_.data(), nullptr, nullptr, 0);
 }
 
 bool libpq_connection::forget_stale(const std::string& sql,
@@ -313,9 +309,9 @@ bool libpq_connection::forget_stale(const std::string& sql,
 
 bool libpq_connection::after_send(int sent) {
   if (sent == 0) {
-    auto msg = one_line(PQerrorMessage(conn_));
+    auto msg = one_line(PQerrorMessage(conn_.get()));
     phase_ = phase::idle;
-    if (PQstatus(conn_) == CONNECTION_BAD) {
+    if (PQstatus(conn_.get()) == CONNECTION_BAD) {
       // The write failed (the server had closed the socket): nothing of
       // this message reached the server. Each phase sends after the last
       // one's results arrived, so the socket buffer was empty and a message
@@ -330,7 +326,7 @@ bool libpq_connection::after_send(int sent) {
     return false;
   }
   // -1 (write failure) leaves `flushing_` set: poll_result finds out more.
-  flushing_ = PQflush(conn_) != 0;
+  flushing_ = PQflush(conn_.get()) != 0;
   watch();
   return true;
 }
@@ -361,13 +357,13 @@ caf::error libpq_connection::read_while_idle() {
   if (phase_ != phase::idle || !pipe_.empty())
     return {};
   // One non-blocking read; returns 0 at end of file.
-  if (PQconsumeInput(conn_) == 0)
+  if (PQconsumeInput(conn_.get()) == 0)
     return lose(nullptr);
   // Parses what was read: a FATAL ErrorResponse while idle reaches
   // on_notice, notifications are dropped.
-  while (auto note = PQnotifies(conn_))
+  while (auto note = PQnotifies(conn_.get()))
     PQfreemem(note);
-  if (server_ended_ || PQstatus(conn_) == CONNECTION_BAD)
+  if (server_ended_ || PQstatus(conn_.get()) == CONNECTION_BAD)
     return lose(nullptr);
   return {};
 }
@@ -384,15 +380,15 @@ poll_status libpq_connection::poll_result(caf::expected<query_result>& out) {
   }
   bool lost = false;
   if (flushing_) {
-    auto r = PQflush(conn_);
+    auto r = PQflush(conn_.get());
     lost = r < 0;
     flushing_ = r > 0;
   }
-  if (!lost && PQconsumeInput(conn_) == 0)
+  if (!lost && PQconsumeInput(conn_.get()) == 0)
     lost = true;
   // On a lost connection this still collects what the server said last.
   auto status = drain_results();
-  if (lost || broken_ || PQstatus(conn_) == CONNECTION_BAD) {
+  if (lost || broken_ || PQstatus(conn_.get()) == CONNECTION_BAD) {
     out = lose(error_.get());
     return poll_status::ready;
   }
@@ -409,41 +405,37 @@ poll_status libpq_connection::poll_result(caf::expected<query_result>& out) {
 
 libpq_connection::drain libpq_connection::drain_results() {
   // PQgetResult blocks while PQisBusy; never call it then.
-  while (!PQisBusy(conn_)) {
-    auto r = PQgetResult(conn_);
-    if (r == nullptr)
+  while (!PQisBusy(conn_.get())) {
+    result_ptr r{PQgetResult(conn_.get())};
+    if (!r)
       return drain::done;
-    switch (PQresultStatus(r)) {
+    switch (PQresultStatus(r.get())) {
     case PGRES_FATAL_ERROR:
-      if (error_)
-        PQclear(r);
-      else
-        error_.reset(r);
+      if (!error_) // the first error is the one to report
+        error_ = std::move(r);
       break;
     case PGRES_COPY_IN:
     case PGRES_COPY_OUT:
     case PGRES_COPY_BOTH: {
       auto status = drain::done;
-      if (!refuse_copy(r, status))
+      if (!refuse_copy(PQresultStatus(r.get()), status))
         return status;
       break;
     }
     default:
-      last_.reset(r);
+      last_ = std::move(r);
     }
   }
   return drain::need_input;
 }
 
-bool libpq_connection::refuse_copy(PGresult* r, drain& status) {
-  auto kind = PQresultStatus(r);
-  PQclear(r);
+bool libpq_connection::refuse_copy(ExecStatusType kind, drain& status) {
   copy_refused_ = true;
   if (kind == PGRES_COPY_OUT) {
     // Read and drop the data; PQgetResult then returns the final status.
     for (;;) {
       char* buf = nullptr;
-      auto n = PQgetCopyData(conn_, &buf, 1);
+      auto n = PQgetCopyData(conn_.get(), &buf, 1);
       if (n > 0) {
         PQfreemem(buf);
         continue;
@@ -458,13 +450,14 @@ bool libpq_connection::refuse_copy(PGresult* r, drain& status) {
     }
   } else if (kind == PGRES_COPY_IN) {
     // The server aborts the COPY with an error; PQgetResult reports it.
-    auto sent = PQputCopyEnd(conn_, "libpool does not support COPY FROM STDIN");
+    auto sent =
+      PQputCopyEnd(conn_.get(), "libpool does not support COPY FROM STDIN");
     if (sent == 0) {
       status = drain::need_output;
       return false;
     }
     if (sent > 0) {
-      flushing_ = PQflush(conn_) != 0;
+      flushing_ = PQflush(conn_.get()) != 0;
       return true;
     }
   }
@@ -502,7 +495,7 @@ bool libpq_connection::phase_done(caf::expected<query_result>& out) {
     if (error_ && forget_stale(current_.sql, executing_, error_.get())) {
       // Nothing ran; outside a transaction a retry is safe.
       if (!retried_ && !cancel_requested_ &&
-          PQtransactionStatus(conn_) == PQTRANS_IDLE) {
+          PQtransactionStatus(conn_.get()) == PQTRANS_IDLE) {
         retried_ = true;
         error_.reset();
         last_.reset();
@@ -562,7 +555,7 @@ caf::error libpq_connection::lose(const PGresult* cause) {
     state = ended_state_;
   }
   if (msg.empty())
-    msg = one_line(PQerrorMessage(conn_));
+    msg = one_line(PQerrorMessage(conn_.get()));
   if (msg.empty())
     msg = "connection lost";
   auto err =
@@ -584,7 +577,7 @@ caf::error libpq_connection::lose(const PGresult* cause) {
 tx_status libpq_connection::transaction_status() const {
   if (conn_ == nullptr || broken_)
     return tx_status::unknown;
-  switch (PQtransactionStatus(conn_)) {
+  switch (PQtransactionStatus(conn_.get())) {
   case PQTRANS_IDLE:
     return tx_status::idle;
   case PQTRANS_ACTIVE:
@@ -602,7 +595,7 @@ void libpq_connection::cancel() {
   if (conn_ == nullptr || broken_ || (phase_ == phase::idle && pipe_.empty()))
     return;
   cancel_requested_ = true;
-  auto raw = PQgetCancel(conn_);
+  auto raw = PQgetCancel(conn_.get());
   if (raw == nullptr)
     return;
   std::shared_ptr<PGcancel> handle{raw, PQfreeCancel};
@@ -615,24 +608,19 @@ void libpq_connection::cancel() {
 
 void libpq_connection::close() {
   if (slot_) {
-    PGconn* orphan = nullptr;
+    conn_ptr orphan; // closed on leaving this block, outside the lock
     {
       std::lock_guard<std::mutex> guard{slot_->mtx};
       slot_->abandoned = true;
-      orphan = std::exchange(slot_->conn, nullptr);
+      orphan = std::move(slot_->conn);
     }
-    if (orphan != nullptr)
-      PQfinish(orphan);
     slot_.reset();
   }
   if (key_ != 0) {
     poller_->remove(key_);
     key_ = 0;
   }
-  if (conn_ != nullptr) {
-    PQfinish(conn_);
-    conn_ = nullptr;
-  }
+  conn_.reset(); // PQfinish
   phase_ = phase::idle;
   pipe_.clear();
   broken_ = true;

@@ -95,7 +95,13 @@ class libpq_connection : public connection {
   struct result_deleter {
     void operator()(PGresult* r) const { PQclear(r); }
   };
+  /// Owns a PGresult (PQclear).
   using result_ptr = std::unique_ptr<PGresult, result_deleter>;
+  struct conn_deleter {
+    void operator()(PGconn* c) const { PQfinish(c); }
+  };
+  /// Owns a PGconn (PQfinish).
+  using conn_ptr = std::unique_ptr<PGconn, conn_deleter>;
 
   /// What is on the wire for the current statement.
   enum class phase : uint8_t { idle, deallocating, preparing, executing };
@@ -128,7 +134,7 @@ class libpq_connection : public connection {
   /// Collects the results of the current phase without blocking.
   drain drain_results();
   /// Gets out of COPY mode; false (with `status`) if the socket must wait.
-  bool refuse_copy(PGresult* r, drain& status);
+  bool refuse_copy(ExecStatusType kind, drain& status);
   /// Moves to the next phase; true when `out` holds the final answer.
   bool phase_done(caf::expected<query_result>& out);
   /// Converts the collected results into `out`; always true.
@@ -191,7 +197,7 @@ class libpq_connection : public connection {
   size_t cache_capacity_;
 
   std::shared_ptr<connect_slot> slot_;
-  PGconn* conn_ = nullptr;
+  conn_ptr conn_;
   uint64_t key_ = 0;
   bool broken_ = false;
   /// The server ended the session with a FATAL notice while idle; its

@@ -33,8 +33,8 @@ void libpq_connection::submit(uint64_t tag, const statement& st) {
     waker_.wake();
     return;
   }
-  if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF &&
-      PQenterPipelineMode(conn_) == 0) {
+  if (PQpipelineStatus(conn_.get()) == PQ_PIPELINE_OFF &&
+      PQenterPipelineMode(conn_.get()) == 0) {
     broken_ = true; // only fails with results pending: the state is unknown
     waker_.wake();
     return;
@@ -53,8 +53,8 @@ bool libpq_connection::send_piped(piped& p) {
     name = p.retried ? nullptr : cache_.find(st.sql);
     if (name == nullptr) {
       p.prepared = "lp_" + std::to_string(next_name_++);
-      sent =
-        PQsendPrepare(conn_, p.prepared.c_str(), st.sql.c_str(), 0, nullptr);
+      sent = PQsendPrepare(conn_.get(), p.prepared.c_str(), st.sql.c_str(), 0,
+                           nullptr);
       if (sent != 0) {
         cache_.insert(st.sql, p.prepared, to_deallocate_);
         name = &p.prepared;
@@ -67,17 +67,17 @@ bool libpq_connection::send_piped(piped& p) {
     sent = send_statement(st, name);
   }
   if (sent == 0) // e.g. more than 65535 parameters
-    p.failure =
-      make_error(pool_errc::invalid_request, one_line(PQerrorMessage(conn_)));
+    p.failure = make_error(pool_errc::invalid_request,
+                           one_line(PQerrorMessage(conn_.get())));
   // The Sync closes the segment even if nothing of it was sent, so every
   // entry ends with exactly one PGRES_PIPELINE_SYNC.
-  if (PQpipelineSync(conn_) == 0 || PQstatus(conn_) == CONNECTION_BAD ||
-      !deallocate_piped()) {
+  if (PQpipelineSync(conn_.get()) == 0 ||
+      PQstatus(conn_.get()) == CONNECTION_BAD || !deallocate_piped()) {
     broken_ = true;
     return false;
   }
   p.sent = true;
-  flushing_ = PQflush(conn_) != 0;
+  flushing_ = PQflush(conn_.get()) != 0;
   watch();
   return true;
 }
@@ -90,9 +90,9 @@ bool libpq_connection::deallocate_piped() {
     auto sql = "DEALLOCATE " + name;
     pipe_.emplace_back();
     pipe_.back().internal = true;
-    if (PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr,
-                          nullptr, 0) == 0 ||
-        PQpipelineSync(conn_) == 0)
+    if (PQsendQueryParams(conn_.get(), sql.c_str(), 0, nullptr, nullptr,
+                          nullptr, nullptr, 0) == 0 ||
+        PQpipelineSync(conn_.get()) == 0)
       return false;
   }
   to_deallocate_.clear();
@@ -108,15 +108,15 @@ size_t libpq_connection::poll_pipeline(std::vector<tagged_result>& done) {
     return 0;
   bool ok = conn_ != nullptr && !broken_;
   if (ok && flushing_) {
-    auto r = PQflush(conn_);
+    auto r = PQflush(conn_.get());
     ok = r >= 0;
     flushing_ = r > 0;
   }
-  ok = ok && PQconsumeInput(conn_) != 0;
+  ok = ok && PQconsumeInput(conn_.get()) != 0;
   // On a lost connection this still collects what the server said last.
   if (conn_ != nullptr && !drain_pipeline(done))
     ok = false;
-  ok = ok && !broken_ && PQstatus(conn_) != CONNECTION_BAD;
+  ok = ok && !broken_ && PQstatus(conn_.get()) != CONNECTION_BAD;
   if (!ok) {
     // The server's last words: a FATAL on the front statement ended the
     // session there, so those behind it never started. (After a mere ERROR
@@ -134,7 +134,7 @@ size_t libpq_connection::poll_pipeline(std::vector<tagged_result>& done) {
     return 0;
   }
   if (pipe_.empty()) {
-    PQexitPipelineMode(conn_);
+    PQexitPipelineMode(conn_.get());
     cancel_requested_ = false;
   }
   watch(); // for the next results, or for the idle connection
@@ -145,43 +145,37 @@ bool libpq_connection::drain_pipeline(std::vector<tagged_result>& done) {
   // PQgetResult blocks while PQisBusy; never call it then. A null result
   // ends one statement's results; two in a row mean nothing is left now.
   int nulls = 0;
-  while (!pipe_.empty() && !PQisBusy(conn_)) {
-    auto r = PQgetResult(conn_);
-    if (r == nullptr) {
+  while (!pipe_.empty() && !PQisBusy(conn_.get())) {
+    // Each result is freed when `r` goes, unless moved into the entry.
+    result_ptr r{PQgetResult(conn_.get())};
+    if (!r) {
       if (++nulls > 1)
         break;
       continue;
     }
     nulls = 0;
     auto& p = pipe_.front();
-    switch (PQresultStatus(r)) {
+    switch (PQresultStatus(r.get())) {
     case PGRES_PIPELINE_SYNC:
-      PQclear(r);
       if (!complete_front(done))
         return false;
       break;
     case PGRES_PIPELINE_ABORTED: // skipped after an error in its segment
-      PQclear(r);
       break;
     case PGRES_FATAL_ERROR:
-      if (p.error)
-        PQclear(r);
-      else
-        p.error.reset(r);
+      if (!p.error) // the first error is the one to report
+        p.error = std::move(r);
       break;
     case PGRES_COPY_IN:
     case PGRES_COPY_OUT:
     case PGRES_COPY_BOTH:
       // Not plain DML: the worker never pipelines it. No way back.
-      PQclear(r);
       return false;
     default:
-      if (!p.prepared.empty() && !p.prepare_seen) {
+      if (!p.prepared.empty() && !p.prepare_seen)
         p.prepare_seen = true; // the Parse's result
-        PQclear(r);
-      } else {
-        p.last.reset(r);
-      }
+      else
+        p.last = std::move(r);
     }
   }
   return true;
