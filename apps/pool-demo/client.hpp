@@ -11,6 +11,8 @@
 #include "caf/error.hpp"
 #include "caf/stateful_actor.hpp"
 
+#include "pool/client.hpp"
+
 #include "workload.hpp"
 
 namespace demo::detail {
@@ -18,7 +20,7 @@ namespace demo::detail {
 using clock = std::chrono::steady_clock;
 using pace_atom = caf::atom_constant<caf::atom("pace")>;
 
-/// Every request carries a finite timeout.
+/// Every request carries a deadline, kept by the client (`pool::client`).
 constexpr auto request_timeout = std::chrono::seconds(5);
 /// How long `acquire` may wait for a connection.
 constexpr auto acquire_wait = std::chrono::seconds(2);
@@ -27,6 +29,8 @@ constexpr auto failing_pace = std::chrono::milliseconds(20);
 
 struct client_state {
   client_params p;
+  /// Sends every request of this client with its deadline.
+  pool::client db;
   client_report rep;
   std::minstd_rand rng;
   clock::time_point deadline;

@@ -49,9 +49,7 @@ std::string check_session(const pool::query_result& r, const session_ctx& s) {
 
 void end_session(client_actor* self, std::shared_ptr<session_ctx> s,
                  std::string problem, caf::error err) {
-  self
-    ->request(self->state.p.pool, request_timeout, pool::release_atom::value,
-              s->l.id)
+  self->state.db.request(request_timeout, pool::release_atom::value, s->l.id)
     .then(
       [=](caf::ok_atom) {
         if (err)
@@ -69,9 +67,7 @@ void end_session(client_actor* self, std::shared_ptr<session_ctx> s,
 void session_step(client_actor* self, std::shared_ptr<session_ctx> s,
                   size_t i) {
   ++tally(self, op_kind::session).statements;
-  self
-    ->request(s->l.worker, request_timeout, pool::query_atom::value, s->l.id,
-              s->script[i])
+  self->state.db.query(s->l, request_timeout, s->script[i])
     .then(
       [=](pool::query_result& r) {
         if (i + 1 < s->script.size())
@@ -91,9 +87,9 @@ void run_session(client_actor* self) {
   s->app =
     "pool-demo-" + std::to_string(st.p.id) + "-" + std::to_string(++st.seq);
   s->script = session_script(s->rows, s->app);
-  self
-    ->request(st.p.pool, request_timeout, pool::acquire_atom::value,
-              caf::timespan{acquire_wait})
+  self->state.db
+    .request(request_timeout, pool::acquire_atom::value,
+             caf::timespan{acquire_wait})
     .then(
       [=](pool::lease& l) {
         s->l = std::move(l);

@@ -65,7 +65,7 @@ void fail(client_actor* self, op_kind k, clock::time_point start,
     note(t, "expected: " + pool::describe(err));
   } else {
     ++t.unexpected;
-    if (err == caf::sec::request_timeout)
+    if (pool::is(err, pool::pool_errc::request_timeout))
       ++self->state.rep.unanswered;
     note(t, "UNEXPECTED: " + pool::describe(err));
   }
@@ -92,7 +92,7 @@ void run_insert(client_actor* self) {
   pool::statement stmt{"INSERT INTO demo_items (client, n, payload) "
                        "VALUES ($1, $2, $3) RETURNING id",
                        {st.p.id, n, "payload #" + std::to_string(n)}};
-  self->request(st.p.pool, request_timeout, pool::query_atom::value, stmt)
+  self->state.db.request(request_timeout, pool::query_atom::value, stmt)
     .then(
       [=](pool::query_result& r) {
         if (r.rows() != 1)
@@ -115,7 +115,7 @@ void run_select(client_actor* self) {
   ++tally(self, op_kind::select).statements;
   pool::statement stmt{"SELECT count(*) FROM demo_items WHERE client = $1",
                        {st.p.id}};
-  self->request(st.p.pool, request_timeout, pool::query_atom::value, stmt)
+  self->state.db.request(request_timeout, pool::query_atom::value, stmt)
     .then(
       [=](pool::query_result& r) {
         auto seen = r.rows() == 1 ? std::stoull(r.at(0, 0)) : 0;
@@ -149,7 +149,7 @@ void run_transfer(client_actor* self) {
   std::vector<pool::statement> sts{{transfer_sql, {lo, lo_delta}},
                                    {transfer_sql, {hi, -lo_delta}}};
   tally(self, op_kind::transfer).statements += sts.size();
-  self->request(st.p.pool, request_timeout, pool::transaction_atom::value, sts)
+  self->state.db.request(request_timeout, pool::transaction_atom::value, sts)
     .then(
       [=](std::vector<pool::query_result>& rs) {
         if (rs.size() != 2 || rs[0].affected != 1 || rs[1].affected != 1)
@@ -163,9 +163,9 @@ void run_transfer(client_actor* self) {
 void run_bad_sql(client_actor* self) {
   auto start = clock::now();
   ++tally(self, op_kind::bad_sql).statements;
-  self
-    ->request(self->state.p.pool, request_timeout, pool::query_atom::value,
-              pool::statement{"SELEC 1"})
+  self->state.db
+    .request(request_timeout, pool::query_atom::value,
+             pool::statement{"SELEC 1"})
     .then(
       [=](pool::query_result&) {
         mismatch(self, op_kind::bad_sql, start, "SELEC 1 succeeded");
@@ -185,7 +185,7 @@ void run_dup_txn(client_actor* self) {
     {"UPDATE demo_accounts SET balance = balance - 100 WHERE id = $1", {id}},
     {"INSERT INTO demo_accounts (id, balance) VALUES ($1, 100)", {id}}};
   tally(self, op_kind::dup_txn).statements += sts.size();
-  self->request(st.p.pool, request_timeout, pool::transaction_atom::value, sts)
+  self->state.db.request(request_timeout, pool::transaction_atom::value, sts)
     .then(
       [=](std::vector<pool::query_result>&) {
         mismatch(self, op_kind::dup_txn, start, "duplicate key accepted");
@@ -233,6 +233,7 @@ caf::behavior client_impl(client_actor* self, client_params p) {
   st.rep.r = st.p.r;
   st.rep.started = clock::now();
   st.deadline = st.rep.started + st.p.duration;
+  st.db = pool::client{self, st.p.pool};
   self->send(self, pace_atom::value);
   return {[=](pace_atom) { step(self); }};
 }

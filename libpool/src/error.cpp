@@ -33,6 +33,10 @@ std::string to_string(pool_errc x) {
     return "circuit_open";
   case pool_errc::overloaded:
     return "overloaded";
+  case pool_errc::request_timeout:
+    return "request_timeout";
+  case pool_errc::pool_down:
+    return "pool_down";
   }
   return "pool_errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

@@ -2,6 +2,7 @@
 
 #include "pool/backend.hpp"
 #include "pool/blocking.hpp"
+#include "pool/client.hpp"
 #include "pool/config.hpp"
 #include "pool/error.hpp"
 #include "pool/io_scheduler.hpp"

@@ -13,8 +13,14 @@ namespace pool {
 
 /// Calls a pool from code that is not an actor (a plain thread, `main`).
 /// Each call blocks the calling thread until the reply or `timeout`. Never use
-/// it inside an actor's handler: that would block a scheduler thread; send
-/// requests from the actor instead. One instance per thread.
+/// it inside an actor's handler: that would block a scheduler thread; use a
+/// `pool::client` from the actor instead. One instance per thread.
+///
+/// Requests go out with `caf::infinite` (no CAF clock event); the calling
+/// thread waits on its own mailbox until the deadline. A call whose deadline
+/// passes answers `request_timeout`; its late reply is taken out of the
+/// mailbox and dropped before a later call, so it never answers that call.
+/// A call that reaches a pool that has shut down answers `shutting_down`.
 class blocking_pool {
  public:
   /// A client of `pool` whose calls wait at most `timeout` each.
@@ -23,13 +29,15 @@ class blocking_pool {
   ~blocking_pool();
 
   /// Runs one autocommit statement. Errors: as `(query_atom, statement)`,
-  /// plus CAF's `request_timeout` if no reply came within the timeout.
+  /// plus `request_timeout` if no reply came within the timeout (every call
+  /// below can answer it, and `shutting_down` once the pool has shut down).
   caf::expected<query_result> query(statement st);
 
   /// Leases a connection, waiting at most `wait` for one.
   caf::expected<lease> acquire(caf::timespan wait);
 
-  /// Runs `st` on the leased connection.
+  /// Runs `st` on the leased connection; `invalid_lease` if the lease's
+  /// worker has stopped.
   caf::expected<query_result> query(const lease& l, statement st);
 
   /// Returns the lease; errors: `invalid_lease`.
@@ -44,6 +52,10 @@ class blocking_pool {
 
   /// Shuts the pool down, letting leased work finish until `deadline`.
   caf::error shutdown(caf::timespan deadline);
+
+  /// The number of calls that timed out and whose late reply has not been
+  /// dropped yet (it is dropped at the start of the next call after it came).
+  size_t stale_replies() const noexcept;
 
  private:
   struct impl;

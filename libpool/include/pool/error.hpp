@@ -44,6 +44,14 @@ enum class pool_errc : uint8_t {
   circuit_open,
   /// The pool sheds load because requests wait too long.
   overloaded,
+  /// No answer by the caller's deadline: the client-side deadline of a
+  /// request sent through `pool::client` or `pool::blocking_pool` passed
+  /// (the pool may still run it; its late answer is dropped).
+  request_timeout,
+  /// The pool actor is gone or its node is unreachable; the message says
+  /// which. Every request of a `pool::client` still waiting then fails with
+  /// this error at once.
+  pool_down,
 };
 
 /// Returns the name of `x`, e.g. "acquire_timeout".

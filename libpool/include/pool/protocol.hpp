@@ -63,9 +63,13 @@ typename Inspector::result_type inspect(Inspector& f, lease& x) {
   return f(caf::meta::type_name("pool::lease"), x.id, x.worker);
 }
 
-/// The pool, as clients see it. Every request should carry a finite timeout
-/// (`self->request(pool, timeout, ...)`); the pool answers every request
-/// exactly once.
+/// The pool, as clients see it. The pool answers every request exactly
+/// once. Send requests from actors through `pool::client` (pool/client.hpp),
+/// which keeps each request's deadline without a CAF clock event and fails
+/// pending requests when the pool or its node is gone; from plain threads use
+/// `pool::blocking_pool`. A bare `self->request(pool, timeout, ...)` works
+/// too, but costs a clock-thread wake-up per request, and a request sent with
+/// `caf::infinite` that way waits forever if the pool dies.
 ///
 /// - `(query_atom, statement)` → `query_result`: runs one autocommit
 ///   statement on any connection. Errors: `acquire_timeout`, `queue_full`,
