@@ -268,29 +268,34 @@ CAF_TEST(concurrent queries share one connection up to pipeline_depth) {
   check_no_misuse();
 }
 
-// With two connections and 2 x pipeline_depth concurrent queries, the pool
-// spreads them: the first two take one connection each, the rest join the
-// least loaded busy connection's pipeline, so both connections carry a full
-// pipeline at once, and every client gets its own result.
+// Pipelined queries go to the least loaded busy connection: with two
+// connections, four concurrent queries run two on each (not three on the
+// first); with 2 x pipeline_depth, both connections carry a full pipeline
+// at once. Every client gets its own result.
 CAF_TEST(pipelining spreads over several connections) {
-  auto pool = start(make_pipeline_config(2, 3));
+  auto pool = start(make_pipeline_config(2, 4));
   std::vector<outcome_ptr<query_result>> qs;
-  for (int i = 1; i <= 6; ++i)
+  for (int i = 1; i <= 4; ++i)
     qs.push_back(query(pool, select(i, 50ms)));
   sched.run();
-  CAF_CHECK_EQUAL(in_flight(1), 3u);
-  CAF_CHECK_EQUAL(in_flight(2), 3u);
+  CAF_CHECK_EQUAL(in_flight(1), 2u);
+  CAF_CHECK_EQUAL(in_flight(2), 2u);
+  for (int i = 5; i <= 8; ++i)
+    qs.push_back(query(pool, select(i, 50ms)));
+  sched.run();
+  CAF_CHECK_EQUAL(in_flight(1), 4u);
+  CAF_CHECK_EQUAL(in_flight(2), 4u);
   CAF_CHECK_EQUAL(stats(pool).waiting, 0u);
   advance(500ms);
-  for (int i = 0; i < 6; ++i)
+  for (int i = 0; i < 8; ++i)
     CAF_CHECK(got(qs[i], i + 1));
-  CAF_CHECK_EQUAL(script->max_in_flight_of[1], 3u);
-  CAF_CHECK_EQUAL(script->max_in_flight_of[2], 3u);
-  CAF_CHECK_EQUAL(script->log_of(1).size(), 3u);
-  CAF_CHECK_EQUAL(script->log_of(2).size(), 3u);
+  CAF_CHECK_EQUAL(script->max_in_flight_of[1], 4u);
+  CAF_CHECK_EQUAL(script->max_in_flight_of[2], 4u);
+  CAF_CHECK_EQUAL(script->log_of(1).size(), 4u);
+  CAF_CHECK_EQUAL(script->log_of(2).size(), 4u);
   CAF_CHECK_EQUAL(script->created, 2);
   auto st = stats(pool);
-  CAF_CHECK_EQUAL(st.pipelined, 4u);
+  CAF_CHECK_EQUAL(st.pipelined, 6u);
   CAF_CHECK_EQUAL(st.idle, 2u);
   check_no_misuse();
 }
