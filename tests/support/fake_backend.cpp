@@ -47,17 +47,29 @@ class fake_connection : public connection {
 
   void connect() override {
     ready_at_ = waker_.now() + script_->connect_latency;
-    notify(script_->connect_latency);
+    fake_connect c;
+    c.number = number_;
+    c.started = waker_.now();
+    script_->connects.push_back(c);
+    connecting_ = true;
+    ++script_->connecting;
+    script_->max_connecting =
+      std::max(script_->max_connecting, script_->connecting);
+    if (!script_->connect_hang)
+      notify(script_->connect_latency);
   }
 
   poll_status poll_connect(caf::error& err) override {
-    if (waker_.now() < ready_at_)
+    if (script_->connect_hang || waker_.now() < ready_at_)
       return poll_status::pending;
     if (script_->connect_error) {
-      err = script_->connect_error;
+      err = numbered(script_->connect_error);
+      script_->connect_errors.push_back(err);
+      end_connect(false);
       close();
       return poll_status::ready;
     }
+    end_connect(true);
     ++script_->connected;
     connected_ = true;
     return poll_status::ready;
@@ -66,6 +78,8 @@ class fake_connection : public connection {
   void execute(const statement& st) override {
     script_->log.push_back(std::to_string(number_) + ":" + st.sql);
     rule_ = rule_for(st.sql);
+    if (is_stalled())
+      rule_.hang = true;
     if (!pipeline_.empty())
       rule_ = misuse("execute(\"" + st.sql + "\") with " +
                      std::to_string(pipeline_.size()) +
@@ -90,7 +104,7 @@ class fake_connection : public connection {
       out = lost();
       return poll_status::ready;
     }
-    if (!running_ || rule_.hang || waker_.now() < ready_at_)
+    if (!running_ || rule_.hang || is_stalled() || waker_.now() < ready_at_)
       return poll_status::pending;
     running_ = false;
     out = complete(sql_, rule_);
@@ -135,6 +149,8 @@ class fake_connection : public connection {
       note_in_flight();
       return 0;
     }
+    if (is_stalled())
+      return pipeline_.size();
     auto t = waker_.now();
     while (!pipeline_.empty() && pipeline_.front().timed &&
            pipeline_.front().finish <= t) {
@@ -176,6 +192,8 @@ class fake_connection : public connection {
 
   void cancel() override {
     ++script_->cancels;
+    if (is_stalled())
+      return; // the server does not answer
     if (script_->late_cancels) {
       cancel_late();
       return;
@@ -195,6 +213,8 @@ class fake_connection : public connection {
   void close() override {
     if (closed_)
       return;
+    if (connecting_)
+      end_connect(false);
     closed_ = true;
     ++script_->closed;
     --script_->open;
@@ -216,6 +236,31 @@ class fake_connection : public connection {
   };
 
   bool is_broken() const { return dead_ || script_->broken.count(number_) > 0; }
+
+  bool is_stalled() const { return script_->stalled.count(number_) > 0; }
+
+  // Records the end of the connect under way.
+  void end_connect(bool ok) {
+    connecting_ = false;
+    --script_->connecting;
+    for (auto& c : script_->connects)
+      if (c.number == number_) {
+        c.ended = waker_.now();
+        c.finished = true;
+        c.ok = ok;
+      }
+  }
+
+  // The scripted connect error, with this connection's number appended to
+  // its message (same category, code and SQLSTATE).
+  caf::error numbered(const caf::error& err) const {
+    if (err.category() != pool_error_category::value)
+      return err;
+    return make_error(static_cast<pool_errc>(err.code()),
+                      error_message(err) + " (fake connection " +
+                        std::to_string(number_) + ")",
+                      sqlstate(err));
+  }
 
   fake_rule rule_for(const std::string& sql) const {
     auto i = script_->rules.find(sql);
@@ -355,6 +400,8 @@ class fake_connection : public connection {
   bool running_ = false;
   bool closed_ = false;
   bool connected_ = false;
+  /// Whether a connect is under way (counted in `fake_script::connecting`).
+  bool connecting_ = false;
   /// Set when a pipelined statement failed with connection_lost.
   bool dead_ = false;
   /// A late cancel waits for the next statement to start.

@@ -29,13 +29,39 @@ struct fake_rule {
   query_result result;
 };
 
+/// One connect attempt, as the fake saw it (virtual time).
+struct fake_connect {
+  /// The connection's number (1 for the first one created).
+  int number = 0;
+  /// When `connect()` was called.
+  caf::timespan started{0};
+  /// When it completed or failed (valid if `finished`).
+  caf::timespan ended{0};
+  bool finished = false;
+  /// Whether it succeeded.
+  bool ok = false;
+};
+
 /// Shared by the test and every fake connection: the script and what the
 /// connections observed.
 struct fake_script {
   /// Time until a connect completes.
   caf::timespan connect_latency{0};
-  /// If set, connects fail with this error.
+  /// If set, connects fail with this error. The error a connect actually
+  /// reports has the same code and SQLSTATE, and its message ends with
+  /// " (fake connection <n>)", so that tests can tell which attempt an error
+  /// came from (see `connect_errors`).
   caf::error connect_error;
+  /// If true, connects never complete (as with a server that accepts the
+  /// TCP connection and then says nothing).
+  bool connect_hang = false;
+  /// Every connect attempt, in the order they started.
+  std::vector<fake_connect> connects;
+  /// Connects started and not finished now; the most there ever were.
+  int connecting = 0;
+  int max_connecting = 0;
+  /// The errors failed connects reported, in order.
+  std::vector<caf::error> connect_errors;
   /// Latency of statements without a rule.
   caf::timespan default_latency{0};
   /// Rules by exact SQL text.
@@ -61,6 +87,9 @@ struct fake_script {
   std::map<int, waker> wakers;
   /// Connections the "server" closed: every use fails with connection_lost.
   std::set<int> broken;
+  /// Connections whose server stopped answering (frozen, e.g. SIGSTOP): their
+  /// statements, pings included, never finish and cancels do not help.
+  std::set<int> stalled;
 
   // -- pipelining ------------------------------------------------------------
 

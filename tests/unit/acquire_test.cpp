@@ -122,14 +122,20 @@ CAF_TEST(min_size at start and growth on demand) {
 }
 
 // When connects fail and no connection is open, waiters get the connect
-// error at once (here: authentication), not a timeout at their deadline.
+// error at once (here: authentication), not a timeout at their deadline:
+// the very error the connect produced (the fake's message names its
+// connection), with no virtual time passing.
 CAF_TEST(connect errors reach waiters quickly) {
   script->connect_error = make_error(pool_errc::auth_failed,
                                      "password authentication failed", "28P01");
   auto pool = start(make_config(0, 2));
+  auto t0 = now();
   auto q = ask<query_result>(pool, query_atom::value, statement{"SELECT 1"});
   sched.run();
   CAF_CHECK(q->failed_with(pool_errc::auth_failed));
+  CAF_CHECK_EQUAL(now(), t0);
+  CAF_REQUIRE_EQUAL(script->connect_errors.size(), 1u);
+  CAF_CHECK_EQUAL(describe(q->err), describe(script->connect_errors.back()));
   CAF_CHECK_EQUAL(sqlstate(q->err), "28P01");
   auto st = stats(pool);
   CAF_CHECK_GREATER_OR_EQUAL(st.connect_failures, 1u);
@@ -151,6 +157,41 @@ CAF_TEST(queue full is rejected at once) {
   CAF_CHECK_EQUAL(w2->answers, 0);
   CAF_CHECK(w3->failed_with(pool_errc::queue_full));
   CAF_CHECK_EQUAL(stats(pool).rejected, 1u);
+}
+
+// wait_time_total sums the waits of the requests that got a connection, in
+// virtual time: a lease served at once adds nothing, a query that waited 3 s
+// for the release adds 3 s, an acquire that timed out adds nothing.
+CAF_TEST(wait_time_total sums the waits of served requests) {
+  auto cfg = make_config(1, 1);
+  cfg.acquire_timeout = 10s;
+  cfg.validate_after_idle = caf::timespan{0};
+  auto pool = start(cfg);
+  auto holder = ask<lease>(pool, acquire_atom::value, caf::timespan{1s});
+  sched.run();
+  CAF_REQUIRE(holder->ok());
+  CAF_CHECK_EQUAL(stats(pool).wait_time_total, caf::timespan{0});
+  auto q = ask<query_result>(pool, query_atom::value, statement{"SELECT 1"});
+  auto gives_up = ask<lease>(pool, acquire_atom::value, caf::timespan{1s});
+  sched.run();
+  advance(3s);
+  CAF_CHECK(gives_up->failed_with(pool_errc::acquire_timeout));
+  CAF_CHECK_EQUAL(q->answers, 0);
+  CAF_CHECK_EQUAL(stats(pool).wait_time_total, caf::timespan{0});
+  auto r = ask<caf::ok_atom>(pool, release_atom::value, holder->value->id);
+  sched.run();
+  CAF_CHECK(r->ok());
+  CAF_CHECK(q->ok());
+  auto st = stats(pool);
+  CAF_CHECK_EQUAL(st.acquired, 2u);
+  CAF_CHECK_EQUAL(st.wait_time_total, caf::timespan{3s});
+  // One more, served at once, adds nothing.
+  auto q2 = ask<query_result>(pool, query_atom::value, statement{"SELECT 2"});
+  sched.run();
+  CAF_CHECK(q2->ok());
+  st = stats(pool);
+  CAF_CHECK_EQUAL(st.acquired, 3u);
+  CAF_CHECK_EQUAL(st.wait_time_total, caf::timespan{3s});
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -45,8 +45,11 @@ CAF_TEST(breaker transitions) {
   auto st = stats(pool);
   CAF_CHECK_EQUAL(st.breaker, breaker_state::open);
   CAF_CHECK_EQUAL(st.breaker_opened, 1u);
-  CAF_CHECK_NOT_EQUAL(st.last_connect_error.find("connection refused"),
-                      std::string::npos);
+  // The last error the fake produced (each names its connection), not an
+  // earlier one.
+  CAF_REQUIRE_EQUAL(script->connect_errors.size(), 3u);
+  CAF_CHECK_EQUAL(st.last_connect_error,
+                  describe(script->connect_errors.back()));
   CAF_REQUIRE_EQUAL(events->size(), 1u);
   CAF_CHECK_NOT_EQUAL(events->front().reason.find("3 consecutive"),
                       std::string::npos);
@@ -72,14 +75,19 @@ CAF_TEST(breaker transitions) {
 }
 
 // While the circuit is open and no connection exists, requests fail at once
-// with circuit_open carrying the last connect error.
+// with circuit_open carrying the last connect error: the one the fake
+// produced last (each names its connection), not an earlier one.
 CAF_TEST(requests fail fast while the circuit is open) {
   advance(100ms);
   auto q = ask<query_result>(pool, query_atom::value, statement{"SELECT 1"});
   sched.run();
   CAF_CHECK(q->failed_with(pool_errc::circuit_open));
-  CAF_CHECK_NOT_EQUAL(error_message(q->err).find("connection refused"),
-                      std::string::npos);
+  CAF_REQUIRE_EQUAL(script->connect_errors.size(), 3u);
+  auto last = describe(script->connect_errors.back());
+  CAF_CHECK_EQUAL(last, "connect_failed: connection refused (fake connection "
+                        "3)");
+  auto msg = error_message(q->err);
+  CAF_CHECK_EQUAL(msg, "connects are failing; last connect error: " + last);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
@@ -105,6 +113,8 @@ CAF_TEST(without fail fast requests wait for recovery) {
   auto q1 = ask<query_result>(pool, query_atom::value, statement{"SELECT 1"});
   sched.run();
   CAF_CHECK(q1->failed_with(pool_errc::connect_failed));
+  CAF_REQUIRE_EQUAL(script->connect_errors.size(), 1u);
+  CAF_CHECK_EQUAL(describe(q1->err), describe(script->connect_errors.back()));
   CAF_CHECK_EQUAL(stats(pool).breaker, breaker_state::open);
   auto q2 = ask<query_result>(pool, query_atom::value, statement{"SELECT 2"});
   sched.run();

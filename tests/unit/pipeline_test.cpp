@@ -263,6 +263,40 @@ CAF_TEST(concurrent queries share one connection up to pipeline_depth) {
   CAF_CHECK_EQUAL(st.idle, 1u);
   CAF_CHECK_EQUAL(st.waiting, 0u);
   CAF_CHECK_EQUAL(st.acquired, 5u);
+  // The second to fifth joined the busy connection's pipeline.
+  CAF_CHECK_EQUAL(st.pipelined, 4u);
+  check_no_misuse();
+}
+
+// Pipelined queries go to the least loaded busy connection: with two
+// connections, four concurrent queries run two on each (not three on the
+// first); with 2 x pipeline_depth, both connections carry a full pipeline
+// at once. Every client gets its own result.
+CAF_TEST(pipelining spreads over several connections) {
+  auto pool = start(make_pipeline_config(2, 4));
+  std::vector<outcome_ptr<query_result>> qs;
+  for (int i = 1; i <= 4; ++i)
+    qs.push_back(query(pool, select(i, 50ms)));
+  sched.run();
+  CAF_CHECK_EQUAL(in_flight(1), 2u);
+  CAF_CHECK_EQUAL(in_flight(2), 2u);
+  for (int i = 5; i <= 8; ++i)
+    qs.push_back(query(pool, select(i, 50ms)));
+  sched.run();
+  CAF_CHECK_EQUAL(in_flight(1), 4u);
+  CAF_CHECK_EQUAL(in_flight(2), 4u);
+  CAF_CHECK_EQUAL(stats(pool).waiting, 0u);
+  advance(500ms);
+  for (int i = 0; i < 8; ++i)
+    CAF_CHECK(got(qs[i], i + 1));
+  CAF_CHECK_EQUAL(script->max_in_flight_of[1], 4u);
+  CAF_CHECK_EQUAL(script->max_in_flight_of[2], 4u);
+  CAF_CHECK_EQUAL(script->log_of(1).size(), 4u);
+  CAF_CHECK_EQUAL(script->log_of(2).size(), 4u);
+  CAF_CHECK_EQUAL(script->created, 2);
+  auto st = stats(pool);
+  CAF_CHECK_EQUAL(st.pipelined, 6u);
+  CAF_CHECK_EQUAL(st.idle, 2u);
   check_no_misuse();
 }
 
@@ -280,6 +314,7 @@ CAF_TEST(a failing pipelined statement fails only its request) {
   auto q4 = query(pool, select(4));
   sched.run();
   CAF_CHECK_EQUAL(in_flight(1), 4u);
+  CAF_CHECK_EQUAL(stats(pool).pipelined, 3u);
   advance(100ms);
   CAF_CHECK_EQUAL(script->max_in_flight, 4u);
   CAF_CHECK(got(q1, 1));
@@ -310,6 +345,7 @@ CAF_TEST(a SET statement never shares the pipeline) {
   auto q4 = query(pool, select(4));
   sched.run();
   CAF_CHECK_EQUAL(in_flight(1), 2u);
+  CAF_CHECK_GREATER(stats(pool).pipelined, 0u);
   CAF_CHECK_EQUAL(script->max_in_flight, 2u);
   std::vector<std::string> first_two{"SELECT 1", "SELECT 2"};
   CAF_CHECK_EQUAL(script->log_of(1), first_two);
@@ -418,6 +454,7 @@ CAF_TEST(transactions do not share the pipeline) {
                                            std::vector<statement>{"INSERT 3"});
   sched.run();
   CAF_CHECK_EQUAL(in_flight(1), 2u);
+  CAF_CHECK_GREATER(stats(pool).pipelined, 0u);
   advance(100ms);
   CAF_CHECK(got(q3, 3));
   CAF_CHECK(got(q4, 4));
@@ -448,6 +485,7 @@ CAF_TEST(a hung pipelined statement times out alone) {
   auto q3 = query(pool, select(3));
   sched.run();
   CAF_CHECK_EQUAL(in_flight(1), 3u);
+  CAF_CHECK_GREATER(stats(pool).pipelined, 0u);
   advance(400ms);
   CAF_CHECK_EQUAL(slow->answers, 0);
   CAF_CHECK_EQUAL(q2->answers, 0);
@@ -480,6 +518,7 @@ CAF_TEST(a broken connection fails every pipelined statement) {
     qs.push_back(query(pool, select(i, 100ms)));
   sched.run();
   CAF_CHECK_EQUAL(in_flight(1), 3u);
+  CAF_CHECK_GREATER(stats(pool).pipelined, 0u);
   advance(10ms);
   script->break_connection(1);
   sched.run();
@@ -515,6 +554,7 @@ CAF_TEST(statements the server never started run elsewhere) {
     qs.push_back(query(pool, select(i, 10ms)));
   sched.run();
   CAF_CHECK_EQUAL(in_flight(1), 3u);
+  CAF_CHECK_GREATER(stats(pool).pipelined, 0u);
   advance(10ms);
   CAF_CHECK(qs[0]->failed_with(pool_errc::connection_lost));
   advance(2s);
@@ -561,6 +601,7 @@ CAF_TEST(a late cancel does not fail the next client - pipelined) {
   auto next = query(pool, select(2)); // in the pipeline behind it
   sched.run();
   CAF_CHECK_EQUAL(in_flight(1), 2u);
+  CAF_CHECK_GREATER(stats(pool).pipelined, 0u);
   advance(1s, 10ms);
   CAF_CHECK(slow->failed_with(pool_errc::query_timeout));
   CAF_CHECK_EQUAL(script->cancels, 1);

@@ -1,4 +1,6 @@
 #define CAF_SUITE supervision
+#include <algorithm>
+
 #include "fixture.hpp"
 
 using namespace pool;
@@ -19,18 +21,15 @@ struct supervision_fixture : fixture {
     return cfg;
   }
 
-  /// Records at which virtual times (ms since `t0`) connects were attempted.
-  std::vector<int64_t> attempts(caf::timespan total) {
-    std::vector<int64_t> result;
-    int seen = script->created;
-    for (caf::timespan t{0}; t < total; t += 5ms) {
-      advance(5ms, 5ms);
-      if (script->created > seen) {
-        seen = script->created;
-        result.push_back(
-          std::chrono::duration_cast<std::chrono::milliseconds>(t + 5ms)
-            .count());
-      }
+  /// The delays between the end of each failed connect in `s` and the start
+  /// of the next attempt, exact (record them with `advance_exact`).
+  static std::vector<caf::timespan> delays(const fake_script& s) {
+    std::vector<caf::timespan> result;
+    for (size_t i = 1; i < s.connects.size(); ++i) {
+      auto& prev = s.connects[i - 1];
+      if (!prev.finished || prev.ok)
+        CAF_FAIL("connect " << i << " did not fail before the next began");
+      result.push_back(s.connects[i].started - prev.ended);
     }
     return result;
   }
@@ -40,26 +39,147 @@ struct supervision_fixture : fixture {
 
 CAF_TEST_FIXTURE_SCOPE(supervision_tests, supervision_fixture)
 
-// Reconnects back off exponentially with jitter: each delay lies between half
-// and all of min(backoff_min * 2^(n-1), backoff_max); one attempt at a time.
+// Reconnects back off exponentially with jitter: the n-th delay lies between
+// half and all of min(backoff_min * 2^(n-1), backoff_max). Jitter means the
+// delays are drawn, not fixed: they are not all the un-jittered bound, and a
+// second pool failing the same way (its own fake server) waits different
+// delays, so pools that lost the same server do not reconnect in lockstep.
+// Times are exact (advance_exact).
 CAF_TEST(reconnects back off exponentially with jitter) {
   auto pool = start(failing_config());
-  CAF_CHECK_EQUAL(script->created, 1);
-  auto at = attempts(6s);
-  CAF_REQUIRE_GREATER_OR_EQUAL(at.size(), 5u);
-  int64_t prev = 0;
-  int64_t cap = 100;
-  for (size_t i = 0; i < at.size(); ++i) {
-    auto gap = at[i] - prev;
-    CAF_MESSAGE("attempt " << i + 2 << " after " << gap << " ms (cap " << cap
-                           << " ms)");
-    CAF_CHECK_GREATER_OR_EQUAL(gap, cap / 2);
-    CAF_CHECK_LESS_OR_EQUAL(gap, cap + 5); // +5: the sampling step
-    prev = at[i];
-    cap = std::min<int64_t>(cap * 2, 1000);
-  }
+  auto script2 = std::make_shared<fake_script>();
+  script2->connect_error = script->connect_error;
+  auto cfg2 = failing_config();
+  cfg2.connection_backend = std::make_shared<fake_backend>(script2);
+  auto pool2 = start(cfg2);
+  advance_exact(8s);
+  auto d1 = delays(*script);
+  auto d2 = delays(*script2);
+  CAF_REQUIRE_GREATER_OR_EQUAL(d1.size(), 6u);
+  CAF_REQUIRE_GREATER_OR_EQUAL(d2.size(), 6u);
+  auto check_bounds = [](const std::vector<caf::timespan>& ds) {
+    caf::timespan cap = 100ms;
+    int at_cap = 0;
+    for (size_t i = 0; i < ds.size(); ++i) {
+      CAF_MESSAGE(
+        "attempt "
+        << i + 2 << " after "
+        << std::chrono::duration_cast<std::chrono::microseconds>(ds[i]).count()
+        << " us (cap " << cap.count() / 1000000 << " ms)");
+      CAF_CHECK_GREATER_OR_EQUAL(ds[i], cap / 2);
+      CAF_CHECK_LESS_OR_EQUAL(ds[i], cap);
+      if (ds[i] == cap)
+        ++at_cap;
+      cap = std::min<caf::timespan>(cap * 2, 1s);
+    }
+    return at_cap;
+  };
+  CAF_CHECK_LESS(check_bounds(d1), static_cast<int>(d1.size()));
+  CAF_CHECK_LESS(check_bounds(d2), static_cast<int>(d2.size()));
+  auto n = std::min(d1.size(), d2.size());
+  CAF_CHECK(!std::equal(d1.begin(), d1.begin() + n, d2.begin()));
   CAF_CHECK_EQUAL(script->open, 0);
-  CAF_CHECK_GREATER_OR_EQUAL(stats(pool).connect_failures, at.size());
+  CAF_CHECK_EQUAL(stats(pool).connect_failures, script->connects.size());
+  CAF_CHECK_EQUAL(stats(pool2).connect_failures, script2->connects.size());
+}
+
+// After a failure, reconnects go one at a time even while the pool wants
+// more connections: the fake counts the connects under way, and the test
+// sends requests (raising the pool's demand, which makes the supervisor
+// reconsider) while each attempt is under way. Before the first failure
+// the same demand opens connections in parallel, which shows that the count
+// does see concurrency when there is some.
+CAF_TEST(reconnects make one attempt at a time) {
+  script->connect_latency = 50ms;
+  auto cfg = failing_config();
+  cfg.min_size = 1;
+  cfg.max_size = 3;
+  auto pool = start(cfg);
+  std::vector<outcome_ptr<query_result>> qs;
+  auto demand = [&] {
+    for (int i = 0; i < 3; ++i)
+      qs.push_back(
+        ask<query_result>(pool, query_atom::value, statement{"SELECT 1"}));
+    sched.run();
+  };
+  demand();
+  CAF_CHECK_EQUAL(script->connecting, 3);
+  advance_exact(50ms);
+  CAF_REQUIRE_EQUAL(script->connects.size(), 3u);
+  CAF_CHECK_EQUAL(script->max_connecting, 3);
+  CAF_CHECK_EQUAL(script->connecting, 0);
+  script->max_connecting = 0;
+  size_t pressed = 0; // attempts during which requests arrived
+  size_t seen = script->connects.size();
+  for (int step = 0; step < 600; ++step) {
+    advance_exact(10ms);
+    if (script->connecting > 0 && script->connects.size() > seen) {
+      seen = script->connects.size();
+      ++pressed;
+      demand();
+    }
+  }
+  CAF_CHECK_GREATER_OR_EQUAL(pressed, 4u);
+  CAF_CHECK_EQUAL(script->max_connecting, 1);
+  for (size_t i = 3; i < script->connects.size(); ++i) {
+    auto& prev = script->connects[i - 1];
+    CAF_CHECK(prev.finished);
+    CAF_CHECK_GREATER_OR_EQUAL(script->connects[i].started, prev.ended);
+  }
+  // Each waiter got the connect error of the attempt that failed (none
+  // waited for its deadline).
+  for (auto& q : qs)
+    CAF_CHECK(q->failed_with(pool_errc::connect_failed));
+  // Once the server is back, the pool fills up again.
+  script->connect_error = caf::error{};
+  advance_exact(3s);
+  auto st = stats(pool);
+  CAF_CHECK_EQUAL(st.idle, 1u);
+  CAF_CHECK_EQUAL(st.connect_failures, script->connect_errors.size());
+}
+
+// A connect that never completes is abandoned after connect_timeout (not
+// before), counted as a failed connect with the error "no connection within
+// connect_timeout" (which waiters then get), and retried after the backoff.
+CAF_TEST(connect_timeout abandons a hung connect and retries) {
+  script->connect_hang = true;
+  auto cfg = make_config(1, 1);
+  cfg.connect_timeout = 2s;
+  cfg.breaker_threshold = 0;
+  cfg.backoff_min = 100ms;
+  cfg.backoff_max = 100ms;
+  auto pool = start(cfg);
+  auto q = ask<query_result>(pool, query_atom::value, statement{"SELECT 1"});
+  sched.run();
+  CAF_REQUIRE_EQUAL(script->connects.size(), 1u);
+  advance(1900ms, 100ms);
+  CAF_CHECK_EQUAL(q->answers, 0);
+  CAF_CHECK_EQUAL(script->connects.size(), 1u);
+  CAF_CHECK_EQUAL(stats(pool).connect_failures, 0u);
+  advance(100ms, 100ms);
+  CAF_CHECK(q->failed_with(pool_errc::connect_failed));
+  CAF_CHECK_EQUAL(error_message(q->err),
+                  "no connection within connect_timeout");
+  auto st = stats(pool);
+  CAF_CHECK_EQUAL(st.connect_failures, 1u);
+  CAF_CHECK_NOT_EQUAL(
+    st.last_connect_error.find("no connection within connect_timeout"),
+    std::string::npos);
+  CAF_REQUIRE(script->connects[0].finished);
+  CAF_CHECK(!script->connects[0].ok);
+  CAF_CHECK_EQUAL(script->connects[0].ended - script->connects[0].started,
+                  caf::timespan{2s});
+  CAF_CHECK_EQUAL(script->closed, 1); // the hung attempt was closed
+  // Retried after the backoff (50..100 ms); this time the server answers.
+  script->connect_hang = false;
+  advance_exact(200ms);
+  CAF_REQUIRE_EQUAL(script->connects.size(), 2u);
+  auto delay = script->connects[1].started - script->connects[0].ended;
+  CAF_CHECK_GREATER_OR_EQUAL(delay, caf::timespan{50ms});
+  CAF_CHECK_LESS_OR_EQUAL(delay, caf::timespan{100ms});
+  CAF_CHECK(script->connects[1].ok);
+  CAF_CHECK_EQUAL(stats(pool).idle, 1u);
+  CAF_CHECK_EQUAL(script->connected, 1);
 }
 
 // A success resets the backoff; the pool then fills up to min_size.
@@ -106,6 +226,35 @@ CAF_TEST(health checks replace dead idle connections) {
     if (line.find("SELECT 1") != std::string::npos)
       ++pings;
   CAF_CHECK_GREATER_OR_EQUAL(pings, 2);
+}
+
+// A ping that never answers (the server froze) fails the health check after
+// health_check_timeout, not before: the connection is replaced and
+// health_check_failures counts it.
+CAF_TEST(a health check that never answers times out) {
+  auto cfg = make_config(2, 2);
+  cfg.health_check_interval = 5s;
+  cfg.health_check_timeout = 1s;
+  cfg.validate_after_idle = caf::timespan{0};
+  auto pool = start(cfg);
+  script->stalled.insert(1);
+  advance(5500ms, 100ms);
+  // The ping was sent and hangs.
+  CAF_REQUIRE_EQUAL(last_statement(1), "SELECT 1");
+  auto st = stats(pool);
+  CAF_CHECK_EQUAL(st.health_check_failures, 0u);
+  CAF_CHECK_EQUAL(script->closed, 0);
+  advance(1s, 100ms);
+  st = stats(pool);
+  CAF_CHECK_EQUAL(st.health_check_failures, 1u);
+  CAF_CHECK_EQUAL(script->closed, 1);
+  CAF_CHECK_EQUAL(script->wakers.count(1), 0u); // connection 1 is gone
+  CAF_CHECK_EQUAL(script->created, 3);
+  CAF_CHECK_EQUAL(st.idle, 2u);
+  // The replacement serves queries.
+  auto q = ask<query_result>(pool, query_atom::value, statement{"SELECT 5"});
+  sched.run();
+  CAF_CHECK(q->ok());
 }
 
 // A connection idle longer than validate_after_idle is pinged before it is
@@ -195,6 +344,71 @@ CAF_TEST(idle connections above min_size are closed) {
   CAF_CHECK_EQUAL(st.connections_recycled, 3u);
 }
 
+// idle_timeout closes only idle connections: leased ones held longer than
+// idle_timeout stay open and keep working; the one idle connection above
+// min_size in the same pool is closed (so the timer did run).
+CAF_TEST(idle_timeout spares leased connections) {
+  auto cfg = make_config(1, 3);
+  cfg.idle_timeout = 10s;
+  cfg.health_check_interval = caf::timespan{0};
+  cfg.validate_after_idle = caf::timespan{0};
+  auto pool = start(cfg);
+  std::vector<outcome_ptr<lease>> ls;
+  for (int i = 0; i < 3; ++i)
+    ls.push_back(ask<lease>(pool, acquire_atom::value, caf::timespan{1s}));
+  sched.run();
+  for (auto& l : ls)
+    CAF_REQUIRE(l->ok());
+  auto r = ask<caf::ok_atom>(pool, release_atom::value, ls[2]->value->id);
+  sched.run();
+  CAF_REQUIRE(r->ok());
+  advance(25s, 500ms);
+  auto st = stats(pool);
+  CAF_CHECK_EQUAL(st.connections_recycled, 1u);
+  CAF_CHECK_EQUAL(st.leased, 2u);
+  CAF_CHECK_EQUAL(st.total, 2u);
+  CAF_CHECK_EQUAL(script->closed, 1);
+  for (int i = 0; i < 2; ++i) {
+    auto& l = *ls[i]->value;
+    auto q = ask<query_result>(l.worker, query_atom::value, l.id,
+                               statement{"SELECT " + std::to_string(i)});
+    sched.run();
+    CAF_CHECK(q->ok());
+  }
+}
+
+// Eviction on the other fatal SQLSTATEs: class 08 (connection exception) and
+// 57P02/57P03 (crash shutdown, cannot connect now) evict like 57P01; the
+// caller gets connection_lost with the server's SQLSTATE, and the connection
+// is replaced. 08P01 (a protocol violation by one statement) is the
+// documented exception: query_failed, and the connection stays.
+CAF_TEST(class 08 and 57P02 57P03 evict the connection) {
+  auto pool = start(make_config(1, 1));
+  int closed = 0;
+  for (auto code : {"08000", "08003", "08006", "57P02", "57P03"}) {
+    auto sql = std::string{"SELECT fatal_"} + code;
+    script->rules[sql].error =
+      make_error(pool_errc::query_failed, "fatal server error", code);
+    auto q = ask<query_result>(pool, query_atom::value, statement{sql});
+    sched.run();
+    CAF_CHECK(q->failed_with(pool_errc::connection_lost));
+    CAF_CHECK_EQUAL(sqlstate(q->err), code);
+    CAF_CHECK_EQUAL(script->closed, ++closed);
+    auto st = stats(pool);
+    CAF_CHECK_EQUAL(st.idle, 1u);
+    CAF_CHECK_EQUAL(st.connections_closed, static_cast<uint64_t>(closed));
+  }
+  script->rules["SELECT proto"].error =
+    make_error(pool_errc::query_failed, "protocol violation", "08P01");
+  auto q =
+    ask<query_result>(pool, query_atom::value, statement{"SELECT proto"});
+  sched.run();
+  CAF_CHECK(q->failed_with(pool_errc::query_failed));
+  CAF_CHECK_EQUAL(sqlstate(q->err), "08P01");
+  CAF_CHECK_EQUAL(script->closed, closed);
+  CAF_CHECK_EQUAL(script->created, closed + 1);
+}
+
 // A fatal server error (57P01, admin shutdown) evicts the connection; the
 // caller learns the connection was lost.
 CAF_TEST(fatal server errors evict the connection) {
@@ -218,19 +432,72 @@ CAF_TEST_FIXTURE_SCOPE_END()
 CAF_TEST_FIXTURE_SCOPE(supervision_race_tests, fixture)
 
 // A request routed to a connection that broke a moment earlier (before the
-// manager heard of it) is served by another connection, not failed.
+// manager heard of it) is served by another connection, not failed. The
+// test proves the race happened: the request is seen in the mailbox of the
+// broken connection's worker, behind the wake-up that tells the worker its
+// connection broke, and the broken connection never ran it.
 CAF_TEST(a request racing a connection loss is rerouted) {
   auto pool = start(make_config(2, 2));
+  // Find the worker the pool hands out next (the idle set is a stack) and
+  // its connection: lease it, ask it, release it (back on top).
+  auto l = ask<lease>(pool, acquire_atom::value, caf::timespan{1s});
+  sched.run();
+  CAF_REQUIRE(l->ok());
+  auto who = ask<query_result>(l->value->worker, query_atom::value,
+                               l->value->id, statement{"SELECT whoami"});
+  sched.run();
+  CAF_REQUIRE(who->ok());
+  int victim = 0;
+  for (int n = 1; n <= 2; ++n)
+    if (last_statement(n) == "SELECT whoami")
+      victim = n;
+  CAF_REQUIRE_NOT_EQUAL(victim, 0);
+  auto other = 3 - victim;
+  auto worker = l->value->worker;
+  auto r = ask<caf::ok_atom>(pool, release_atom::value, l->value->id);
+  sched.run();
+  CAF_REQUIRE(r->ok());
+  // The race: the client's request is on its way to the manager when the
+  // server closes the victim's connection.
   auto q = ask<query_result>(pool, query_atom::value, statement{"SELECT 7"});
-  sched.run_once();            // the client sends its request to the manager
-  script->break_connection(2); // the worker of the most recently idle slot
+  sched.run_once(); // the client sends its request
+  script->break_connection(victim);
+  CAF_REQUIRE(sched.prioritize(pool));
+  sched.run_once(); // the manager routes the request
+  // The victim's worker has the wake-up first, then the request.
+  CAF_REQUIRE(sched.prioritize(worker));
+  auto& w = sched.next_job<caf::abstract_actor>();
+  auto head = w.peek_at_next_mailbox_element();
+  CAF_REQUIRE(head != nullptr);
+  CAF_CHECK(head->sender != caf::actor_cast<caf::strong_actor_ptr>(q->client));
+  sched.run_once();
+  CAF_REQUIRE(sched.prioritize(worker));
+  head = w.peek_at_next_mailbox_element();
+  CAF_REQUIRE(head != nullptr);
+  // Delegated by the manager: the sender is the client, the content holds
+  // its statement.
+  CAF_CHECK(head->sender == caf::actor_cast<caf::strong_actor_ptr>(q->client));
+  auto& content = head->content();
+  bool has_statement = false;
+  for (size_t i = 0; i < content.size(); ++i) {
+    auto rtti = content.type(i);
+    if (rtti.second != nullptr && *rtti.second == typeid(statement))
+      has_statement =
+        static_cast<const statement*>(content.get(i))->sql == "SELECT 7";
+  }
+  CAF_CHECK(has_statement);
   sched.run();
   CAF_CHECK(q->ok());
   if (!q->ok())
     CAF_MESSAGE("answer: " << describe(q->err));
+  auto victim_log = script->log_of(victim);
+  CAF_CHECK_EQUAL(std::count(victim_log.begin(), victim_log.end(), "SELECT 7"),
+                  0);
+  CAF_CHECK_EQUAL(last_statement(other), "SELECT 7");
   auto st = stats(pool);
   CAF_CHECK_EQUAL(st.total, 2u);
   CAF_CHECK_EQUAL(st.idle, 2u);
+  CAF_CHECK_EQUAL(st.connections_closed, 1u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,0 +1,255 @@
+#define CAF_SUITE serialization
+#include "fixture.hpp"
+
+using namespace pool;
+using namespace pool::testing;
+using namespace std::chrono_literals;
+
+// Every field of every message type survives CAF's binary serialization,
+// which is what crosses the network between nodes. Each test sets every
+// field to a distinct value that is not its default and compares every field
+// after the round trip, so a field that `inspect` leaves out comes back with
+// its default and fails the comparison.
+//
+// Tripwires for fields added later: the structured bindings below name every
+// data member, so a new member makes them fail to compile (and a static
+// assert on sizeof says the same for types that cannot be bound); whoever
+// adds a field must then set and compare it here, and add it to `inspect`.
+
+namespace {
+
+// Serializes `x` with CAF's binary serializer and reads it back.
+template <class T>
+T round_trip(caf::actor_system& sys, T x) {
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  if (auto err = sink(x))
+    CAF_FAIL("cannot serialize: " << sys.render(err));
+  T result;
+  caf::binary_deserializer source{sys, buf};
+  if (auto err = source(result))
+    CAF_FAIL("cannot deserialize: " << sys.render(err));
+  return result;
+}
+
+// Counts the fields that differ between `x` and `y`, naming each.
+struct diff {
+  int n = 0;
+  template <class T>
+  void operator()(const char* name, const T& x, const T& y) {
+    if (x == y)
+      return;
+    ++n;
+    CAF_MESSAGE("field differs after the round trip: " << name);
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(serialization_tests, fixture)
+
+CAF_TEST(every field of pool_stats survives) {
+  static_assert(sizeof(pool_stats) == 208,
+                "pool_stats changed: set and compare the new field here and "
+                "add it to inspect");
+  pool_stats st;
+  auto& [total, idle, leased, busy, connecting, cleaning, waiting, acquired,
+         acquire_timeouts, rejected, connections_created, connections_closed,
+         connect_failures, leases_reclaimed, wait_time_total, shutting_down,
+         shed, overloaded, leaks, leases_timed_out, health_check_failures,
+         connections_recycled, pipelined, breaker, breaker_opened,
+         last_connect_error] = st;
+  total = 1;
+  idle = 2;
+  leased = 3;
+  busy = 4;
+  connecting = 5;
+  cleaning = 6;
+  waiting = 7;
+  acquired = 101;
+  acquire_timeouts = 102;
+  rejected = 103;
+  connections_created = 104;
+  connections_closed = 105;
+  connect_failures = 106;
+  leases_reclaimed = 107;
+  wait_time_total = caf::timespan{123456789};
+  shutting_down = true;
+  shed = 108;
+  overloaded = true;
+  leaks = 109;
+  leases_timed_out = 110;
+  health_check_failures = 111;
+  connections_recycled = 112;
+  pipelined = 113;
+  breaker = breaker_state::half_open;
+  breaker_opened = 114;
+  last_connect_error = "connect_failed: refused";
+  auto copy = round_trip(sys, st);
+  auto& [total2, idle2, leased2, busy2, connecting2, cleaning2, waiting2,
+         acquired2, acquire_timeouts2, rejected2, connections_created2,
+         connections_closed2, connect_failures2, leases_reclaimed2,
+         wait_time_total2, shutting_down2, shed2, overloaded2, leaks2,
+         leases_timed_out2, health_check_failures2, connections_recycled2,
+         pipelined2, breaker2, breaker_opened2, last_connect_error2] = copy;
+  diff d;
+  d("total", total, total2);
+  d("idle", idle, idle2);
+  d("leased", leased, leased2);
+  d("busy", busy, busy2);
+  d("connecting", connecting, connecting2);
+  d("cleaning", cleaning, cleaning2);
+  d("waiting", waiting, waiting2);
+  d("acquired", acquired, acquired2);
+  d("acquire_timeouts", acquire_timeouts, acquire_timeouts2);
+  d("rejected", rejected, rejected2);
+  d("connections_created", connections_created, connections_created2);
+  d("connections_closed", connections_closed, connections_closed2);
+  d("connect_failures", connect_failures, connect_failures2);
+  d("leases_reclaimed", leases_reclaimed, leases_reclaimed2);
+  d("wait_time_total", wait_time_total, wait_time_total2);
+  d("shutting_down", shutting_down, shutting_down2);
+  d("shed", shed, shed2);
+  d("overloaded", overloaded, overloaded2);
+  d("leaks", leaks, leaks2);
+  d("leases_timed_out", leases_timed_out, leases_timed_out2);
+  d("health_check_failures", health_check_failures, health_check_failures2);
+  d("connections_recycled", connections_recycled, connections_recycled2);
+  d("pipelined", pipelined, pipelined2);
+  d("breaker", breaker, breaker2);
+  d("breaker_opened", breaker_opened, breaker_opened2);
+  d("last_connect_error", last_connect_error, last_connect_error2);
+  CAF_CHECK_EQUAL(d.n, 0);
+  // The values set are not the defaults: a field left out of `inspect`
+  // would come back different.
+  diff from_default;
+  pool_stats def;
+  auto& [t0, i0, l0, b0, c0, cl0, w0, a0, at0, r0, cc0, ccl0, cf0, lr0, wt0,
+         sd0, sh0, o0, lk0, lt0, hf0, cr0, p0, br0, bo0, le0] = def;
+  from_default("total", total, t0);
+  from_default("idle", idle, i0);
+  from_default("leased", leased, l0);
+  from_default("busy", busy, b0);
+  from_default("connecting", connecting, c0);
+  from_default("cleaning", cleaning, cl0);
+  from_default("waiting", waiting, w0);
+  from_default("acquired", acquired, a0);
+  from_default("acquire_timeouts", acquire_timeouts, at0);
+  from_default("rejected", rejected, r0);
+  from_default("connections_created", connections_created, cc0);
+  from_default("connections_closed", connections_closed, ccl0);
+  from_default("connect_failures", connect_failures, cf0);
+  from_default("leases_reclaimed", leases_reclaimed, lr0);
+  from_default("wait_time_total", wait_time_total, wt0);
+  from_default("shutting_down", shutting_down, sd0);
+  from_default("shed", shed, sh0);
+  from_default("overloaded", overloaded, o0);
+  from_default("leaks", leaks, lk0);
+  from_default("leases_timed_out", leases_timed_out, lt0);
+  from_default("health_check_failures", health_check_failures, hf0);
+  from_default("connections_recycled", connections_recycled, cr0);
+  from_default("pipelined", pipelined, p0);
+  from_default("breaker", breaker, br0);
+  from_default("breaker_opened", breaker_opened, bo0);
+  from_default("last_connect_error", last_connect_error, le0);
+  CAF_CHECK_EQUAL(from_default.n, 26);
+}
+
+CAF_TEST(every field of breaker_event survives) {
+  static_assert(sizeof(breaker_event) == 40,
+                "breaker_event changed: set and compare the new field here "
+                "and add it to inspect");
+  breaker_event ev;
+  auto& [state, previous, reason] = ev;
+  state = breaker_state::open;
+  previous = breaker_state::half_open;
+  reason = "3 consecutive connect failures";
+  auto copy = round_trip(sys, ev);
+  auto& [state2, previous2, reason2] = copy;
+  CAF_CHECK_EQUAL(state2, breaker_state::open);
+  CAF_CHECK_EQUAL(previous2, breaker_state::half_open);
+  CAF_CHECK_EQUAL(reason2, "3 consecutive connect failures");
+  breaker_event def;
+  CAF_CHECK_NOT_EQUAL(def.state, state);
+  CAF_CHECK_NOT_EQUAL(def.previous, previous);
+}
+
+CAF_TEST(every field of statement and its params survives) {
+  static_assert(sizeof(param) == 40,
+                "param changed: compare the new field here, add it to "
+                "operator== and inspect");
+  statement q{"SELECT $1, $2, $3, $4", {nullptr, "", "x y", 42}};
+  auto& [sql, params] = q;
+  auto copy = round_trip(sys, q);
+  auto& [sql2, params2] = copy;
+  CAF_CHECK_EQUAL(sql2, sql);
+  CAF_REQUIRE_EQUAL(params2.size(), 4u);
+  CAF_CHECK(params2[0].is_null());
+  CAF_REQUIRE(!params2[1].is_null());
+  CAF_CHECK_EQUAL(params2[1].text(), "");
+  CAF_REQUIRE(!params2[2].is_null());
+  CAF_CHECK_EQUAL(params2[2].text(), "x y");
+  CAF_REQUIRE(!params2[3].is_null());
+  CAF_CHECK_EQUAL(params2[3].text(), "42");
+  CAF_CHECK(params2 == params);
+  // Inside a message, as a request carries it.
+  auto msg = round_trip(sys, caf::make_message(query_atom::value, q));
+  CAF_REQUIRE((msg.match_elements<caf::atom_value, statement>()));
+  CAF_CHECK_EQUAL(msg.get_as<statement>(1).sql, sql);
+  CAF_CHECK(msg.get_as<statement>(1).params == params);
+}
+
+CAF_TEST(every field of query_result survives) {
+  static_assert(sizeof(query_result) == 88,
+                "query_result changed: set and compare the new field here "
+                "and add it to inspect");
+  static_assert(sizeof(column) == 40,
+                "column changed: set and compare the new field here and add "
+                "it to inspect");
+  query_result res;
+  auto& [columns, cells, affected, command_tag] = res;
+  columns.push_back(column{"id", 23});
+  columns.push_back(column{"name", 25});
+  cells.emplace_back(std::string{"1"});
+  cells.emplace_back(caf::none); // NULL
+  cells.emplace_back(std::string{"2"});
+  cells.emplace_back(std::string{""}); // the empty string, not NULL
+  affected = 2;
+  command_tag = "SELECT 2";
+  auto copy = round_trip(sys, res);
+  auto& [columns2, cells2, affected2, command_tag2] = copy;
+  CAF_REQUIRE_EQUAL(columns2.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    auto& [name, oid] = columns[i];
+    auto& [name2, oid2] = columns2[i];
+    CAF_CHECK_EQUAL(name2, name);
+    CAF_CHECK_EQUAL(oid2, oid);
+  }
+  CAF_CHECK(cells2 == cells);
+  CAF_CHECK(copy.is_null(0, 1));
+  CAF_CHECK(!copy.is_null(1, 1));
+  CAF_CHECK_EQUAL(copy.at(1, 0), "2");
+  CAF_CHECK_EQUAL(affected2, 2);
+  CAF_CHECK_EQUAL(command_tag2, "SELECT 2");
+  CAF_CHECK_EQUAL(copy.rows(), 2u);
+}
+
+CAF_TEST(every field of lease survives) {
+  static_assert(sizeof(lease) == 16,
+                "lease changed: set and compare the new field here and add "
+                "it to inspect");
+  auto worker = sys.spawn([]() -> lease_actor::behavior_type {
+    return {[](query_atom, uint64_t, statement&) { return query_result{}; }};
+  });
+  clients.push_back(caf::actor_cast<caf::actor>(worker));
+  lease l;
+  auto& [id, handle] = l;
+  id = 4711;
+  handle = worker;
+  auto copy = round_trip(sys, l);
+  auto& [id2, handle2] = copy;
+  CAF_CHECK_EQUAL(id2, 4711u);
+  CAF_CHECK(handle2 == worker);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
