@@ -48,7 +48,8 @@ caf::error make_error(pool_errc code, std::string message,
 }
 
 bool is(const caf::error& err, pool_errc code) {
-  return err.category() == pool_error_category::value &&
+  // CAF 0.17's category() dereferences an empty error: check first.
+  return err && err.category() == pool_error_category::value &&
          err.code() == static_cast<uint8_t>(code);
 }
 
@@ -56,7 +57,7 @@ namespace {
 
 // Returns the i-th string of a pool error's context, or "".
 std::string context_string(const caf::error& err, size_t i) {
-  if (err.category() != pool_error_category::value)
+  if (!err || err.category() != pool_error_category::value)
     return {};
   auto& ctx = err.context();
   if (!ctx.match_elements<std::string, std::string>())

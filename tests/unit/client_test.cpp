@@ -46,7 +46,7 @@ pool_actor::behavior_type stub_pool(pool_actor::pointer self,
 }
 
 /// What the client actor got back, one entry per request.
-using outcomes = std::vector<outcome<query_result>>;
+using query_outcomes = std::vector<outcome<query_result>>;
 
 struct client_state {
   pool::client db;
@@ -61,7 +61,7 @@ using client_actor = caf::stateful_actor<client_state>;
 /// i-th with `timeouts[i]`, and records each answer in `out[i]`.
 caf::behavior client_impl(client_actor* self, pool_actor p,
                           std::vector<caf::timespan> timeouts,
-                          std::shared_ptr<outcomes> out) {
+                          std::shared_ptr<query_outcomes> out) {
   self->state.db = pool::client{self, p};
   out->resize(timeouts.size());
   for (size_t i = 0; i < timeouts.size(); ++i)
@@ -82,7 +82,7 @@ caf::behavior client_impl(client_actor* self, pool_actor p,
 
 struct client_fixture : fixture {
   std::shared_ptr<held_queries> held = std::make_shared<held_queries>();
-  std::shared_ptr<outcomes> out = std::make_shared<outcomes>();
+  std::shared_ptr<query_outcomes> out = std::make_shared<query_outcomes>();
   pool_actor stub;
   caf::actor client;
 

@@ -215,6 +215,10 @@ CAF_TEST(errors render with sqlstate) {
   CAF_CHECK(is(err, pool_errc::query_failed));
   CAF_CHECK(!is(err, pool_errc::connection_lost));
   CAF_CHECK_EQUAL(sys.render(err), "query_failed [42601]: syntax error");
+  // No error at all (CAF 0.17 crashes on category() of an empty error).
+  CAF_CHECK(!is(caf::error{}, pool_errc::query_failed));
+  CAF_CHECK_EQUAL(sqlstate(caf::error{}), "");
+  CAF_CHECK_EQUAL(error_message(caf::error{}), "");
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

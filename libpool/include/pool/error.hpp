@@ -64,7 +64,8 @@ using pool_error_category = caf::atom_constant<caf::atom("pool")>;
 caf::error make_error(pool_errc code, std::string message = {},
                       std::string sqlstate = {});
 
-/// Returns whether `err` belongs to the pool's category and has code `code`.
+/// Returns whether `err` belongs to the pool's category and has code `code`
+/// (false for no error).
 bool is(const caf::error& err, pool_errc code);
 
 /// Returns the SQLSTATE carried by a pool error, or "" if it has none.
