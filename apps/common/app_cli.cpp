@@ -13,6 +13,8 @@
 #include "caf/scheduler/abstract_coordinator.hpp"
 #include "caf/settings.hpp"
 
+#include "pool/io_scheduler.hpp"
+
 namespace app {
 
 caf::error parse_spaced_args(caf::actor_system_config& cfg,
@@ -56,7 +58,9 @@ scheduler_info read_scheduler_info(caf::actor_system& sys) {
   namespace ws = caf::defaults::work_stealing;
   const auto& cfg = sys.config();
   scheduler_info x;
-  x.policy = caf::to_string(get_or(cfg, "scheduler.policy", sd::policy));
+  x.policy = pool::uses_io_scheduler(sys)
+               ? std::string{"libpool-io"}
+               : caf::to_string(get_or(cfg, "scheduler.policy", sd::policy));
   x.workers = sys.scheduler().num_workers();
   x.max_threads = get_or(cfg, "scheduler.max-threads", sd::max_threads);
   x.max_throughput =

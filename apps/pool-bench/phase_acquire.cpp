@@ -41,7 +41,7 @@ using go_atom = caf::atom_constant<caf::atom("go")>;
 constexpr uint64_t max_errors = 20;
 
 struct acquirer_state {
-  pool::pool_actor pool;
+  pool::client db;
   caf::actor collector;
   size_t warmup = 0;
   size_t total = 0;
@@ -67,7 +67,7 @@ void next(acquirer_actor* self);
 void release(acquirer_actor* self, uint64_t id, bool measured) {
   auto t0 = clock::now();
   request_release(
-    self, self->state.pool, 2s, id,
+    self->state.db, 2s, id,
     [=](caf::ok_atom) {
       if (measured)
         self->state.out.release.record((clock::now() - t0).count());
@@ -87,7 +87,7 @@ void next(acquirer_actor* self) {
   bool measured = st.done++ >= st.warmup;
   auto t0 = clock::now();
   request_acquire(
-    self, st.pool, 2s, caf::timespan{std::chrono::seconds(1)},
+    st.db, 2s, caf::timespan{std::chrono::seconds(1)},
     [=](pool::lease& l) {
       auto t1 = clock::now();
       if (measured)
@@ -103,7 +103,7 @@ void next(acquirer_actor* self) {
 caf::behavior acquirer(acquirer_actor* self, pool::pool_actor pool,
                        caf::actor collector, size_t warmup, size_t samples) {
   auto& st = self->state;
-  st.pool = std::move(pool);
+  st.db = pool::client{self, std::move(pool)};
   st.collector = std::move(collector);
   st.warmup = warmup;
   st.total = warmup + samples;

@@ -44,7 +44,7 @@ using go_atom = caf::atom_constant<caf::atom("go")>;
 constexpr auto query_timeout = std::chrono::seconds(5);
 
 struct client_state {
-  pool::pool_actor pool;
+  pool::client db;
   caf::actor collector;
   phase_times times;
   std::shared_ptr<std::atomic<uint64_t>> done;
@@ -71,7 +71,7 @@ void next(client_actor* self) {
   }
   auto v = st.value = st.value == 1000000 ? 1 : st.value + 1;
   request_query(
-    self, st.pool, query_timeout, pool::statement{"SELECT $1::int", {v}},
+    st.db, query_timeout, pool::statement{"SELECT $1::int", {v}},
     [=](pool::query_result& r) {
       auto t1 = clock::now();
       auto& s = self->state;
@@ -94,7 +94,7 @@ caf::behavior client(client_actor* self, pool::pool_actor pool,
                      std::shared_ptr<std::atomic<uint64_t>> done,
                      int32_t first_value) {
   auto& st = self->state;
-  st.pool = std::move(pool);
+  st.db = pool::client{self, std::move(pool)};
   st.collector = std::move(collector);
   st.times = times;
   st.done = done;

@@ -62,7 +62,7 @@ std::vector<pool::statement> tpcb_transaction(int64_t aid, int64_t bid,
 }
 
 struct tpcb_client_state {
-  pool::pool_actor pool;
+  pool::client db;
   caf::actor collector;
   phase_times times;
   std::shared_ptr<std::atomic<uint64_t>> done;
@@ -102,7 +102,7 @@ void next(tpcb_client* self) {
   auto tid = uniform(self, 1, 10 * st.scale);
   auto delta = uniform(self, -5000, 5000);
   request_transaction(
-    self, st.pool, txn_timeout, tpcb_transaction(aid, bid, tid, delta),
+    st.db, txn_timeout, tpcb_transaction(aid, bid, tid, delta),
     [=](std::vector<pool::query_result>& rs) {
       auto t1 = clock::now();
       auto& s = self->state;
@@ -126,7 +126,7 @@ caf::behavior tpcb_client_impl(tpcb_client* self, pool::pool_actor pool,
                                std::shared_ptr<std::atomic<uint64_t>> done,
                                int64_t scale, uint64_t seed) {
   auto& st = self->state;
-  st.pool = std::move(pool);
+  st.db = pool::client{self, std::move(pool)};
   st.collector = std::move(collector);
   st.times = times;
   st.done = std::move(done);

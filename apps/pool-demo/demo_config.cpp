@@ -9,7 +9,9 @@ demo_config::demo_config() {
     .add(conninfo, "conninfo", "libpq connection string")
     .add(clients, "clients", "number of client actors (default 32)")
     .add(duration, "duration", "workload duration in seconds (default 3)")
-    .add(accounts, "accounts", "accounts used by the transfers (default 16)");
+    .add(accounts, "accounts", "accounts used by the transfers (default 16)")
+    .add(scheduler, "scheduler",
+         "io (libpool's io scheduler, the default) or default (CAF's)");
   opt_group{custom_options_, "pool"}
     .add(min_size, "min-size", "connections kept open (default 2)")
     .add(max_size, "max-size", "upper bound on connections (default 8)");

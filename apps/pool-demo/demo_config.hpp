@@ -21,6 +21,9 @@ struct demo_config : app::cli_config {
   /// Pool sizes.
   size_t min_size = 2;
   size_t max_size = 8;
+  /// "io" (libpool's io scheduler, pool/io_scheduler.hpp) or "default"
+  /// (CAF's work stealing + the pool's poller thread).
+  std::string scheduler = "io";
 
   demo_config();
 };

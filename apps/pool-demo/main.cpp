@@ -17,6 +17,7 @@
 #include "pool/blocking.hpp"
 #include "pool/config.hpp"
 #include "pool/error.hpp"
+#include "pool/io_scheduler.hpp"
 #include "pool/pool.hpp"
 
 #include "demo_config.hpp"
@@ -226,6 +227,15 @@ int main(int argc, char** argv) {
   if (cfg.clients == 0 || cfg.duration <= 0 || cfg.accounts < 2) {
     std::fprintf(stderr, "pool-demo: need --clients >= 1, --duration > 0, "
                          "--accounts >= 2\n");
+    return 2;
+  }
+  if (cfg.scheduler == "io") {
+    pool::use_io_scheduler(cfg);
+  } else if (cfg.scheduler != "default") {
+    std::fprintf(stderr,
+                 "pool-demo: bad --scheduler '%s' (want io or "
+                 "default)\n",
+                 cfg.scheduler.c_str());
     return 2;
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
