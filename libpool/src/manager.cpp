@@ -116,7 +116,8 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
   }
   st.supervisor = spawn_supervisor(self, caf::actor_cast<manager_actor>(self),
                                    st.breaker, st.ctx);
-  st.window_start = now(self);
+  st.shedder.start(st.ctx->cfg.queue_target, st.ctx->cfg.queue_interval,
+                   now(self));
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     for (auto& kvp : st.slots)

@@ -13,6 +13,7 @@
 #include "caf/stateful_actor.hpp"
 
 #include "actors.hpp"
+#include "load_shedder.hpp"
 #include "waiter_queue.hpp"
 
 namespace pool {
@@ -94,11 +95,8 @@ struct manager_state {
   uint64_t next_lease_id = 1;
   /// The most recent connect error (none since the last success).
   caf::error last_connect_error;
-  /// The overload window: its start, the shortest wait of a request served
-  /// in it, and how many were served.
-  caf::timespan window_start{0};
-  caf::timespan window_min_wait{0};
-  uint64_t window_served = 0;
+  /// Decides whether new requests that would wait are shed.
+  load_shedder shedder;
   /// Counters, the breaker state and the overload flag (the gauges are
   /// computed from `slots` on demand).
   pool_stats counters;

@@ -55,11 +55,8 @@ void arm_timer(manager_ptr self) {
 
 // Tracks how long served requests waited, for load shedding.
 void note_wait(manager_ptr self, caf::timespan wait) {
-  auto& st = self->state;
-  roll_window(self);
-  st.window_min_wait =
-    st.window_served == 0 ? wait : std::min(st.window_min_wait, wait);
-  ++st.window_served;
+  roll_window(self); // logs a change of the decision
+  self->state.shedder.served(now(self), wait);
 }
 
 // Gives the connection `id` to the waiter `w` (the connection is known to be
@@ -233,26 +230,10 @@ spdlog::logger& log(manager_ptr self) {
 
 void roll_window(manager_ptr self) {
   auto& st = self->state;
-  auto& cfg = st.ctx->cfg;
-  if (cfg.queue_target.count() == 0)
+  if (!st.shedder.roll(now(self), st.waiters.oldest_since()))
     return;
-  auto t = now(self);
-  if (t < st.window_start + cfg.queue_interval)
-    return;
-  // The window is over: overloaded if every request served in it waited
-  // longer than queue_target (a window with nothing served changes nothing
-  // unless requests waited past the target without being served).
-  bool was = st.counters.overloaded;
-  if (st.window_served > 0)
-    st.counters.overloaded = st.window_min_wait > cfg.queue_target;
-  else if (auto since = st.waiters.oldest_since())
-    st.counters.overloaded = t - *since > cfg.queue_target;
-  else
-    st.counters.overloaded = false;
-  if (was != st.counters.overloaded)
-    log(self).warn("load shedding {}", st.counters.overloaded ? "on" : "off");
-  st.window_start = t;
-  st.window_served = 0;
+  st.counters.overloaded = st.shedder.overloaded();
+  log(self).warn("load shedding {}", st.counters.overloaded ? "on" : "off");
 }
 
 void update_want(manager_ptr self) {
