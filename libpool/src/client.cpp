@@ -139,7 +139,12 @@ caf::behavior companion_actor(caf::stateful_actor<companion_state>* self,
   auto& st = self->state;
   st.owner = owner;
   st.pool = pool.address();
-  self->monitor(caf::actor_cast<caf::actor>(owner));
+  auto strong_owner = caf::actor_cast<caf::actor>(owner);
+  if (!strong_owner) { // the owner is gone already: nothing to watch for
+    self->quit();
+    return {};
+  }
+  self->monitor(strong_owner);
   self->monitor(pool);
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;

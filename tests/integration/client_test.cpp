@@ -32,6 +32,9 @@ struct looper_state {
   pool::client db;
   std::vector<int> answers;
   tally t;
+  /// Sends the next query; kept in the state (not captured by itself) so
+  /// that no reference cycle outlives the actor.
+  std::function<void()> send_one;
   static const char* name;
 };
 
@@ -48,7 +51,6 @@ caf::behavior looper(looper_actor* self, pool::pool_actor p, int n,
   self->state.answers.resize(static_cast<size_t>(n));
   auto next = std::make_shared<int>(0);
   auto done = std::make_shared<int>(0);
-  auto send_one = std::make_shared<std::function<void()>>();
   auto finish = [=] {
     auto& t = self->state.t;
     for (auto a : self->state.answers)
@@ -57,7 +59,7 @@ caf::behavior looper(looper_actor* self, pool::pool_actor p, int n,
     self->send(report, answer_atom::value, t.ok, t.wrong, t.duplicates,
                t.errors);
   };
-  *send_one = [=] {
+  self->state.send_one = [=] {
     if (*next >= n)
       return;
     auto i = (*next)++;
@@ -72,18 +74,18 @@ caf::behavior looper(looper_actor* self, pool::pool_actor p, int n,
             ++self->state.t.wrong;
           if (++*done == n)
             finish();
-          (*send_one)();
+          self->state.send_one();
         },
         [=](caf::error& e) {
           ++self->state.answers[static_cast<size_t>(i)];
           self->state.t.errors.push_back(pool::describe(e));
           if (++*done == n)
             finish();
-          (*send_one)();
+          self->state.send_one();
         });
   };
   for (int k = 0; k < parallel; ++k)
-    (*send_one)();
+    self->state.send_one();
   return {[](caf::ok_atom) {}};
 }
 
