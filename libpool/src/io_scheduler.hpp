@@ -92,6 +92,8 @@ class io_policy : public caf::policy::work_stealing {
     std::atomic<bool> parked{false};
     /// Jobs since the worker last polled its sockets.
     size_t jobs = 0;
+    /// Jobs since its queue last ran dry.
+    size_t streak = 0;
     int park_ms = 10;
   };
 
@@ -114,9 +116,33 @@ class io_policy : public caf::policy::work_stealing {
       wd.hub->signal(wd.set);
   }
 
+  /// Wakes one parked worker other than `self`, if any.
+  template <class Worker>
+  void wake_peer(Worker* self) {
+    auto p = self->parent();
+    auto n = p->num_workers();
+    for (size_t i = 1; i < n; ++i) {
+      auto& pd = d(p->worker_by_id((self->id() + i) % n));
+      if (pd.parked.load(std::memory_order_relaxed) &&
+          pd.parked.exchange(false, std::memory_order_acq_rel)) {
+        pd.hub->signal(pd.set);
+        return;
+      }
+    }
+  }
+
+  /// Before each job: polls the sockets every `poll_interval` jobs, and
+  /// wakes a parked peer to steal once this worker has run `steal_wake`
+  /// jobs in a row without its queue running dry (a backlog: jobs the
+  /// worker's own thread enqueued go to the front, CAF's choice for cache
+  /// warmth, so the oldest wait at the back, where thieves take from).
   template <class Worker>
   void before_resume(Worker* self, caf::resumable*) {
     auto& wd = d(self);
+    if (++wd.streak >= wd.hub->options().steal_wake && !wd.queue.empty()) {
+      wd.streak = 0;
+      wake_peer(self);
+    }
     if (++wd.jobs >= wd.hub->options().poll_interval) {
       wd.jobs = 0;
       wd.hub->harvest(wd.set, 0, self);
@@ -130,6 +156,7 @@ class io_policy : public caf::policy::work_stealing {
       if (auto job = wd.queue.take_head())
         return job;
       wd.jobs = 0;
+      wd.streak = 0;
       if (wd.hub->harvest(wd.set, 0, self) > 0)
         continue;
       for (size_t i = 0; i < wd.hub->options().steal_attempts; ++i)

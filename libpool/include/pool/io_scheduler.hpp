@@ -25,6 +25,10 @@ struct io_scheduler_options {
   /// parks. Spinning costs CPU that the database server on the same box
   /// could use; 0 parks at once.
   size_t steal_attempts = 2;
+  /// A worker that ran this many jobs in a row without its queue running dry
+  /// wakes a parked peer to steal from its backlog (a parked worker
+  /// otherwise looks for work only at its park timeout).
+  size_t steal_wake = 8;
 };
 
 /// Makes the actor system built from `cfg` run libpool's io scheduler: CAF's
