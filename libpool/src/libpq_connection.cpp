@@ -404,7 +404,10 @@ poll_status libpq_connection::poll_result(caf::expected<query_result>& out) {
 }
 
 libpq_connection::drain libpq_connection::drain_results() {
-  // PQgetResult blocks while PQisBusy; never call it then.
+  // PQgetResult blocks while PQisBusy, and while output is pending it
+  // waits in poll() until it can flush: never call it then.
+  if (flushing_)
+    return drain::need_output;
   while (!PQisBusy(conn_.get())) {
     result_ptr r{PQgetResult(conn_.get())};
     if (!r)

@@ -142,10 +142,11 @@ size_t libpq_connection::poll_pipeline(std::vector<tagged_result>& done) {
 }
 
 bool libpq_connection::drain_pipeline(std::vector<tagged_result>& done) {
-  // PQgetResult blocks while PQisBusy; never call it then. A null result
+  // PQgetResult blocks while PQisBusy, and while output is pending it
+  // waits in poll() until it can flush: never call it then. A null result
   // ends one statement's results; two in a row mean nothing is left now.
   int nulls = 0;
-  while (!pipe_.empty() && !PQisBusy(conn_.get())) {
+  while (!pipe_.empty() && !flushing_ && !PQisBusy(conn_.get())) {
     // Each result is freed when `r` goes, unless moved into the entry.
     result_ptr r{PQgetResult(conn_.get())};
     if (!r) {
