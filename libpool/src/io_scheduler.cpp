@@ -1,12 +1,9 @@
 #include "io_scheduler.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <system_error>
 
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "caf/actor_system.hpp"
@@ -22,10 +19,6 @@ using io_coordinator = caf::scheduler::coordinator<io_policy>;
 // Event data 0 is a set's eventfd; socket keys are never 0.
 constexpr uint64_t signal_key = 0;
 
-[[noreturn]] void throw_errno(const char* what) {
-  throw std::system_error(errno, std::generic_category(), what);
-}
-
 int to_ms(caf::timespan t) {
   auto ms = std::chrono::ceil<std::chrono::milliseconds>(t).count();
   return static_cast<int>(std::clamp<decltype(ms)>(ms, 1, 60'000));
@@ -36,34 +29,12 @@ int to_ms(caf::timespan t) {
 // -- io_hub -------------------------------------------------------------------
 
 io_hub::~io_hub() {
-  for (auto& s : sets_) {
-    close(s.event_fd);
-    close(s.epoll_fd);
-  }
+  for (auto& s : sets_)
+    s.close();
 }
 
 size_t io_hub::add_set() {
-  int ep = epoll_create1(EPOLL_CLOEXEC);
-  if (ep < 0)
-    throw_errno("epoll_create1");
-  int ev = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (ev < 0) {
-    auto err = errno;
-    close(ep);
-    errno = err;
-    throw_errno("eventfd");
-  }
-  epoll_event e{};
-  e.events = EPOLLIN;
-  e.data.u64 = signal_key;
-  if (epoll_ctl(ep, EPOLL_CTL_ADD, ev, &e) != 0) {
-    auto err = errno;
-    close(ev);
-    close(ep);
-    errno = err;
-    throw_errno("epoll_ctl");
-  }
-  sets_.push_back(set_fds{ep, ev});
+  sets_.push_back(epoll_set::make());
   return sets_.size() - 1;
 }
 
@@ -83,9 +54,7 @@ void io_hub::remove(uint64_t key) {
 }
 
 void io_hub::signal(size_t set) {
-  uint64_t one = 1;
-  // An eventfd write only fails if the counter would overflow.
-  [[maybe_unused]] auto n = write(sets_[set].event_fd, &one, sizeof(one));
+  sets_[set].signal();
 }
 
 size_t io_hub::harvest(size_t set, int timeout_ms, caf::execution_unit* host) {
@@ -98,8 +67,7 @@ size_t io_hub::harvest(size_t set, int timeout_ms, caf::execution_unit* host) {
   for (int i = 0; i < n; ++i) {
     auto key = events[i].data.u64;
     if (key == signal_key) {
-      uint64_t count;
-      [[maybe_unused]] auto r = read(s.event_fd, &count, sizeof(count));
+      s.drain();
       continue;
     }
     if (table_.find(key, w)) {

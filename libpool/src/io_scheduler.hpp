@@ -54,12 +54,8 @@ class io_hub final : public readiness {
   size_t harvest(size_t set, int timeout_ms, caf::execution_unit* host);
 
  private:
-  struct set_fds {
-    int epoll_fd;
-    int event_fd;
-  };
   io_scheduler_options opts_;
-  std::vector<set_fds> sets_;
+  std::vector<epoll_set> sets_;
   std::atomic<size_t> next_{0};
   socket_table table_;
 };

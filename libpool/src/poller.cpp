@@ -1,11 +1,8 @@
 #include "poller.hpp"
 
 #include <cerrno>
-#include <system_error>
 
-#include <fcntl.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 namespace pool {
@@ -16,51 +13,24 @@ namespace {
 // generations skip 0.
 constexpr uint64_t stop_key = 0;
 
-[[noreturn]] void throw_errno(const char* what) {
-  throw std::system_error(errno, std::generic_category(), what);
-}
-
 } // namespace
 
 readiness::~readiness() {
   // nop
 }
 
-poller::poller() {
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0)
-    throw_errno("epoll_create1");
-  stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (stop_fd_ < 0) {
-    auto err = errno;
-    close(epoll_fd_);
-    errno = err;
-    throw_errno("eventfd");
-  }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = stop_key;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, stop_fd_, &ev) != 0) {
-    auto err = errno;
-    close(stop_fd_);
-    close(epoll_fd_);
-    errno = err;
-    throw_errno("epoll_ctl");
-  }
+poller::poller() : set_(epoll_set::make()) {
   thread_ = std::thread{[this] { run(); }};
 }
 
 poller::~poller() {
-  uint64_t one = 1;
-  // An eventfd write only fails if the counter would overflow.
-  [[maybe_unused]] auto n = write(stop_fd_, &one, sizeof(one));
+  set_.signal();
   thread_.join();
-  close(stop_fd_);
-  close(epoll_fd_);
+  set_.close();
 }
 
 uint64_t poller::add(int fd, waker w) {
-  return table_.add(fd, epoll_fd_, std::move(w));
+  return table_.add(fd, set_.epoll_fd, std::move(w));
 }
 
 void poller::arm(uint64_t key, bool read, bool write) {
@@ -75,7 +45,7 @@ void poller::run() {
   constexpr int max_events = 64;
   epoll_event events[max_events];
   for (;;) {
-    int n = epoll_wait(epoll_fd_, events, max_events, -1);
+    int n = epoll_wait(set_.epoll_fd, events, max_events, -1);
     if (n < 0) {
       if (errno == EINTR)
         continue;

@@ -38,8 +38,8 @@ class poller final : public readiness {
  private:
   void run();
 
-  int epoll_fd_ = -1;
-  int stop_fd_ = -1;
+  /// Its eventfd stops the thread.
+  epoll_set set_;
   socket_table table_;
   std::thread thread_;
 };

@@ -1,7 +1,11 @@
 #include "socket_table.hpp"
 
+#include <cerrno>
+#include <system_error>
+
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 namespace pool {
@@ -12,7 +16,50 @@ uint64_t make_key(uint32_t slot, uint32_t generation) {
   return (uint64_t{generation} << 32) | slot;
 }
 
+[[noreturn]] void throw_errno(const char* what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
 } // namespace
+
+epoll_set epoll_set::make() {
+  epoll_set s;
+  s.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  if (s.epoll_fd < 0)
+    throw_errno("epoll_create1");
+  s.event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = 0;
+  if (s.event_fd < 0 ||
+      epoll_ctl(s.epoll_fd, EPOLL_CTL_ADD, s.event_fd, &ev) != 0) {
+    auto err = errno;
+    auto what = s.event_fd < 0 ? "eventfd" : "epoll_ctl";
+    s.close();
+    errno = err;
+    throw_errno(what);
+  }
+  return s;
+}
+
+void epoll_set::signal() const {
+  uint64_t one = 1;
+  // An eventfd write only fails if the counter would overflow.
+  [[maybe_unused]] auto n = write(event_fd, &one, sizeof(one));
+}
+
+void epoll_set::drain() const {
+  uint64_t count;
+  [[maybe_unused]] auto n = read(event_fd, &count, sizeof(count));
+}
+
+void epoll_set::close() {
+  if (event_fd >= 0)
+    ::close(event_fd);
+  if (epoll_fd >= 0)
+    ::close(epoll_fd);
+  event_fd = epoll_fd = -1;
+}
 
 socket_table::~socket_table() {
   for (auto& e : slots_)

@@ -12,6 +12,26 @@
 
 namespace pool {
 
+/// An epoll set with an eventfd registered in it under key 0 (socket keys are
+/// never 0), so that another thread can wake whoever waits on the set.
+struct epoll_set {
+  int epoll_fd = -1;
+  int event_fd = -1;
+
+  /// Creates both descriptors. Throws `std::system_error` if the kernel
+  /// refuses one (nothing is left open then).
+  static epoll_set make();
+
+  /// Wakes the thread waiting on the set (any thread).
+  void signal() const;
+
+  /// Resets the eventfd after its event was seen.
+  void drain() const;
+
+  /// Closes both descriptors.
+  void close();
+};
+
 /// Socket registrations shared by `poller` and the io scheduler. Every
 /// member function is thread-safe. Keys are never 0 (generations skip 0), so
 /// 0 can name an epoll set's own eventfd.
