@@ -18,6 +18,7 @@
 
 #include "pool/io_scheduler.hpp"
 
+#include "job_queue.hpp"
 #include "readiness.hpp"
 #include "socket_table.hpp"
 
@@ -82,6 +83,11 @@ class io_policy : public caf::policy::work_stealing {
     /// A worker's data: a new epoll set in the hub.
     worker_data(const worker_data& other);
 
+    /// Shadows the base's allocating queue: every inherited template
+    /// (`try_steal`, `internal_enqueue`, `resume_job_later`,
+    /// `foreach_resumable`) reaches the queue as `d(self).queue`, which names
+    /// this one.
+    job_queue queue;
     std::shared_ptr<io_hub> hub;
     size_t set = 0;
     /// Whether the worker sleeps in epoll_wait (enqueuers then signal).
