@@ -14,6 +14,7 @@
 
 #include "pool/error.hpp"
 
+#include "client_phase.hpp"
 #include "phases.hpp"
 #include "pool_util.hpp"
 #include "requests.hpp"
@@ -22,25 +23,7 @@ namespace bench {
 
 namespace {
 
-/// What one client measured.
-struct tpcb_samples {
-  histogram hist;
-  uint64_t errors = 0;
-  uint64_t retryable = 0;
-  std::string first_error;
-};
-
-} // namespace
-
-} // namespace bench
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(bench::tpcb_samples)
-
-namespace bench {
-
-namespace {
-
-using go_atom = caf::atom_constant<caf::atom("go")>;
+using namespace std::chrono_literals;
 
 constexpr auto txn_timeout = std::chrono::seconds(10);
 
@@ -63,12 +46,10 @@ std::vector<pool::statement> tpcb_transaction(int64_t aid, int64_t bid,
 
 struct tpcb_client_state {
   pool::client db;
-  caf::actor collector;
-  phase_times times;
-  std::shared_ptr<std::atomic<uint64_t>> done;
+  client_args args;
   int64_t scale = 1;
   std::mt19937_64 rng;
-  tpcb_samples out;
+  client_samples out;
 };
 
 using tpcb_client = caf::stateful_actor<tpcb_client_state>;
@@ -85,15 +66,14 @@ void on_error(tpcb_client* self, const caf::error& err) {
     ++out.retryable;
     return;
   }
-  if (out.errors++ == 0)
-    out.first_error = pool::describe(err);
+  out.error(pool::describe(err));
 }
 
 void next(tpcb_client* self) {
   auto& st = self->state;
   auto t0 = clock::now();
-  if (t0 >= st.times.window_end) {
-    self->send(st.collector, std::move(st.out));
+  if (t0 >= st.args.times.window_end) {
+    self->send(st.args.collector, std::move(st.out));
     self->quit();
     return;
   }
@@ -106,11 +86,11 @@ void next(tpcb_client* self) {
     [=](std::vector<pool::query_result>& rs) {
       auto t1 = clock::now();
       auto& s = self->state;
-      s.done->fetch_add(1, std::memory_order_relaxed);
+      s.args.done->fetch_add(1, std::memory_order_relaxed);
       if (rs.size() != 5 || rs[1].rows() != 1) {
-        if (s.out.errors++ == 0)
-          s.out.first_error = "unexpected results of the TPC-B transaction";
-      } else if (t1 >= s.times.window_start && t1 < s.times.window_end) {
+        s.out.error("unexpected results of the TPC-B transaction");
+      } else if (t1 >= s.args.times.window_start &&
+                 t1 < s.args.times.window_end) {
         s.out.hist.record((t1 - t0).count());
       }
       next(self);
@@ -121,17 +101,13 @@ void next(tpcb_client* self) {
     });
 }
 
-caf::behavior tpcb_client_impl(tpcb_client* self, pool::pool_actor pool,
-                               caf::actor collector, phase_times times,
-                               std::shared_ptr<std::atomic<uint64_t>> done,
-                               int64_t scale, uint64_t seed) {
+caf::behavior tpcb_client_impl(tpcb_client* self, client_args args,
+                               int64_t scale) {
   auto& st = self->state;
-  st.db = pool::client{self, std::move(pool)};
-  st.collector = std::move(collector);
-  st.times = times;
-  st.done = std::move(done);
+  st.db = pool::client{self, args.pool};
   st.scale = scale;
-  st.rng.seed(seed);
+  st.rng.seed(args.index + 1);
+  st.args = std::move(args);
   return {[=](go_atom) { next(self); }};
 }
 
@@ -139,51 +115,12 @@ caf::behavior tpcb_client_impl(tpcb_client* self, pool::pool_actor pool,
 
 load_result run_tpcb_phase(caf::actor_system& sys, const run_spec& spec,
                            size_t scale, const std::string& label) {
-  using namespace std::chrono_literals;
-  load_result res;
-  auto pool = start_pool(sys, pool_settings(spec.conninfo, spec.pool));
-  if (!pool) {
-    res.failure = pool::describe(pool.error());
-    return res;
-  }
-  caf::scoped_actor self{sys};
-  std::vector<caf::actor> clients;
-  auto done = std::make_shared<std::atomic<uint64_t>>(0);
-  auto times = phase_times::from_now(spec.warmup, spec.duration);
-  for (size_t i = 0; i < spec.clients; ++i)
-    clients.emplace_back(sys.spawn(tpcb_client_impl, *pool, caf::actor{self},
-                                   times, done, static_cast<int64_t>(scale),
-                                   uint64_t{i + 1}));
-  std::this_thread::sleep_until(times.start);
-  for (auto& c : clients)
-    caf::anon_send(c, go_atom::value);
-  auto usage = watch_window(label, times, *done, spec.server);
-  std::vector<uint64_t> per_client;
-  bool late = false;
-  for (size_t i = 0; i < spec.clients && !late; ++i)
-    self->receive(
-      [&](tpcb_samples& s) {
-        per_client.push_back(s.hist.count());
-        res.hist.merge(s.hist);
-        if (res.errors == 0 && s.errors > 0)
-          res.first_error = s.first_error;
-        res.errors += s.errors;
-        res.retryable += s.retryable;
-      },
-      caf::after(txn_timeout + 10s) >> [&] { late = true; });
-  print_pool_stats(sys, *pool, ("after " + label).c_str());
-  if (auto err = stop_pool(sys, *pool))
-    res.failure = "shutdown failed: " + pool::describe(err);
-  if (late)
-    res.failure = "only " + std::to_string(per_client.size()) + " of " +
-                  std::to_string(spec.clients) + " clients reported";
-  res.finish(usage, spec.duration);
-  if (!per_client.empty()) {
-    auto [lo, hi] = std::minmax_element(per_client.begin(), per_client.end());
-    res.ops_min = *lo;
-    res.ops_max = *hi;
-  }
-  return res;
+  return run_client_phase(sys, spec, pool_settings(spec.conninfo, spec.pool),
+                          label, txn_timeout + 10s,
+                          [scale](caf::actor_system& sys, client_args args) {
+                            return sys.spawn(tpcb_client_impl, std::move(args),
+                                             static_cast<int64_t>(scale));
+                          });
 }
 
 } // namespace bench
