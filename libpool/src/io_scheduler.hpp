@@ -118,6 +118,17 @@ class io_policy : public caf::policy::work_stealing {
       wd.hub->signal(wd.set);
   }
 
+  /// A job the worker's own thread enqueued goes to the back, not to the
+  /// front as in CAF's work stealing (chosen there for cache warmth): with
+  /// hundreds of clients, jobs put in front keep refilling it while the
+  /// oldest wait. Measured at 256x16 (pool-bench, same runs): ops per client
+  /// min/max 0.73-0.77 -> 0.84-0.94, p99.9 44-50 ms -> 28-30 ms, and more
+  /// throughput; 4x4 unchanged.
+  template <class Worker>
+  void internal_enqueue(Worker* self, caf::resumable* job) {
+    d(self).queue.append(job);
+  }
+
   /// Wakes one parked worker other than `self`, if any.
   template <class Worker>
   void wake_peer(Worker* self) {
@@ -135,9 +146,8 @@ class io_policy : public caf::policy::work_stealing {
 
   /// Before each job: polls the sockets every `poll_interval` jobs, and
   /// wakes a parked peer to steal once this worker has run `steal_wake`
-  /// jobs in a row without its queue running dry (a backlog: jobs the
-  /// worker's own thread enqueued go to the front, CAF's choice for cache
-  /// warmth, so the oldest wait at the back, where thieves take from).
+  /// jobs in a row without its queue running dry (a backlog: thieves take
+  /// from the back).
   template <class Worker>
   void before_resume(Worker* self, caf::resumable*) {
     auto& wd = d(self);

@@ -1,10 +1,10 @@
 #pragma once
 
-// The io scheduler's per-worker job queue: what CAF's
-// `detail::double_ended_queue` offers (prepend and take_head for the owner,
-// append for everyone, take_tail for thieves), on a ring buffer that grows
-// and never shrinks, so that enqueuing a job costs no allocation. CAF's queue
-// allocates a node per job and frees it on the thread that takes it: 4-5
+// The io scheduler's per-worker job queue: the part of CAF's
+// `detail::double_ended_queue` that the io policy uses (append for everyone,
+// take_head for the owner, take_tail for thieves), on a ring buffer that
+// grows and never shrinks, so that enqueuing a job costs no allocation. CAF's
+// queue allocates a node per job and frees it on the thread that takes it: 4-5
 // cross-thread malloc/free pairs per query on the pool's path.
 
 #include <atomic>
@@ -26,18 +26,7 @@ class job_queue {
   job_queue(const job_queue&) = delete;
   job_queue& operator=(const job_queue&) = delete;
 
-  /// Adds `job` at the front (the owner's own enqueues: runs next).
-  void prepend(caf::resumable* job) {
-    lock();
-    grow_if_full();
-    head_ = (head_ + cap_ - 1) & (cap_ - 1);
-    ring_[head_] = job;
-    size_.store(size_.load(std::memory_order_relaxed) + 1,
-                std::memory_order_relaxed);
-    unlock();
-  }
-
-  /// Adds `job` at the back (other threads' enqueues, yielded jobs).
+  /// Adds `job` at the back (every enqueue: the queue is FIFO).
   void append(caf::resumable* job) {
     lock();
     grow_if_full();
@@ -62,8 +51,8 @@ class job_queue {
     return job;
   }
 
-  /// Removes and returns the back job (the oldest of those appended), or
-  /// null. What thieves take.
+  /// Removes and returns the back job (the newest), or null. What thieves
+  /// take: the owner keeps the oldest, which it runs next.
   caf::resumable* take_tail() {
     if (empty())
       return nullptr;
