@@ -61,10 +61,40 @@ void epoll_set::close() {
   event_fd = epoll_fd = -1;
 }
 
+void socket_table::entry::lock() {
+  while (busy.exchange(true, std::memory_order_acquire))
+    while (busy.load(std::memory_order_relaxed)) {
+      // spin: the holder copies a waker or makes one epoll_ctl
+    }
+}
+
+void socket_table::entry::unlock() {
+  busy.store(false, std::memory_order_release);
+}
+
+socket_table::socket_table() : chunks_(new std::atomic<entry*>[max_chunks]) {
+  for (size_t i = 0; i < max_chunks; ++i)
+    chunks_[i].store(nullptr, std::memory_order_relaxed);
+}
+
 socket_table::~socket_table() {
-  for (auto& e : slots_)
-    if (e.fd >= 0)
-      close(e.fd);
+  for (size_t i = 0; i < max_chunks; ++i) {
+    auto chunk = chunks_[i].load(std::memory_order_acquire);
+    if (chunk == nullptr)
+      break;
+    for (size_t j = 0; j < chunk_size; ++j)
+      if (chunk[j].fd >= 0)
+        close(chunk[j].fd);
+    delete[] chunk;
+  }
+}
+
+socket_table::entry* socket_table::at(size_t slot) const {
+  auto i = slot / chunk_size;
+  if (i >= max_chunks)
+    return nullptr;
+  auto chunk = chunks_[i].load(std::memory_order_acquire);
+  return chunk == nullptr ? nullptr : chunk + slot % chunk_size;
 }
 
 uint64_t socket_table::add(int fd, int epoll_fd, waker w) {
@@ -78,70 +108,86 @@ uint64_t socket_table::add(int fd, int epoll_fd, waker w) {
   if (!free_.empty()) {
     slot = free_.back();
     free_.pop_back();
+  } else if (used_ < max_sockets) {
+    slot = static_cast<uint32_t>(used_++);
+    auto& chunk = chunks_[slot / chunk_size];
+    if (chunk.load(std::memory_order_relaxed) == nullptr)
+      chunk.store(new entry[chunk_size], std::memory_order_release);
   } else {
-    slot = static_cast<uint32_t>(slots_.size());
-    slots_.emplace_back();
+    close(own);
+    return 0;
   }
-  auto& e = slots_[slot];
-  auto key = make_key(slot, e.generation);
+  auto e = at(slot);
+  e->lock();
+  auto key = make_key(slot, e->generation);
   epoll_event ev{};
   ev.events = EPOLLONESHOT; // registered but disarmed until `arm`
   ev.data.u64 = key;
-  if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, own, &ev) != 0) {
+  bool ok = epoll_ctl(epoll_fd, EPOLL_CTL_ADD, own, &ev) == 0;
+  if (ok) {
+    e->fd = own;
+    e->epoll_fd = epoll_fd;
+    e->w = std::move(w);
+  }
+  e->unlock();
+  if (!ok) {
     close(own);
     free_.push_back(slot);
     return 0;
   }
-  e.fd = own;
-  e.epoll_fd = epoll_fd;
-  e.w = std::move(w);
   return key;
 }
 
 void socket_table::arm(uint64_t key, bool read, bool write) {
-  std::lock_guard<std::mutex> guard{mtx_};
-  auto e = lookup(key);
+  auto e = at(key & 0xffffffffu);
   if (e == nullptr)
     return;
-  epoll_event ev{};
-  ev.events = EPOLLONESHOT | (read ? EPOLLIN : 0u) | (write ? EPOLLOUT : 0u);
-  ev.data.u64 = key;
-  epoll_ctl(e->epoll_fd, EPOLL_CTL_MOD, e->fd, &ev);
+  e->lock();
+  if (e->fd >= 0 && e->generation == static_cast<uint32_t>(key >> 32)) {
+    epoll_event ev{};
+    ev.events = EPOLLONESHOT | (read ? EPOLLIN : 0u) | (write ? EPOLLOUT : 0u);
+    ev.data.u64 = key;
+    epoll_ctl(e->epoll_fd, EPOLL_CTL_MOD, e->fd, &ev);
+  }
+  e->unlock();
 }
 
 void socket_table::remove(uint64_t key) {
-  std::lock_guard<std::mutex> guard{mtx_};
-  auto e = lookup(key);
+  auto slot = static_cast<uint32_t>(key & 0xffffffffu);
+  auto e = at(slot);
   if (e == nullptr)
     return;
-  epoll_ctl(e->epoll_fd, EPOLL_CTL_DEL, e->fd, nullptr);
-  close(e->fd);
-  e->fd = -1;
-  e->epoll_fd = -1;
-  e->w = waker{};
-  if (++e->generation == 0)
-    e->generation = 1;
-  free_.push_back(static_cast<uint32_t>(key & 0xffffffffu));
+  waker gone; // released outside the entry's lock
+  std::lock_guard<std::mutex> guard{mtx_};
+  e->lock();
+  bool current =
+    e->fd >= 0 && e->generation == static_cast<uint32_t>(key >> 32);
+  if (current) {
+    epoll_ctl(e->epoll_fd, EPOLL_CTL_DEL, e->fd, nullptr);
+    close(e->fd);
+    e->fd = -1;
+    e->epoll_fd = -1;
+    gone = std::move(e->w);
+    e->w = waker{};
+    if (++e->generation == 0)
+      e->generation = 1;
+  }
+  e->unlock();
+  if (current)
+    free_.push_back(slot);
 }
 
 bool socket_table::find(uint64_t key, waker& out) {
-  std::lock_guard<std::mutex> guard{mtx_};
-  auto e = lookup(key);
+  auto e = at(key & 0xffffffffu);
   if (e == nullptr)
     return false;
-  out = e->w;
-  return true;
-}
-
-socket_table::entry* socket_table::lookup(uint64_t key) {
-  auto slot = static_cast<size_t>(key & 0xffffffffu);
-  auto generation = static_cast<uint32_t>(key >> 32);
-  if (slot >= slots_.size())
-    return nullptr;
-  auto& e = slots_[slot];
-  if (e.fd < 0 || e.generation != generation)
-    return nullptr;
-  return &e;
+  e->lock();
+  bool current =
+    e->fd >= 0 && e->generation == static_cast<uint32_t>(key >> 32);
+  if (current)
+    out = e->w;
+  e->unlock();
+  return current;
 }
 
 } // namespace pool
