@@ -74,8 +74,7 @@ void report_connecting(supervisor_ptr self) {
 void spawn_one(supervisor_ptr self) {
   auto& st = self->state;
   auto id = st.next_id++;
-  auto worker = spawn_worker(self, id, caf::actor_cast<supervisor_actor>(self),
-                             st.manager, st.ctx);
+  auto worker = spawn_worker(self, id, st.manager, st.ctx);
   self->monitor(worker);
   st.workers.emplace(id, std::make_pair(std::move(worker), false));
 }
@@ -189,6 +188,7 @@ supervisor_impl(supervisor_ptr self, manager_actor manager,
       reconcile(self);
     },
     [=](ready_atom, uint32_t id) {
+      // From the manager, which the worker told first.
       auto& st = self->state;
       auto i = st.workers.find(id);
       if (i == st.workers.end())
@@ -202,7 +202,6 @@ supervisor_impl(supervisor_ptr self, manager_actor manager,
       if (lifetime.count() > 0)
         self->delayed_send(self, uniform(self, lifetime * 9 / 10, lifetime),
                            expire_atom::value, id);
-      self->send(st.manager, ready_atom::value, id, i->second.first);
       report_connecting(self);
       if (st.closing)
         self->send(i->second.first, close_atom::value);

@@ -71,7 +71,7 @@ void hand_back(worker_ptr self, worker_op& op, const caf::error& err) {
     return;
   op.answered = true;
   if (op.kind == worker_op::run)
-    op.rp.delegate(mgr, retry_atom::value, std::move(op.stmts[0]));
+    op.rp.delegate(mgr, retry_atom::value, std::move(op.stmts[0]), op.piped);
   else if (op.kind == worker_op::txn)
     op.rp.delegate(mgr, retry_atom::value, std::move(op.stmts));
   else
@@ -140,14 +140,16 @@ const statement rollback_stmt{"ROLLBACK"};
 const statement ping_stmt{"SELECT 1"};
 
 // The operation is over: tell the manager the connection is free (unless it
-// is leased or the manager asked for a ping) and move on.
+// is leased or the manager asked for a ping) and move on. An operation
+// outside the pipeline took the worker's whole capacity: all of it comes
+// back.
 void finish_op(worker_ptr self) {
   auto& st = self->state;
   auto kind = st.current.kind;
   st.phase = worker_state::idle;
   st.current = worker_op{};
   if (kind != worker_op::lease_query && kind != worker_op::ping)
-    self->send(st.manager, done_atom::value, st.id, uint32_t{1});
+    self->send(st.manager, done_atom::value, st.id, st.capacity);
   start_next(self);
 }
 
@@ -323,10 +325,10 @@ bool still_open(worker_ptr self, worker_op& op) {
 // queries while the pipeline has room, anything else once it is idle.
 void start_next(worker_ptr self) {
   auto& st = self->state;
-  while (!st.queue.empty() && st.queue.front().piped) {
+  while (!st.queue.empty() && joins_pipeline(st, st.queue.front())) {
     if ((st.phase != worker_state::idle &&
          st.phase != worker_state::pipelining) ||
-        st.pipeline.size() >= st.ctx->cfg.pipeline_depth)
+        st.pipeline.size() >= st.capacity)
       return;
     auto op = std::move(st.queue.front());
     st.queue.pop_front();
@@ -350,7 +352,6 @@ void start_next(worker_ptr self) {
 }
 
 void enqueue(worker_ptr self, worker_op op) {
-  op.piped = pipelinable(self, op); // decided once, not per start_next
   self->state.queue.emplace_back(std::move(op));
   start_next(self);
 }
@@ -393,7 +394,11 @@ void on_wake(worker_ptr self) {
       return;
     }
     st.phase = worker_state::idle;
-    self->send(st.supervisor, ready_atom::value, st.id);
+    // The worker owns its capacity and tells the manager once.
+    auto depth = static_cast<uint32_t>(st.ctx->cfg.pipeline_depth);
+    st.capacity = depth > 1 && st.conn->can_pipeline() ? depth : 1;
+    self->send(st.manager, ready_atom::value, st.id,
+               caf::actor_cast<worker_actor>(self), st.capacity);
     start_next(self);
     return;
   }
@@ -474,11 +479,10 @@ caf::response_promise submit(worker_ptr self, worker_op::kind_t kind,
 }
 
 worker_actor::behavior_type
-worker_impl(worker_ptr self, uint32_t id, supervisor_actor supervisor,
-            manager_actor manager, std::shared_ptr<const pool_context> ctx) {
+worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
+            std::shared_ptr<const pool_context> ctx) {
   auto& st = self->state;
   st.id = id;
-  st.supervisor = std::move(supervisor);
   st.manager = manager;
   st.ctx = std::move(ctx);
   self->monitor(manager);
@@ -491,11 +495,14 @@ worker_impl(worker_ptr self, uint32_t id, supervisor_actor supervisor,
   st.conn->connect();
   schedule_tick(self);
   return {
-    [=](run_atom, statement& stmt) -> caf::result<query_result> {
+    [=](run_atom, statement& stmt, bool piped) -> caf::result<query_result> {
       if (self->state.phase == worker_state::dead)
         return self->delegate(self->state.manager, retry_atom::value,
-                              std::move(stmt));
-      return submit(self, worker_op::run, std::move(stmt));
+                              std::move(stmt), piped);
+      auto op = make_op(self, worker_op::run, {});
+      op.stmts.emplace_back(std::move(stmt));
+      op.piped = piped;
+      return submit(self, std::move(op));
     },
     [=](transaction_atom, std::vector<statement>& stmts)
       -> caf::result<std::vector<query_result>> {
@@ -541,10 +548,10 @@ worker_impl(worker_ptr self, uint32_t id, supervisor_actor supervisor,
 } // namespace worker_ops
 
 worker_actor spawn_worker(caf::local_actor* parent, uint32_t id,
-                          supervisor_actor supervisor, manager_actor manager,
+                          manager_actor manager,
                           std::shared_ptr<const pool_context> ctx) {
-  return parent->spawn(worker_ops::worker_impl, id, std::move(supervisor),
-                       std::move(manager), std::move(ctx));
+  return parent->spawn(worker_ops::worker_impl, id, std::move(manager),
+                       std::move(ctx));
 }
 
 bool is_fatal(const caf::error& err) {

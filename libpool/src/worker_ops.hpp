@@ -64,9 +64,9 @@ void start_next(worker_ptr self);
 /// they ran is unknown, so none is handed back) and empties it.
 void drop_pipeline(worker_ptr self, const caf::error& err);
 
-/// Whether `op` may join the connection's pipeline: a pooled autocommit
-/// query of plain DML, pipelining on and supported by the backend.
-bool pipelinable(worker_ptr self, const worker_op& op);
+/// Whether `op` joins the connection's pipeline: the manager said it may,
+/// and the worker has a pipeline (capacity above 1).
+bool joins_pipeline(const worker_state& st, const worker_op& op);
 
 /// Sends the pooled query `op` into the pipeline.
 void submit_piped(worker_ptr self, worker_op op);

@@ -46,12 +46,8 @@ void drop_pipeline(worker_ptr self, const caf::error& err) {
   st.pipeline.clear();
 }
 
-// Whether `op` may join the connection's pipeline: a pooled autocommit
-// query of plain DML, pipelining on and supported by the backend.
-bool pipelinable(worker_ptr self, const worker_op& op) {
-  auto& st = self->state;
-  return op.kind == worker_op::run && st.ctx->cfg.pipeline_depth > 1 &&
-         st.conn->can_pipeline() && may_pipeline(op.stmts[0].sql);
+bool joins_pipeline(const worker_state& st, const worker_op& op) {
+  return op.kind == worker_op::run && op.piped && st.capacity > 1;
 }
 
 // Sends the pooled query `op` into the pipeline.
