@@ -70,7 +70,8 @@ using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
 /// Manager → supervisor: how many connections the pool wants now.
 using want_atom = caf::atom_constant<caf::atom("want")>;
-/// Supervisor → manager: this many connections are being opened.
+/// Supervisor → manager: this many connections are being opened, counted
+/// when it had seen this many `ready`s (forwarded by the manager).
 using connecting_atom = caf::atom_constant<caf::atom("connecting")>;
 /// Supervisor → manager: a connect attempt failed with this error.
 using connfail_atom = caf::atom_constant<caf::atom("connfail")>;
@@ -102,7 +103,7 @@ using manager_actor = pool_actor::extend<
   caf::reacts_to<ready_atom, uint32_t, worker_actor, uint32_t>,
   caf::reacts_to<done_atom, uint32_t, uint32_t>,
   caf::reacts_to<lost_atom, uint32_t, caf::error>, caf::reacts_to<expire_atom>,
-  caf::reacts_to<connecting_atom, uint32_t>,
+  caf::reacts_to<connecting_atom, uint32_t, uint64_t>,
   caf::reacts_to<connfail_atom, caf::error>,
   caf::reacts_to<retire_atom, uint32_t>, caf::reacts_to<breaker_event>,
   caf::reacts_to<tick_atom>, caf::reacts_to<close_atom>>;

@@ -63,8 +63,8 @@ pool_stats make_stats(manager_ptr self) {
       break;
     }
   }
-  result.connecting = st.connecting;
-  result.total = static_cast<uint32_t>(st.conns.size()) + st.connecting;
+  result.connecting = st.connecting();
+  result.total = static_cast<uint32_t>(st.conns.size()) + result.connecting;
   result.waiting = static_cast<uint32_t>(st.waiters.size());
   result.last_connect_error =
     st.last_connect_error ? describe(st.last_connect_error) : std::string{};
@@ -227,6 +227,7 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       }
       ++st.counters.connections_created;
       st.last_connect_error = caf::error{};
+      ++st.readies_sent;
       self->send(st.supervisor, ready_atom::value, id);
       on_free(self, id);
     },
@@ -241,8 +242,9 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       self->send(worker, close_atom::value);
     },
     [=](expire_atom) { expire_due(self); },
-    [=](connecting_atom, uint32_t n) {
-      self->state.connecting = n;
+    [=](connecting_atom, uint32_t n, uint64_t readies_seen) {
+      self->state.connecting_reported = n;
+      self->state.readies_seen = readies_seen;
       finish_shutdown_if_done(self);
     },
     [=](connfail_atom, caf::error& err) {

@@ -24,8 +24,23 @@ struct manager_state {
   breaker_actor breaker;
   /// Every connection, its state and credit, the idle stack.
   connection_table conns;
-  /// Connections being opened, as the supervisor reported.
-  uint32_t connecting = 0;
+  /// Connections being opened, as the supervisor last reported, and how
+  /// many `ready`s it had seen then. The manager learns of a connection
+  /// (`ready`, from its worker) before the supervisor does, so the readies
+  /// forwarded since (`readies_sent - readies_seen`) are still counted in
+  /// `connecting_reported`: see `connecting()`.
+  uint32_t connecting_reported = 0;
+  uint64_t readies_seen = 0;
+  uint64_t readies_sent = 0;
+
+  /// Connections being opened now (not counting those the manager has).
+  uint32_t connecting() const {
+    auto unseen = readies_sent - readies_seen;
+    return unseen >= connecting_reported
+             ? 0
+             : connecting_reported - static_cast<uint32_t>(unseen);
+  }
+
   /// The connection count last asked of the supervisor.
   uint32_t wanted = 0;
   /// Live leases and their holders (each monitored once).

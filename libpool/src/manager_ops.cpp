@@ -357,7 +357,7 @@ void end_lease(manager_ptr self, uint64_t lease_id) {
 
 void finish_shutdown_if_done(manager_ptr self) {
   auto& st = self->state;
-  if (!st.counters.shutting_down || !st.conns.empty() || st.connecting > 0)
+  if (!st.counters.shutting_down || !st.conns.empty() || st.connecting() > 0)
     return;
   for (auto& rp : st.shutdown_rps)
     rp.deliver(caf::ok_atom::value);

@@ -36,6 +36,10 @@ struct supervisor_data {
   bool closing = false;
   /// The connecting count last reported to the manager.
   uint32_t reported_connecting = 0;
+  /// `ready`s seen (each forwarded by the manager, which has the connection
+  /// already), and the number last reported with the connecting count.
+  uint64_t readies = 0;
+  uint64_t reported_readies = 0;
   std::minstd_rand rng{std::random_device{}()};
 };
 
@@ -65,9 +69,10 @@ uint32_t connecting(const supervisor_data& st) {
 void report_connecting(supervisor_ptr self) {
   auto& st = self->state;
   auto n = connecting(st);
-  if (n != st.reported_connecting) {
+  if (n != st.reported_connecting || st.readies != st.reported_readies) {
     st.reported_connecting = n;
-    self->send(st.manager, connecting_atom::value, n);
+    st.reported_readies = st.readies;
+    self->send(st.manager, connecting_atom::value, n, st.readies);
   }
 }
 
@@ -190,9 +195,12 @@ supervisor_impl(supervisor_ptr self, manager_actor manager,
     [=](ready_atom, uint32_t id) {
       // From the manager, which the worker told first.
       auto& st = self->state;
+      ++st.readies;
       auto i = st.workers.find(id);
-      if (i == st.workers.end())
+      if (i == st.workers.end()) {
+        report_connecting(self);
         return;
+      }
       i->second.second = true;
       st.failures = 0;
       st.not_before = caf::timespan{0};
