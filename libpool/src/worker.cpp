@@ -22,8 +22,7 @@ caf::timespan now(worker_ptr self) {
   return self->clock().now().time_since_epoch();
 }
 
-// How often the watchdog checks the running statement against its deadline.
-caf::timespan tick_interval(const pool_config& cfg) {
+caf::timespan recheck_interval(const pool_config& cfg) {
   using namespace std::chrono;
   auto base = std::min({cfg.query_timeout, cfg.connect_timeout,
                         cfg.health_check_timeout}) /
@@ -31,12 +30,15 @@ caf::timespan tick_interval(const pool_config& cfg) {
   return std::clamp<caf::timespan>(base, milliseconds(1), seconds(1));
 }
 
-void schedule_tick(worker_ptr self) {
+// A tick armed for later than one armed since fires anyway; `on_tick`
+// ignores it.
+void arm_tick(worker_ptr self, caf::timespan at) {
   auto& st = self->state;
-  if (st.tick_pending)
+  if (at >= st.tick_at)
     return;
-  st.tick_pending = true;
-  self->delayed_send(self, tick_interval(st.ctx->cfg), tick_atom::value);
+  st.tick_at = at;
+  self->delayed_send(self, std::max(at - now(self), caf::timespan{0}),
+                     tick_atom::value);
 }
 
 // Whether `st.current` is an operation in progress.
@@ -130,7 +132,7 @@ void execute(worker_ptr self, const statement& stmt) {
   st.deadline = now(self) + limit;
   st.cancelled = false;
   st.conn->execute(stmt);
-  schedule_tick(self);
+  arm_tick(self, st.deadline);
 }
 
 // Statements the worker runs on its own.
@@ -428,7 +430,9 @@ void on_wake(worker_ptr self) {
 // within a grace period, or whose ping or connect took too long.
 void on_tick(worker_ptr self) {
   auto& st = self->state;
-  st.tick_pending = false;
+  if (now(self) < st.tick_at)
+    return; // superseded by a tick armed for earlier, which re-armed
+  st.tick_at = caf::timespan::max();
   if (st.phase == worker_state::idle || st.phase == worker_state::dead)
     return;
   if (st.phase == worker_state::pipelining) {
@@ -436,7 +440,7 @@ void on_tick(worker_ptr self) {
     return;
   }
   if (now(self) < st.deadline) {
-    schedule_tick(self);
+    arm_tick(self, st.deadline);
     return;
   }
   if (st.phase == worker_state::connecting) {
@@ -450,7 +454,7 @@ void on_tick(worker_ptr self) {
     return;
   }
   if (on_overdue(self, st.current, st.cancelled, st.deadline))
-    schedule_tick(self);
+    arm_tick(self, st.deadline);
 }
 
 worker_op make_op(worker_ptr self, worker_op::kind_t kind,
@@ -493,7 +497,7 @@ worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
   st.conn = st.ctx->db->create(st.ctx->cfg, waker{self->address()});
   st.deadline = now(self) + st.ctx->cfg.connect_timeout;
   st.conn->connect();
-  schedule_tick(self);
+  arm_tick(self, st.deadline);
   return {
     [=](run_atom, statement& stmt, bool piped) -> caf::result<query_result> {
       if (self->state.phase == worker_state::dead)

@@ -92,8 +92,10 @@ struct worker_state {
   caf::timespan deadline{0};
   /// Whether the running statement was cancelled at its deadline already.
   bool cancelled = false;
-  /// Whether a watchdog tick is scheduled.
-  bool tick_pending = false;
+  /// When the watchdog tick is armed for (max when none is): one timer per
+  /// worker, armed for the earliest deadline only, so that a statement
+  /// costs no timer of its own.
+  caf::timespan tick_at = caf::timespan::max();
   /// Pooled queries in flight in the pipeline, oldest first.
   std::deque<piped_op> pipeline;
   uint64_t next_tag = 1;

@@ -18,8 +18,13 @@ using worker_ptr = worker_actor::stateful_pointer<worker_state>;
 /// The worker's clock (virtual under the test coordinator).
 caf::timespan now(worker_ptr self);
 
-/// Schedules the watchdog tick unless one is pending.
-void schedule_tick(worker_ptr self);
+/// Arms the watchdog tick for `at`, unless it is armed for that time or
+/// earlier already.
+void arm_tick(worker_ptr self, caf::timespan at);
+
+/// How long the watchdog waits before looking again at a pipelined query
+/// past its deadline that is not running on the server yet.
+caf::timespan recheck_interval(const pool_config& cfg);
 
 /// Answers `op`'s promise with `x` unless it was answered.
 template <class T>

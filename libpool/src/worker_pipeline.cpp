@@ -62,7 +62,7 @@ void submit_piped(worker_ptr self, worker_op op) {
   // The statement lives in p.op.stmts' buffer, which stays put until the
   // entry is erased, as the backend requires.
   st.conn->submit(p.tag, p.op.stmts[0]);
-  schedule_tick(self);
+  arm_tick(self, p.deadline); // no-op unless it is the earliest deadline
 }
 
 // The connection made progress while queries are in the pipeline.
@@ -112,18 +112,25 @@ void on_pipeline_wake(worker_ptr self) {
 void on_pipeline_tick(worker_ptr self) {
   auto& st = self->state;
   auto t = now(self);
+  auto next = caf::timespan::max();
   for (auto& p : st.pipeline) {
-    if (t < p.deadline)
+    if (t < p.deadline) {
+      next = std::min(next, p.deadline);
       continue;
+    }
     if (&p != &st.pipeline.front()) {
       answer(p.op, make_error(pool_errc::query_timeout,
                               "statement not finished after query_timeout"));
+      // Cancelled once it runs on the server (the front): look again.
+      next = std::min(next, t + recheck_interval(st.ctx->cfg));
       continue;
     }
     if (!on_overdue(self, p.op, p.cancelled, p.deadline))
       return;
+    next = std::min(next, p.deadline);
   }
-  schedule_tick(self);
+  if (next != caf::timespan::max())
+    arm_tick(self, next);
 }
 
 } // namespace pool::worker_ops
