@@ -4,10 +4,12 @@
 // these; they talk to `pool_actor` (the manager) and `lease_actor` (a
 // worker).
 //
-//   manager ── want(n) ──▶ supervisor ── permit? / outcome ──▶ breaker
-//      ▲  ◀── ready(id, worker), connfail(err), connecting(n), retire(id)
+//   manager ── want(n), ready(id) ──▶ supervisor ── permit? / outcome ──▶
+//   breaker
+//      ▲  ◀── connfail(err), connecting(n), retire(id)
 //      │                      │ spawns, monitors, replaces
-//      └──── done(id) ─── workers (one per connection) ◀── run/txn/lease/ping
+//      └── ready(id, worker, capacity), done(id, n), lost(id, err) ───
+//          workers (one per connection) ◀── run/txn/lease/ping
 //   breaker ── breaker_event ──▶ manager and other subscribers
 
 #include <cstdint>
@@ -30,7 +32,9 @@ class logger;
 namespace pool {
 
 /// Manager → worker: run one autocommit statement for the original sender
-/// (delegated), then report `done` to the manager.
+/// (delegated), then report `done` to the manager. The flag says whether the
+/// statement may share the connection's pipeline (decided by the manager
+/// where the request entered); the worker pipelines it if it has a pipeline.
 using run_atom = caf::atom_constant<caf::atom("run")>;
 /// Manager → worker: a lease with this id begins.
 using lease_atom = caf::atom_constant<caf::atom("lease")>;
@@ -46,22 +50,28 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 /// Manager → worker: close the connection and exit. Manager → supervisor:
 /// the pool shuts down. Timer → manager: the shutdown deadline.
 using close_atom = caf::atom_constant<caf::atom("close")>;
-/// Worker → supervisor: connected. Supervisor → manager: a new connection.
+/// Worker → manager: connected, with the worker's handle and capacity (how
+/// many statements it takes at once: 1, or pipeline_depth when its
+/// connection can pipeline). Manager → supervisor: that connect succeeded.
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
-/// Worker → manager: finished its work; the connection is clean and idle.
+/// Worker → manager: operations worth `n` credits finished (a pipelined
+/// query is worth 1, anything else the worker's whole capacity); with all
+/// credit back the connection is clean and free.
 using done_atom = caf::atom_constant<caf::atom("done")>;
 /// Worker → manager: my connection broke (error attached); I answer what
 /// reaches me with errors (or hand pooled requests back) until told to close.
 using lost_atom = caf::atom_constant<caf::atom("lost")>;
 /// A pooled request handed back by a worker: it never ran (or was rolled
-/// back), so the manager serves it again, first, without refusing it.
+/// back), so the manager serves it again, first, without refusing it. A
+/// query carries back whether it may pipeline.
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 /// Timer → manager: the waiter with this id reached its deadline.
 /// Timer → supervisor: the connection with this id reached its lifetime.
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
 /// Manager → supervisor: how many connections the pool wants now.
 using want_atom = caf::atom_constant<caf::atom("want")>;
-/// Supervisor → manager: this many connections are being opened.
+/// Supervisor → manager: this many connections are being opened, counted
+/// when it had seen this many `ready`s (forwarded by the manager).
 using connecting_atom = caf::atom_constant<caf::atom("connecting")>;
 /// Supervisor → manager: a connect attempt failed with this error.
 using connfail_atom = caf::atom_constant<caf::atom("connfail")>;
@@ -76,7 +86,7 @@ using outcome_atom = caf::atom_constant<caf::atom("outcome")>;
 /// never blocks its thread. Exits (with the error as exit reason) when its
 /// connection fails; the supervisor and the manager monitor it.
 using worker_actor = lease_actor::extend<
-  caf::replies_to<run_atom, statement>::with<query_result>,
+  caf::replies_to<run_atom, statement, bool>::with<query_result>,
   caf::replies_to<transaction_atom,
                   std::vector<statement>>::with<std::vector<query_result>>,
   caf::replies_to<ping_atom>::with<caf::ok_atom>,
@@ -87,13 +97,13 @@ using worker_actor = lease_actor::extend<
 /// The pool manager: the public interface plus what the supervisor, the
 /// breaker, workers and its own timers send.
 using manager_actor = pool_actor::extend<
-  caf::replies_to<retry_atom, statement>::with<query_result>,
+  caf::replies_to<retry_atom, statement, bool>::with<query_result>,
   caf::replies_to<retry_atom,
                   std::vector<statement>>::with<std::vector<query_result>>,
-  caf::reacts_to<ready_atom, uint32_t, worker_actor>,
+  caf::reacts_to<ready_atom, uint32_t, worker_actor, uint32_t>,
   caf::reacts_to<done_atom, uint32_t, uint32_t>,
   caf::reacts_to<lost_atom, uint32_t, caf::error>, caf::reacts_to<expire_atom>,
-  caf::reacts_to<connecting_atom, uint32_t>,
+  caf::reacts_to<connecting_atom, uint32_t, uint64_t>,
   caf::reacts_to<connfail_atom, caf::error>,
   caf::reacts_to<retire_atom, uint32_t>, caf::reacts_to<breaker_event>,
   caf::reacts_to<tick_atom>, caf::reacts_to<close_atom>>;
@@ -128,10 +138,10 @@ manager_actor spawn_manager(caf::actor_system& sys,
                             std::shared_ptr<const pool_context> ctx);
 
 /// Spawns (as a child of `parent`, the supervisor) the worker `id`; it starts
-/// connecting at once, sends `(ready_atom, id)` to `supervisor` when
-/// connected, or exits with the connect error.
+/// connecting at once, sends `(ready_atom, id, itself, capacity)` to
+/// `manager` when connected, or exits with the connect error.
 worker_actor spawn_worker(caf::local_actor* parent, uint32_t id,
-                          supervisor_actor supervisor, manager_actor manager,
+                          manager_actor manager,
                           std::shared_ptr<const pool_context> ctx);
 
 /// Spawns the supervisor of `manager`'s connections; it exits with the

@@ -27,19 +27,13 @@ void on_breaker_event(manager_ptr self, const breaker_event& ev) {
     return;
   ++st.counters.breaker_opened;
   // Nothing can serve the waiters until a connect succeeds: tell them now.
-  if (st.ctx->cfg.breaker_fail_fast && st.slots.empty())
+  if (st.ctx->cfg.breaker_fail_fast && st.conns.empty())
     fail_waiters(self, circuit_open_error(self));
 }
 
 void on_holder_down(manager_ptr self, const caf::actor_addr& holder) {
   auto& st = self->state;
-  if (st.holders.count(holder) == 0)
-    return;
-  std::vector<uint64_t> ids;
-  for (auto& kvp : st.leases)
-    if (st.slots[kvp.second].holder == holder)
-      ids.push_back(kvp.first);
-  for (auto lease_id : ids) {
+  for (auto lease_id : st.leases.held_by(holder)) {
     log(self).warn("lease {} reclaimed: its holder died", lease_id);
     ++st.counters.leases_reclaimed;
     end_lease(self, lease_id);
@@ -50,12 +44,13 @@ pool_stats make_stats(manager_ptr self) {
   roll_window(self);
   auto& st = self->state;
   auto result = st.counters;
-  for (auto& kvp : st.slots) {
-    switch (kvp.second.state) {
+  for (auto id : st.conns.ids()) {
+    switch (st.conns.find(id)->state) {
     case conn_state::idle:
       ++result.idle;
       break;
     case conn_state::busy:
+    case conn_state::piping:
     case conn_state::validating:
       ++result.busy;
       break;
@@ -68,8 +63,8 @@ pool_stats make_stats(manager_ptr self) {
       break;
     }
   }
-  result.connecting = st.connecting;
-  result.total = static_cast<uint32_t>(st.slots.size()) + st.connecting;
+  result.connecting = st.connecting();
+  result.total = static_cast<uint32_t>(st.conns.size()) + result.connecting;
   result.waiting = static_cast<uint32_t>(st.waiters.size());
   result.last_connect_error =
     st.last_connect_error ? describe(st.last_connect_error) : std::string{};
@@ -82,7 +77,7 @@ void start_shutdown(manager_ptr self, caf::timespan deadline) {
   log(self).info("shutting down: {} waiters, {} leases", st.waiters.size(),
                  st.leases.size());
   fail_waiters(self, shutting_down_error());
-  auto idle = st.idle;
+  auto idle = st.conns.idle();
   for (auto id : idle)
     close_slot(self, id);
   self->send(st.supervisor, close_atom::value);
@@ -90,14 +85,25 @@ void start_shutdown(manager_ptr self, caf::timespan deadline) {
                      close_atom::value);
 }
 
-// A waiter for a pooled query; it may share a pipeline if it is plain DML
-// and pipelining is on.
+// A waiter for a pooled query. Whether it may share a pipeline (plain DML,
+// pipelining on) is decided here, once, where the request enters; the flag
+// travels with it to the worker (and back with a retry). A worker whose
+// connection cannot pipeline announces capacity 1 and runs it alone.
 waiter query_waiter(manager_ptr self, statement stmt) {
   auto& ctx = *self->state.ctx;
   waiter w;
   w.kind = waiter::query;
-  w.piped = ctx.cfg.pipeline_depth > 1 && ctx.db->can_pipeline() &&
-            may_pipeline(stmt.sql);
+  w.piped = ctx.cfg.pipeline_depth > 1 && may_pipeline(stmt.sql);
+  w.stmt = std::move(stmt);
+  return w;
+}
+
+// A waiter for a pooled query handed back by a worker: its pipelinability
+// was decided when it entered.
+waiter retry_waiter(statement stmt, bool piped) {
+  waiter w;
+  w.kind = waiter::query;
+  w.piped = piped;
   w.stmt = std::move(stmt);
   return w;
 }
@@ -120,9 +126,9 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
                    now(self));
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
-    for (auto& kvp : st.slots)
-      if (kvp.second.worker.address() == dm.source) {
-        on_worker_down(self, kvp.first, dm.reason);
+    for (auto id : st.conns.ids())
+      if (st.conns.find(id)->worker.address() == dm.source) {
+        on_worker_down(self, id, dm.reason);
         return;
       }
     on_holder_down(self, dm.source);
@@ -153,9 +159,9 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       return reply<std::vector<query_result>>(
         admit(self, std::move(w), self->state.ctx->cfg.acquire_timeout));
     },
-    [=](retry_atom, statement& stmt) -> caf::result<query_result> {
+    [=](retry_atom, statement& stmt, bool piped) -> caf::result<query_result> {
       return reply<query_result>(
-        admit(self, query_waiter(self, std::move(stmt)),
+        admit(self, retry_waiter(std::move(stmt), piped),
               self->state.ctx->cfg.acquire_timeout, true));
     },
     [=](retry_atom, std::vector<statement>& stmts)
@@ -180,7 +186,7 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       return reply<lease>(admit(self, std::move(w), timeout));
     },
     [=](release_atom, uint64_t lease_id) -> caf::result<caf::ok_atom> {
-      if (self->state.leases.count(lease_id) == 0)
+      if (self->state.leases.find(lease_id) == nullptr)
         return make_error(pool_errc::invalid_lease, "release: lease " +
                                                       std::to_string(lease_id) +
                                                       " is not held");
@@ -208,41 +214,37 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       finish_shutdown_if_done(self);
       return rp;
     },
-    [=](ready_atom, uint32_t id, worker_actor& worker) {
+    [=](ready_atom, uint32_t id, worker_actor& worker, uint32_t capacity) {
+      // Straight from the worker, so its later `done` and `lost` arrive
+      // after this. The supervisor learns of the success from here: its
+      // `retire` for this connection then follows this, too.
       auto& st = self->state;
-      if (st.lost_early.erase(id) > 0) {
-        ++st.counters.connections_created;
-        ++st.counters.connections_closed;
+      self->monitor(worker);
+      if (!st.conns.add(id, worker, capacity, now(self))) {
+        log(self).error("worker {}: ready twice or with capacity 0", id);
         self->send(worker, close_atom::value);
         return;
       }
-      self->monitor(worker);
-      auto& slot = st.slots[id];
-      slot.worker = std::move(worker);
-      slot.state = conn_state::busy; // on_free parks or uses it
-      slot.last_checked = now(self);
       ++st.counters.connections_created;
       st.last_connect_error = caf::error{};
+      ++st.readies_sent;
+      self->send(st.supervisor, ready_atom::value, id);
       on_free(self, id);
     },
-    [=](done_atom, uint32_t id, uint32_t n) {
-      if (self->state.slots.count(id) > 0)
-        on_done(self, id, n);
-    },
+    [=](done_atom, uint32_t id, uint32_t n) { on_done(self, id, n); },
     [=](lost_atom, uint32_t id, caf::error& err) {
       auto& st = self->state;
-      auto i = st.slots.find(id);
-      if (i == st.slots.end()) {
-        st.lost_early.insert(id); // its `ready` is still on the way
-        return;
-      }
-      auto worker = i->second.worker;
+      auto e = st.conns.find(id);
+      if (!e)
+        return; // closed and gone already
+      auto worker = e->worker;
       on_worker_down(self, id, err);
       self->send(worker, close_atom::value);
     },
     [=](expire_atom) { expire_due(self); },
-    [=](connecting_atom, uint32_t n) {
-      self->state.connecting = n;
+    [=](connecting_atom, uint32_t n, uint64_t readies_seen) {
+      self->state.connecting_reported = n;
+      self->state.readies_seen = readies_seen;
       finish_shutdown_if_done(self);
     },
     [=](connfail_atom, caf::error& err) {
@@ -252,17 +254,14 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       st.last_connect_error = std::move(err);
       // With no connection to serve them, waiters learn why at once rather
       // than at their deadline (e.g. auth_failed for a wrong password).
-      if (st.slots.empty())
+      if (st.conns.empty())
         fail_waiters(self, st.last_connect_error);
     },
     [=](retire_atom, uint32_t id) {
       auto& st = self->state;
-      auto i = st.slots.find(id);
-      if (i == st.slots.end())
+      if (!st.conns.retire(id)) // no new queries join its pipeline
         return;
-      i->second.retiring = true;
-      update_open(self, id); // no new queries join its pipeline
-      if (i->second.state == conn_state::idle) {
+      if (st.conns.find(id)->state == conn_state::idle) {
         ++st.counters.connections_recycled;
         close_slot(self, id);
         update_want(self);
@@ -278,12 +277,8 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
     [=](close_atom) {
       // The shutdown deadline: close what is still leased or busy.
       auto& st = self->state;
-      std::vector<uint32_t> ids;
-      for (auto& kvp : st.slots)
-        if (kvp.second.state != conn_state::closing)
-          ids.push_back(kvp.first);
-      for (auto id : ids)
-        close_slot(self, id);
+      for (auto id : st.conns.ids())
+        close_slot(self, id); // skips those closing already
     },
   };
 }

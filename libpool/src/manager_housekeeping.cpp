@@ -30,16 +30,15 @@ void check_idle_connections(manager_ptr self) {
   auto& cfg = st.ctx->cfg;
   auto t = now(self);
   std::vector<uint32_t> to_close, to_check;
-  auto open = st.slots.size() - st.closing;
+  auto open = st.conns.size() - st.conns.closing();
   // The oldest idle connections sit at the bottom of the LIFO stack.
-  for (auto id : st.idle) {
-    auto& slot = st.slots[id];
-    if (cfg.idle_timeout.count() > 0 &&
-        t - slot.idle_since >= cfg.idle_timeout &&
+  for (auto id : st.conns.idle()) {
+    auto& e = *st.conns.find(id);
+    if (cfg.idle_timeout.count() > 0 && t - e.idle_since >= cfg.idle_timeout &&
         open - to_close.size() > cfg.min_size)
       to_close.push_back(id);
     else if (cfg.health_check_interval.count() > 0 &&
-             t - std::max(slot.idle_since, slot.last_checked) >=
+             t - std::max(e.idle_since, e.last_checked) >=
                cfg.health_check_interval)
       to_check.push_back(id);
   }
@@ -47,10 +46,8 @@ void check_idle_connections(manager_ptr self) {
     ++st.counters.connections_recycled;
     close_slot(self, id);
   }
-  for (auto id : to_check) {
-    st.idle.erase(std::find(st.idle.begin(), st.idle.end(), id));
-    validate(self, id);
-  }
+  for (auto id : to_check)
+    validate(self, id); // it leaves the idle stack while pinged
   if (!to_close.empty())
     update_want(self);
 }
@@ -59,25 +56,22 @@ void check_leases(manager_ptr self) {
   auto& st = self->state;
   auto& cfg = st.ctx->cfg;
   auto t = now(self);
-  std::vector<uint64_t> expired;
-  for (auto& kvp : st.leases) {
-    auto& slot = st.slots[kvp.second];
-    auto held = t - slot.leased_at;
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(held);
-    if (cfg.leak_threshold.count() > 0 && held >= cfg.leak_threshold &&
-        !slot.leak_reported) {
-      slot.leak_reported = true;
+  auto held_ms = [&](const lease_table::entry& e) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t - e.since)
+      .count();
+  };
+  if (cfg.leak_threshold.count() > 0)
+    for (auto lease_id : st.leases.take_leaks(t, cfg.leak_threshold)) {
+      auto& e = *st.leases.find(lease_id);
       ++st.counters.leaks;
-      log(self).warn("lease {} held for {} ms by {}: possible leak", kvp.first,
-                     ms.count(), caf::to_string(slot.holder));
+      log(self).warn("lease {} held for {} ms by {}: possible leak", lease_id,
+                     held_ms(e), caf::to_string(e.holder));
     }
-    if (cfg.lease_timeout.count() > 0 && held >= cfg.lease_timeout)
-      expired.push_back(kvp.first);
-  }
-  for (auto lease_id : expired) {
-    auto holder = st.slots[st.leases[lease_id]].holder;
+  if (cfg.lease_timeout.count() <= 0)
+    return;
+  for (auto lease_id : st.leases.overdue(t, cfg.lease_timeout)) {
     log(self).warn("lease {} reclaimed after lease_timeout from {}", lease_id,
-                   caf::to_string(holder));
+                   caf::to_string(st.leases.find(lease_id)->holder));
     ++st.counters.leases_timed_out;
     end_lease(self, lease_id);
   }

@@ -16,29 +16,23 @@ namespace {
 
 lease make_lease(manager_ptr self, uint32_t id, const caf::actor_addr& holder) {
   auto& st = self->state;
-  auto& slot = st.slots[id];
-  auto lease_id = st.next_lease_id++;
-  slot.state = conn_state::leased;
-  slot.lease_id = lease_id;
-  slot.holder = holder;
-  slot.leased_at = now(self);
-  slot.leak_reported = false;
-  st.leases.emplace(lease_id, id);
-  if (st.holders[holder]++ == 0)
+  auto opened = st.leases.open(id, holder, now(self));
+  if (!opened || !st.conns.lease(id))
+    log(self).error("connection {} cannot be leased (a bug)", id);
+  if (opened && opened->new_holder)
     self->monitor(holder);
+  auto& worker = st.conns.find(id)->worker;
+  auto lease_id = opened ? opened->id : 0;
   // Sent before the reply: the worker knows the lease before the holder can
   // use it.
-  self->send(slot.worker, lease_atom::value, lease_id);
-  return lease{lease_id, slot.worker};
+  self->send(worker, lease_atom::value, lease_id);
+  return lease{lease_id, worker};
 }
 
-void forget_holder(manager_ptr self, const caf::actor_addr& holder) {
-  auto& holders = self->state.holders;
-  auto h = holders.find(holder);
-  if (h != holders.end() && --h->second == 0) {
-    self->demonitor(holder);
-    holders.erase(h);
-  }
+// Logs a transition the connection table refused: a bug in the manager.
+void must(manager_ptr self, bool ok, const char* what, uint32_t id) {
+  if (!ok)
+    log(self).error("connection {}: {} refused by the table (a bug)", id, what);
 }
 
 // Arms the deadline timer if the earliest deadline is earlier than the one
@@ -60,31 +54,26 @@ void note_wait(manager_ptr self, caf::timespan wait) {
 }
 
 // Gives the connection `id` to the waiter `w` (the connection is known to be
-// good).
+// good): idle, free, or (a query that may pipeline) piping with credit left.
 void assign(manager_ptr self, uint32_t id, waiter& w) {
   auto& st = self->state;
-  auto& slot = st.slots[id];
+  auto& e = *st.conns.find(id);
   auto wait = now(self) - w.since;
   ++st.counters.acquired;
   st.counters.wait_time_total += wait;
   note_wait(self, wait);
   switch (w.kind) {
   case waiter::query:
-    if (slot.state == conn_state::busy && slot.shared) {
-      ++slot.inflight;
-      ++st.piped_extra;
+    // The request's pipelinability travels with it; it runs in the
+    // worker's pipeline when the worker has one (capacity above 1).
+    if (e.state == conn_state::piping)
       ++st.counters.pipelined;
-    } else {
-      slot.state = conn_state::busy;
-      slot.shared = w.piped; // false unless pipelining is on
-      slot.inflight = 1;
-    }
-    update_open(self, id);
-    w.rp.delegate(slot.worker, run_atom::value, std::move(w.stmt));
+    must(self, st.conns.run(id, w.piped && e.capacity > 1), "run", id);
+    w.rp.delegate(e.worker, run_atom::value, std::move(w.stmt), w.piped);
     break;
   case waiter::txn:
-    slot.state = conn_state::busy;
-    w.rp.delegate(slot.worker, transaction_atom::value, std::move(w.stmts));
+    must(self, st.conns.run(id, false), "transaction", id);
+    w.rp.delegate(e.worker, transaction_atom::value, std::move(w.stmts));
     break;
   case waiter::acquire:
     w.rp.deliver(make_lease(self, id, w.holder));
@@ -92,25 +81,7 @@ void assign(manager_ptr self, uint32_t id, waiter& w) {
   }
 }
 
-constexpr uint32_t no_slot = std::numeric_limits<uint32_t>::max();
-
-// Returns the shared connection with room and the fewest queries in
-// flight, or `no_slot`.
-uint32_t pick_open(manager_ptr self) {
-  auto& st = self->state;
-  auto best = no_slot;
-  auto fewest = std::numeric_limits<uint32_t>::max();
-  for (auto id : st.open) {
-    auto n = st.slots[id].inflight;
-    if (n < fewest) {
-      best = id;
-      fewest = n;
-      if (n <= 1)
-        break;
-    }
-  }
-  return best;
-}
+constexpr uint32_t no_slot = connection_table::none;
 
 // Answers the waiter with `err`, counting it where it belongs.
 void reject(manager_ptr self, waiter& w, const caf::error& err) {
@@ -119,15 +90,15 @@ void reject(manager_ptr self, waiter& w, const caf::error& err) {
   w.rp.deliver(err);
 }
 
-// Takes a connection out of the idle set (LIFO); returns it and whether it
-// was idle for at least validate_after_idle and must be pinged first.
+// The connection to hand out next from the idle set (LIFO; it leaves the
+// set with the transition that follows) and whether it was idle for at
+// least validate_after_idle and must be pinged first.
 std::pair<uint32_t, bool> take_idle(manager_ptr self) {
   auto& st = self->state;
-  auto id = st.idle.back();
-  st.idle.pop_back();
+  auto id = st.conns.top_idle();
   auto threshold = st.ctx->cfg.validate_after_idle;
   return {id, threshold.count() > 0 &&
-                now(self) - st.slots[id].idle_since >= threshold};
+                now(self) - st.conns.find(id)->idle_since >= threshold};
 }
 
 // Serves the oldest waiter from the idle set (pinging the connection first
@@ -148,7 +119,7 @@ void hand_out_front(manager_ptr self) {
 caf::error refusal(manager_ptr self) {
   auto& st = self->state;
   auto& cfg = st.ctx->cfg;
-  if (st.slots.empty() && cfg.breaker_fail_fast &&
+  if (st.conns.empty() && cfg.breaker_fail_fast &&
       st.counters.breaker != breaker_state::closed)
     return circuit_open_error(self);
   roll_window(self);
@@ -182,7 +153,8 @@ caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
   auto shared = no_slot;
   bool at_once =
     st.waiters.empty() &&
-    (!st.idle.empty() || (w.piped && (shared = pick_open(self)) != no_slot));
+    (st.conns.idle_count() > 0 ||
+     (w.piped && (shared = st.conns.pick_with_credit()) != no_slot));
   // Else it has to wait: refuse it if it cannot be served soon (not a
   // retry: it was admitted before).
   if (!at_once && !retry)
@@ -241,9 +213,10 @@ void update_want(manager_ptr self) {
   auto& cfg = st.ctx->cfg;
   if (st.counters.shutting_down)
     return;
-  auto in_use = st.slots.size() - st.idle.size() - st.closing;
-  auto want = std::clamp(in_use + st.waiters.size() + st.piped_extra,
-                         cfg.min_size, cfg.max_size);
+  // Demand: every connection in use, every pipelined query beyond the
+  // first on its connection, every waiter.
+  auto want = std::clamp(st.conns.demand() + st.waiters.size(), cfg.min_size,
+                         cfg.max_size);
   if (want != st.wanted) {
     st.wanted = static_cast<uint32_t>(want);
     self->send(st.supervisor, want_atom::value, st.wanted);
@@ -252,23 +225,19 @@ void update_want(manager_ptr self) {
 
 void close_slot(manager_ptr self, uint32_t id) {
   auto& st = self->state;
-  auto& slot = st.slots[id];
-  if (slot.state == conn_state::closing)
-    return;
-  if (slot.state == conn_state::idle)
-    st.idle.erase(std::find(st.idle.begin(), st.idle.end(), id));
-  unshare(self, id);
-  slot.state = conn_state::closing;
-  ++st.closing;
-  self->send(slot.worker, close_atom::value);
+  auto e = st.conns.find(id);
+  if (!e || !st.conns.close(id))
+    return; // closing already
+  self->send(e->worker, close_atom::value);
 }
 
 void dispatch(manager_ptr self) {
   auto& st = self->state;
   while (!st.waiters.empty()) {
     auto shared = no_slot;
-    if (st.idle.empty() &&
-        (!st.waiters.front()->piped || (shared = pick_open(self)) == no_slot))
+    if (st.conns.idle_count() == 0 &&
+        (!st.waiters.front()->piped ||
+         (shared = st.conns.pick_with_credit()) == no_slot))
       break;
     if (shared != no_slot) {
       auto w = st.waiters.pop_front();
@@ -280,49 +249,27 @@ void dispatch(manager_ptr self) {
   update_want(self);
 }
 
-void update_open(manager_ptr self, uint32_t id) {
-  auto& st = self->state;
-  auto& slot = st.slots[id];
-  bool room = slot.shared && slot.state == conn_state::busy &&
-              slot.inflight < st.ctx->cfg.pipeline_depth && !slot.retiring &&
-              !st.counters.shutting_down;
-  if (room == slot.in_open)
-    return;
-  slot.in_open = room;
-  if (room)
-    st.open.push_back(id);
-  else
-    st.open.erase(std::find(st.open.begin(), st.open.end(), id));
-}
-
-void unshare(manager_ptr self, uint32_t id) {
-  auto& st = self->state;
-  auto& slot = st.slots[id];
-  if (slot.shared && slot.inflight > 1)
-    st.piped_extra -= slot.inflight - 1;
-  slot.shared = false;
-  slot.inflight = 0;
-  update_open(self, id);
-}
-
 void on_done(manager_ptr self, uint32_t id, uint32_t n) {
   auto& st = self->state;
-  auto& slot = st.slots[id];
-  if (!slot.shared || slot.inflight <= n) {
-    unshare(self, id);
-    on_free(self, id);
+  bool freed = false;
+  if (!st.conns.give_back(id, n, freed)) {
+    // Closing (its done crossed the close), or a bug.
+    auto e = st.conns.find(id);
+    if (e && e->state != conn_state::closing)
+      log(self).error("connection {} ({}): done({}) refused by the table", id,
+                      to_string(e->state), n);
     return;
   }
-  slot.inflight -= n;
-  st.piped_extra -= n;
-  update_open(self, id);
-  dispatch(self); // the oldest waiter may join a pipeline now
+  if (freed)
+    on_free(self, id);
+  else
+    dispatch(self); // the oldest waiter may join its pipeline now
 }
 
 void on_free(manager_ptr self, uint32_t id) {
   auto& st = self->state;
-  auto& slot = st.slots[id];
-  if (st.counters.shutting_down || slot.retiring) {
+  auto& e = *st.conns.find(id);
+  if (st.counters.shutting_down || e.retiring) {
     if (!st.counters.shutting_down)
       ++st.counters.connections_recycled;
     close_slot(self, id);
@@ -335,44 +282,39 @@ void on_free(manager_ptr self, uint32_t id) {
     dispatch(self);      // more waiters may join its pipeline
     return;
   }
-  slot.state = conn_state::idle;
-  slot.idle_since = now(self);
-  st.idle.push_back(id);
+  must(self, st.conns.park(id, now(self)), "park", id);
   update_want(self);
 }
 
 void validate(manager_ptr self, uint32_t id) {
   auto& st = self->state;
-  auto& slot = st.slots[id];
-  slot.state = conn_state::validating;
+  must(self, st.conns.validate(id), "validate", id);
   auto timeout = st.ctx->cfg.health_check_timeout * 2;
-  self->request(slot.worker, timeout, ping_atom::value)
+  self->request(st.conns.find(id)->worker, timeout, ping_atom::value)
     .then([=](caf::ok_atom) { on_validated(self, id, true); },
           [=](caf::error&) { on_validated(self, id, false); });
 }
 
 void on_validated(manager_ptr self, uint32_t id, bool ok) {
   auto& st = self->state;
-  auto i = st.slots.find(id);
-  if (i == st.slots.end() || i->second.state != conn_state::validating)
+  auto e = st.conns.find(id);
+  if (!e || e->state != conn_state::validating)
     return; // closed meanwhile; its down handler requeued the waiter
-  auto& slot = i->second;
   if (ok) {
     auto pending = st.waiters.take_parked(id);
-    slot.last_checked = now(self);
+    st.conns.validated(id, now(self));
     if (pending && !st.counters.shutting_down) {
       assign(self, id, *pending);
       return;
     }
     if (pending)
       reject(self, *pending, shutting_down_error());
-    if (st.counters.shutting_down || slot.retiring || !st.waiters.empty()) {
+    if (st.counters.shutting_down || e->retiring || !st.waiters.empty()) {
       on_free(self, id);
       return;
     }
     // A health check keeps the connection's idle time (for idle_timeout).
-    slot.state = conn_state::idle;
-    st.idle.push_back(id);
+    st.conns.park(id, now(self), true);
     return;
   }
   ++st.counters.health_check_failures;
@@ -404,20 +346,18 @@ caf::error circuit_open_error(manager_ptr self) {
 
 void end_lease(manager_ptr self, uint64_t lease_id) {
   auto& st = self->state;
-  auto i = st.leases.find(lease_id);
-  auto id = i->second;
-  st.leases.erase(i);
-  auto& slot = st.slots[id];
-  forget_holder(self, slot.holder);
-  slot.state = conn_state::cleaning;
-  slot.lease_id = 0;
-  slot.holder = nullptr;
-  self->send(slot.worker, unlease_atom::value, lease_id);
+  auto ended = st.leases.close(lease_id);
+  if (!ended)
+    return;
+  if (ended->last_of_holder)
+    self->demonitor(ended->holder);
+  must(self, st.conns.clean(ended->conn), "clean", ended->conn);
+  self->send(st.conns.find(ended->conn)->worker, unlease_atom::value, lease_id);
 }
 
 void finish_shutdown_if_done(manager_ptr self) {
   auto& st = self->state;
-  if (!st.counters.shutting_down || !st.slots.empty() || st.connecting > 0)
+  if (!st.counters.shutting_down || !st.conns.empty() || st.connecting() > 0)
     return;
   for (auto& rp : st.shutdown_rps)
     rp.deliver(caf::ok_atom::value);
@@ -428,21 +368,16 @@ void finish_shutdown_if_done(manager_ptr self) {
 
 void on_worker_down(manager_ptr self, uint32_t id, const caf::error& reason) {
   auto& st = self->state;
-  auto& slot = st.slots[id];
+  auto e = st.conns.find(id);
+  if (!e)
+    return;
   ++st.counters.connections_closed;
-  if (slot.state == conn_state::closing)
-    --st.closing;
-  else if (reason && !st.counters.shutting_down)
+  if (e->state != conn_state::closing && reason && !st.counters.shutting_down)
     log(self).warn("connection {} lost: {}", id, describe(reason));
-  if (slot.state == conn_state::idle)
-    st.idle.erase(std::find(st.idle.begin(), st.idle.end(), id));
-  unshare(self, id);
-  if (slot.lease_id != 0) {
-    forget_holder(self, slot.holder);
-    st.leases.erase(slot.lease_id);
-  }
+  if (auto ended = st.leases.close_conn(id); ended && ended->last_of_holder)
+    self->demonitor(ended->holder);
   st.waiters.unpark(id); // a waiter parked on it keeps its place
-  st.slots.erase(id);
+  st.conns.remove(id);
   dispatch(self);
   finish_shutdown_if_done(self);
 }

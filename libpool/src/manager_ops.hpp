@@ -51,16 +51,10 @@ void dispatch(manager_ptr self);
 /// or close it (shutting down, retiring).
 void on_free(manager_ptr self, uint32_t id);
 
-/// `n` operations finished on the connection `id`: with more in its
-/// pipeline, the oldest waiter may join it; else the connection is free.
+/// The worker of connection `id` gave `n` credits back (`done`): with
+/// queries still in its pipeline, the oldest waiter may join it; with all
+/// its credit back, the connection is free.
 void on_done(manager_ptr self, uint32_t id, uint32_t n);
-
-/// Lists or unlists the connection `id` in `open` after a change: shared,
-/// busy, below pipeline_depth, not retiring, not shutting down.
-void update_open(manager_ptr self, uint32_t id);
-
-/// Ends the connection's pipeline bookkeeping (it is free or going away).
-void unshare(manager_ptr self, uint32_t id);
 
 /// Tells the connection's worker to close; it is gone once its down message
 /// arrives.

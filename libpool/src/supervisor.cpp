@@ -36,6 +36,10 @@ struct supervisor_data {
   bool closing = false;
   /// The connecting count last reported to the manager.
   uint32_t reported_connecting = 0;
+  /// `ready`s seen (each forwarded by the manager, which has the connection
+  /// already), and the number last reported with the connecting count.
+  uint64_t readies = 0;
+  uint64_t reported_readies = 0;
   std::minstd_rand rng{std::random_device{}()};
 };
 
@@ -65,17 +69,17 @@ uint32_t connecting(const supervisor_data& st) {
 void report_connecting(supervisor_ptr self) {
   auto& st = self->state;
   auto n = connecting(st);
-  if (n != st.reported_connecting) {
+  if (n != st.reported_connecting || st.readies != st.reported_readies) {
     st.reported_connecting = n;
-    self->send(st.manager, connecting_atom::value, n);
+    st.reported_readies = st.readies;
+    self->send(st.manager, connecting_atom::value, n, st.readies);
   }
 }
 
 void spawn_one(supervisor_ptr self) {
   auto& st = self->state;
   auto id = st.next_id++;
-  auto worker = spawn_worker(self, id, caf::actor_cast<supervisor_actor>(self),
-                             st.manager, st.ctx);
+  auto worker = spawn_worker(self, id, st.manager, st.ctx);
   self->monitor(worker);
   st.workers.emplace(id, std::make_pair(std::move(worker), false));
 }
@@ -189,10 +193,14 @@ supervisor_impl(supervisor_ptr self, manager_actor manager,
       reconcile(self);
     },
     [=](ready_atom, uint32_t id) {
+      // From the manager, which the worker told first.
       auto& st = self->state;
+      ++st.readies;
       auto i = st.workers.find(id);
-      if (i == st.workers.end())
+      if (i == st.workers.end()) {
+        report_connecting(self);
         return;
+      }
       i->second.second = true;
       st.failures = 0;
       st.not_before = caf::timespan{0};
@@ -202,7 +210,6 @@ supervisor_impl(supervisor_ptr self, manager_actor manager,
       if (lifetime.count() > 0)
         self->delayed_send(self, uniform(self, lifetime * 9 / 10, lifetime),
                            expire_atom::value, id);
-      self->send(st.manager, ready_atom::value, id, i->second.first);
       report_connecting(self);
       if (st.closing)
         self->send(i->second.first, close_atom::value);

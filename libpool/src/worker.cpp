@@ -22,8 +22,7 @@ caf::timespan now(worker_ptr self) {
   return self->clock().now().time_since_epoch();
 }
 
-// How often the watchdog checks the running statement against its deadline.
-caf::timespan tick_interval(const pool_config& cfg) {
+caf::timespan recheck_interval(const pool_config& cfg) {
   using namespace std::chrono;
   auto base = std::min({cfg.query_timeout, cfg.connect_timeout,
                         cfg.health_check_timeout}) /
@@ -31,12 +30,15 @@ caf::timespan tick_interval(const pool_config& cfg) {
   return std::clamp<caf::timespan>(base, milliseconds(1), seconds(1));
 }
 
-void schedule_tick(worker_ptr self) {
+// A tick armed for later than one armed since fires anyway; `on_tick`
+// ignores it.
+void arm_tick(worker_ptr self, caf::timespan at) {
   auto& st = self->state;
-  if (st.tick_pending)
+  if (at >= st.tick_at)
     return;
-  st.tick_pending = true;
-  self->delayed_send(self, tick_interval(st.ctx->cfg), tick_atom::value);
+  st.tick_at = at;
+  self->delayed_send(self, std::max(at - now(self), caf::timespan{0}),
+                     tick_atom::value);
 }
 
 // Whether `st.current` is an operation in progress.
@@ -71,7 +73,7 @@ void hand_back(worker_ptr self, worker_op& op, const caf::error& err) {
     return;
   op.answered = true;
   if (op.kind == worker_op::run)
-    op.rp.delegate(mgr, retry_atom::value, std::move(op.stmts[0]));
+    op.rp.delegate(mgr, retry_atom::value, std::move(op.stmts[0]), op.piped);
   else if (op.kind == worker_op::txn)
     op.rp.delegate(mgr, retry_atom::value, std::move(op.stmts));
   else
@@ -130,7 +132,7 @@ void execute(worker_ptr self, const statement& stmt) {
   st.deadline = now(self) + limit;
   st.cancelled = false;
   st.conn->execute(stmt);
-  schedule_tick(self);
+  arm_tick(self, st.deadline);
 }
 
 // Statements the worker runs on its own.
@@ -140,14 +142,16 @@ const statement rollback_stmt{"ROLLBACK"};
 const statement ping_stmt{"SELECT 1"};
 
 // The operation is over: tell the manager the connection is free (unless it
-// is leased or the manager asked for a ping) and move on.
+// is leased or the manager asked for a ping) and move on. An operation
+// outside the pipeline took the worker's whole capacity: all of it comes
+// back.
 void finish_op(worker_ptr self) {
   auto& st = self->state;
   auto kind = st.current.kind;
   st.phase = worker_state::idle;
   st.current = worker_op{};
   if (kind != worker_op::lease_query && kind != worker_op::ping)
-    self->send(st.manager, done_atom::value, st.id, uint32_t{1});
+    self->send(st.manager, done_atom::value, st.id, st.capacity);
   start_next(self);
 }
 
@@ -323,10 +327,10 @@ bool still_open(worker_ptr self, worker_op& op) {
 // queries while the pipeline has room, anything else once it is idle.
 void start_next(worker_ptr self) {
   auto& st = self->state;
-  while (!st.queue.empty() && st.queue.front().piped) {
+  while (!st.queue.empty() && joins_pipeline(st, st.queue.front())) {
     if ((st.phase != worker_state::idle &&
          st.phase != worker_state::pipelining) ||
-        st.pipeline.size() >= st.ctx->cfg.pipeline_depth)
+        st.pipeline.size() >= st.capacity)
       return;
     auto op = std::move(st.queue.front());
     st.queue.pop_front();
@@ -350,7 +354,6 @@ void start_next(worker_ptr self) {
 }
 
 void enqueue(worker_ptr self, worker_op op) {
-  op.piped = pipelinable(self, op); // decided once, not per start_next
   self->state.queue.emplace_back(std::move(op));
   start_next(self);
 }
@@ -393,7 +396,11 @@ void on_wake(worker_ptr self) {
       return;
     }
     st.phase = worker_state::idle;
-    self->send(st.supervisor, ready_atom::value, st.id);
+    // The worker owns its capacity and tells the manager once.
+    auto depth = static_cast<uint32_t>(st.ctx->cfg.pipeline_depth);
+    st.capacity = depth > 1 && st.conn->can_pipeline() ? depth : 1;
+    self->send(st.manager, ready_atom::value, st.id,
+               caf::actor_cast<worker_actor>(self), st.capacity);
     start_next(self);
     return;
   }
@@ -423,7 +430,9 @@ void on_wake(worker_ptr self) {
 // within a grace period, or whose ping or connect took too long.
 void on_tick(worker_ptr self) {
   auto& st = self->state;
-  st.tick_pending = false;
+  if (now(self) < st.tick_at)
+    return; // superseded by a tick armed for earlier, which re-armed
+  st.tick_at = caf::timespan::max();
   if (st.phase == worker_state::idle || st.phase == worker_state::dead)
     return;
   if (st.phase == worker_state::pipelining) {
@@ -431,7 +440,7 @@ void on_tick(worker_ptr self) {
     return;
   }
   if (now(self) < st.deadline) {
-    schedule_tick(self);
+    arm_tick(self, st.deadline);
     return;
   }
   if (st.phase == worker_state::connecting) {
@@ -445,7 +454,7 @@ void on_tick(worker_ptr self) {
     return;
   }
   if (on_overdue(self, st.current, st.cancelled, st.deadline))
-    schedule_tick(self);
+    arm_tick(self, st.deadline);
 }
 
 worker_op make_op(worker_ptr self, worker_op::kind_t kind,
@@ -474,11 +483,10 @@ caf::response_promise submit(worker_ptr self, worker_op::kind_t kind,
 }
 
 worker_actor::behavior_type
-worker_impl(worker_ptr self, uint32_t id, supervisor_actor supervisor,
-            manager_actor manager, std::shared_ptr<const pool_context> ctx) {
+worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
+            std::shared_ptr<const pool_context> ctx) {
   auto& st = self->state;
   st.id = id;
-  st.supervisor = std::move(supervisor);
   st.manager = manager;
   st.ctx = std::move(ctx);
   self->monitor(manager);
@@ -489,13 +497,16 @@ worker_impl(worker_ptr self, uint32_t id, supervisor_actor supervisor,
   st.conn = st.ctx->db->create(st.ctx->cfg, waker{self->address()});
   st.deadline = now(self) + st.ctx->cfg.connect_timeout;
   st.conn->connect();
-  schedule_tick(self);
+  arm_tick(self, st.deadline);
   return {
-    [=](run_atom, statement& stmt) -> caf::result<query_result> {
+    [=](run_atom, statement& stmt, bool piped) -> caf::result<query_result> {
       if (self->state.phase == worker_state::dead)
         return self->delegate(self->state.manager, retry_atom::value,
-                              std::move(stmt));
-      return submit(self, worker_op::run, std::move(stmt));
+                              std::move(stmt), piped);
+      auto op = make_op(self, worker_op::run, {});
+      op.stmts.emplace_back(std::move(stmt));
+      op.piped = piped;
+      return submit(self, std::move(op));
     },
     [=](transaction_atom, std::vector<statement>& stmts)
       -> caf::result<std::vector<query_result>> {
@@ -541,10 +552,10 @@ worker_impl(worker_ptr self, uint32_t id, supervisor_actor supervisor,
 } // namespace worker_ops
 
 worker_actor spawn_worker(caf::local_actor* parent, uint32_t id,
-                          supervisor_actor supervisor, manager_actor manager,
+                          manager_actor manager,
                           std::shared_ptr<const pool_context> ctx) {
-  return parent->spawn(worker_ops::worker_impl, id, std::move(supervisor),
-                       std::move(manager), std::move(ctx));
+  return parent->spawn(worker_ops::worker_impl, id, std::move(manager),
+                       std::move(ctx));
 }
 
 bool is_fatal(const caf::error& err) {

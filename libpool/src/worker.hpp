@@ -34,7 +34,8 @@ struct worker_op {
   caf::error failure;
   /// Whether `rp` was answered already (e.g. at a timeout).
   bool answered = false;
-  /// Whether it may join the connection's pipeline (decided when queued).
+  /// Whether it may share a pipeline (a `run`, as the manager decided where
+  /// the request entered); it joins the pipeline if the worker has one.
   bool piped = false;
 };
 
@@ -71,8 +72,10 @@ struct worker_state {
 
   static const char* name;
   uint32_t id = 0;
-  supervisor_actor supervisor;
   manager_actor manager;
+  /// How many statements the worker takes at once (1, or pipeline_depth
+  /// when its connection can pipeline); told to the manager with `ready`.
+  uint32_t capacity = 1;
   std::shared_ptr<const pool_context> ctx;
   std::unique_ptr<connection> conn;
   phase_t phase = connecting;
@@ -89,8 +92,10 @@ struct worker_state {
   caf::timespan deadline{0};
   /// Whether the running statement was cancelled at its deadline already.
   bool cancelled = false;
-  /// Whether a watchdog tick is scheduled.
-  bool tick_pending = false;
+  /// When the watchdog tick is armed for (max when none is): one timer per
+  /// worker, armed for the earliest deadline only, so that a statement
+  /// costs no timer of its own.
+  caf::timespan tick_at = caf::timespan::max();
   /// Pooled queries in flight in the pipeline, oldest first.
   std::deque<piped_op> pipeline;
   uint64_t next_tag = 1;

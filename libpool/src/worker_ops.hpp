@@ -18,8 +18,13 @@ using worker_ptr = worker_actor::stateful_pointer<worker_state>;
 /// The worker's clock (virtual under the test coordinator).
 caf::timespan now(worker_ptr self);
 
-/// Schedules the watchdog tick unless one is pending.
-void schedule_tick(worker_ptr self);
+/// Arms the watchdog tick for `at`, unless it is armed for that time or
+/// earlier already.
+void arm_tick(worker_ptr self, caf::timespan at);
+
+/// How long the watchdog waits before looking again at a pipelined query
+/// past its deadline that is not running on the server yet.
+caf::timespan recheck_interval(const pool_config& cfg);
 
 /// Answers `op`'s promise with `x` unless it was answered.
 template <class T>
@@ -64,9 +69,9 @@ void start_next(worker_ptr self);
 /// they ran is unknown, so none is handed back) and empties it.
 void drop_pipeline(worker_ptr self, const caf::error& err);
 
-/// Whether `op` may join the connection's pipeline: a pooled autocommit
-/// query of plain DML, pipelining on and supported by the backend.
-bool pipelinable(worker_ptr self, const worker_op& op);
+/// Whether `op` joins the connection's pipeline: the manager said it may,
+/// and the worker has a pipeline (capacity above 1).
+bool joins_pipeline(const worker_state& st, const worker_op& op);
 
 /// Sends the pooled query `op` into the pipeline.
 void submit_piped(worker_ptr self, worker_op op);

@@ -46,12 +46,8 @@ void drop_pipeline(worker_ptr self, const caf::error& err) {
   st.pipeline.clear();
 }
 
-// Whether `op` may join the connection's pipeline: a pooled autocommit
-// query of plain DML, pipelining on and supported by the backend.
-bool pipelinable(worker_ptr self, const worker_op& op) {
-  auto& st = self->state;
-  return op.kind == worker_op::run && st.ctx->cfg.pipeline_depth > 1 &&
-         st.conn->can_pipeline() && may_pipeline(op.stmts[0].sql);
+bool joins_pipeline(const worker_state& st, const worker_op& op) {
+  return op.kind == worker_op::run && op.piped && st.capacity > 1;
 }
 
 // Sends the pooled query `op` into the pipeline.
@@ -66,7 +62,7 @@ void submit_piped(worker_ptr self, worker_op op) {
   // The statement lives in p.op.stmts' buffer, which stays put until the
   // entry is erased, as the backend requires.
   st.conn->submit(p.tag, p.op.stmts[0]);
-  schedule_tick(self);
+  arm_tick(self, p.deadline); // no-op unless it is the earliest deadline
 }
 
 // The connection made progress while queries are in the pipeline.
@@ -116,18 +112,25 @@ void on_pipeline_wake(worker_ptr self) {
 void on_pipeline_tick(worker_ptr self) {
   auto& st = self->state;
   auto t = now(self);
+  auto next = caf::timespan::max();
   for (auto& p : st.pipeline) {
-    if (t < p.deadline)
+    if (t < p.deadline) {
+      next = std::min(next, p.deadline);
       continue;
+    }
     if (&p != &st.pipeline.front()) {
       answer(p.op, make_error(pool_errc::query_timeout,
                               "statement not finished after query_timeout"));
+      // Cancelled once it runs on the server (the front): look again.
+      next = std::min(next, t + recheck_interval(st.ctx->cfg));
       continue;
     }
     if (!on_overdue(self, p.op, p.cancelled, p.deadline))
       return;
+    next = std::min(next, p.deadline);
   }
-  schedule_tick(self);
+  if (next != caf::timespan::max())
+    arm_tick(self, next);
 }
 
 } // namespace pool::worker_ops

@@ -114,10 +114,15 @@ CAF_TEST(idle connections fail their health checks on a stalled network) {
   auto paused = clock_type::now();
   fwd.pause();
   // Each idle connection is pinged every 500 ms; a ping fails after 1 s.
+  // A failure is counted when the ping's error reaches the manager, the
+  // close when the worker's loss follows it (a message later): wait for
+  // both rather than check the close in the snapshot that first shows the
+  // failures.
   auto failed = wait_for_stats(
     p,
     [&](const pool::pool_stats& st) {
-      return st.health_check_failures >= before->health_check_failures + 2;
+      return st.health_check_failures >= before->health_check_failures + 2 &&
+             st.connections_closed >= before->connections_closed + 2;
     },
     5000ms);
   auto took = ms_since(paused);

@@ -390,6 +390,103 @@ CAF_TEST(pipeline depth 1 runs one statement at a time) {
   check_no_misuse();
 }
 
+// A worker whose connection cannot pipeline announces capacity 1: with
+// pipeline_depth 4, concurrent queries still run one at a time on it, never
+// through the backend's pipeline, and none counts as pipelined.
+CAF_TEST(a connection that cannot pipeline takes one statement at a time) {
+  script->pipelining = false;
+  auto pool = start(make_pipeline_config(1, 4));
+  std::vector<outcome_ptr<query_result>> qs;
+  for (int i = 1; i <= 3; ++i)
+    qs.push_back(query(pool, select(i)));
+  sched.run();
+  CAF_CHECK_EQUAL(stats(pool).waiting, 2u);
+  advance(100ms);
+  for (int i = 0; i < 3; ++i)
+    CAF_CHECK(got(qs[i], i + 1));
+  CAF_CHECK_EQUAL(script->submitted, 0);
+  CAF_CHECK_EQUAL(stats(pool).pipelined, 0u);
+  CAF_CHECK_EQUAL(stats(pool).idle, 1u);
+  check_no_misuse();
+}
+
+// What the pool counts as demand when it decides to grow: every pipelined
+// query (they share one connection, but each could use one of its own), and
+// a transaction once (it takes the worker's whole capacity, but is one
+// operation).
+CAF_TEST(pipelined queries count as demand and a transaction counts once) {
+  script->default_latency = 50ms;
+  auto cfg = make_pipeline_config(1, 4);
+  cfg.max_size = 4;
+  auto pool = start(cfg);
+  CAF_REQUIRE_EQUAL(script->created, 1);
+  auto t = ask<std::vector<query_result>>(pool, transaction_atom::value,
+                                          std::vector<statement>{"INSERT 1"});
+  sched.run();
+  advance(20ms);
+  CAF_CHECK_EQUAL(script->created, 1); // one operation: no growth
+  advance(200ms);
+  CAF_REQUIRE(t->ok());
+  // Three pipelined queries on the one connection: demand 3.
+  std::vector<outcome_ptr<query_result>> qs;
+  for (int i = 1; i <= 3; ++i)
+    qs.push_back(query(pool, select(i, 500ms)));
+  sched.run();
+  CAF_CHECK_EQUAL(in_flight(1), 3u);
+  advance(20ms);
+  CAF_CHECK_EQUAL(script->created, 3);
+  advance(2s); // the pipeline runs them one after another
+  for (int i = 0; i < 3; ++i)
+    CAF_CHECK(got(qs[i], i + 1));
+  check_no_misuse();
+}
+
+// No timer event per statement: the worker's watchdog is one timer armed
+// for the earliest deadline (query_timeout, 30 s here), not a tick per
+// statement. Counts every timer that fires in 10 s of sparse queries (one
+// a second, each 10 ms: the fake backend's own wake-up fires once per
+// statement) against 10 s of the same pool doing nothing (housekeeping).
+CAF_TEST(statements cost no watchdog timer of their own) {
+  auto cfg = make_pipeline_config(1, 4);
+  cfg.health_check_interval = caf::timespan{0};
+  auto pool = start(cfg);
+  auto timers_fired = [&](caf::timespan total) {
+    size_t n = 0;
+    for (caf::timespan t{0}; t < total; t += 10ms) {
+      n += sched.clock().advance_time(10ms);
+      sched.run();
+    }
+    return n;
+  };
+  timers_fired(1s); // settle
+  auto idle = timers_fired(10s);
+  size_t busy = 0;
+  std::vector<outcome_ptr<query_result>> qs;
+  for (int i = 1; i <= 10; ++i) {
+    qs.push_back(query(pool, select(i)));
+    sched.run();
+    busy += timers_fired(1s);
+  }
+  for (int i = 0; i < 10; ++i)
+    CAF_CHECK(got(qs[i], i + 1));
+  CAF_MESSAGE("timers fired: idle " << idle << ", with 10 queries " << busy);
+  // At most the fake's 10 wake-ups; housekeeping may differ by one tick
+  // between the windows.
+  CAF_CHECK_LESS_OR_EQUAL(busy, idle + 10 + 1);
+  // Four pipelined at once: one wake-up each, still no watchdog timer.
+  busy = 0;
+  qs.clear();
+  for (int i = 1; i <= 4; ++i)
+    qs.push_back(query(pool, select(i)));
+  sched.run();
+  busy += timers_fired(10s);
+  for (int i = 0; i < 4; ++i)
+    CAF_CHECK(got(qs[i], i + 1));
+  CAF_CHECK_LESS_OR_EQUAL(busy, idle + 4 + 1);
+  CAF_CHECK_GREATER(stats(pool).pipelined, 0u);
+  check_no_misuse();
+}
+
 // A lease is never shared: while it is held, pooled queries wait instead of
 // being pipelined on the leased connection, and run after the release.
 CAF_TEST(a leased connection takes no pipelined queries) {

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "fixture.hpp"
+#include "manager.hpp"
 
 using namespace pool;
 using namespace pool::testing;
@@ -435,6 +436,47 @@ CAF_TEST(fatal server errors evict the connection) {
 CAF_TEST_FIXTURE_SCOPE_END()
 
 CAF_TEST_FIXTURE_SCOPE(supervision_race_tests, fixture)
+
+// Connections open and being opened never exceed max_size, at any step of
+// the message flow: a worker tells the manager it is ready before the
+// supervisor (told by the manager) stops counting it as connecting. The
+// test steps the scheduler one message at a time and reads the manager's
+// count after each, while the pool fills, loses a connection and refills.
+CAF_TEST(open and connecting connections never exceed max_size) {
+  script->connect_latency = 5ms;
+  auto res = spawn_pool(sys, make_config(3, 3));
+  CAF_REQUIRE(res);
+  pools.push_back(*res);
+  using manager_type = caf::stateful_actor<manager_state, manager_actor::base>;
+  auto& st = deref<manager_type>(*res).state;
+  size_t most = 0;
+  size_t steps = 0;
+  auto step_all = [&] {
+    while (sched.try_run_once()) {
+      ++steps;
+      most = std::max(most, st.conns.size() + st.connecting());
+    }
+  };
+  auto run_for = [&](caf::timespan total) {
+    for (caf::timespan t{0}; t < total; t += 1ms) {
+      advance_time(1ms);
+      step_all();
+    }
+  };
+  step_all();
+  run_for(20ms);
+  CAF_CHECK_EQUAL(st.conns.size(), 3u);
+  CAF_CHECK_EQUAL(st.connecting(), 0u);
+  CAF_CHECK_EQUAL(stats(*res).total, 3u);
+  script->break_connection(2); // the server ends one session
+  step_all();
+  run_for(20ms);
+  CAF_CHECK_EQUAL(script->created, 4); // replaced
+  CAF_CHECK_EQUAL(st.conns.size(), 3u);
+  CAF_CHECK_EQUAL(st.connecting(), 0u);
+  CAF_CHECK_GREATER(steps, 20u);
+  CAF_CHECK_EQUAL(most, 3u);
+}
 
 // A request routed to a connection that broke a moment earlier (before the
 // manager heard of it) is served by another connection, not failed. The
