@@ -97,7 +97,7 @@ waiter query_waiter(manager_ptr self, statement stmt) {
   waiter w;
   w.kind = waiter::query;
   w.piped = ctx.cfg.pipeline_depth > 1 && ctx.db->can_pipeline() &&
-            may_pipeline(stmt.sql);
+            ctx.db->rules().may_pipeline(stmt);
   w.stmt = std::move(stmt);
   return w;
 }

@@ -26,7 +26,7 @@ bool on_piped_result(worker_ptr self, uint64_t tag,
   auto i = find_piped(st, tag);
   if (i == st.pipeline.end())
     return false;
-  if (!res && is_fatal(res.error())) {
+  if (!res && st.ctx->db->rules().is_fatal(res.error())) {
     fail(self, as_lost(res.error()));
     return false;
   }
@@ -51,7 +51,8 @@ void drop_pipeline(worker_ptr self, const caf::error& err) {
 bool pipelinable(worker_ptr self, const worker_op& op) {
   auto& st = self->state;
   return op.kind == worker_op::run && st.ctx->cfg.pipeline_depth > 1 &&
-         st.conn->can_pipeline() && may_pipeline(op.stmts[0].sql);
+         st.conn->can_pipeline() &&
+         st.ctx->db->rules().may_pipeline(op.stmts[0]);
 }
 
 // Sends the pooled query `op` into the pipeline.
