@@ -165,7 +165,19 @@ CAF_TEST(the default dialect knows nothing of postgres) {
   CAF_CHECK(!b.rules().is_fatal(server("08006")));
   CAF_CHECK(!b.rules().may_pipeline(statement{"SELECT 1"}));
   CAF_CHECK_EQUAL(b.rules().ping().sql, "SELECT 1");
-  // The fake backend defaults to PostgreSQL's rules, as the libpq backend.
+}
+
+// The libpq backend, and the fake unless told otherwise, follow PostgreSQL's
+// rules, not the defaults.
+CAF_TEST(the libpq and fake backends follow postgres rules) {
+  auto pq = make_libpq_backend(sys); // no connection: nothing is opened
+  CAF_CHECK(pq->rules().is_fatal(server("08006")));
+  CAF_CHECK(pq->rules().is_fatal(server("57P01")));
+  CAF_CHECK(!pq->rules().is_fatal(server("08P01")));
+  CAF_CHECK(pq->rules().may_pipeline(statement{"SELECT 1"}));
+  CAF_CHECK(!pq->rules().may_pipeline(statement{"BEGIN"}));
+  CAF_CHECK_EQUAL(pq->rules().ping().sql, "SELECT 1");
+  CAF_CHECK_EQUAL(pq->rules().rollback().sql, "ROLLBACK");
   fake_backend fake{script};
   CAF_CHECK(fake.rules().is_fatal(server("08006")));
   CAF_CHECK(fake.rules().may_pipeline(statement{"SELECT 1"}));
