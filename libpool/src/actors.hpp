@@ -154,9 +154,4 @@ supervisor_actor spawn_supervisor(caf::local_actor* parent,
 breaker_actor spawn_breaker(caf::local_actor* parent, caf::actor owner,
                             std::shared_ptr<const pool_context> ctx);
 
-/// Returns whether `err` means the connection cannot be used any more: a
-/// lost connection, SQLSTATE class 08 (except 08P01, a protocol violation by
-/// one statement), or 57P01–57P03 (the server shuts down or restarts).
-bool is_fatal(const caf::error& err);
-
 } // namespace pool

@@ -1,15 +1,12 @@
+// The backend interface's defaults and PostgreSQL's rules. No actor here:
+// the waker, which talks to the worker actor, lives in waker.cpp.
+
 #include "pool/backend.hpp"
 
 #include <cctype>
 #include <string>
 
-#include "caf/actor_cast.hpp"
-#include "caf/actor_clock.hpp"
-#include "caf/actor_system.hpp"
-#include "caf/mailbox_element.hpp"
-#include "caf/send.hpp"
-
-#include "actors.hpp"
+#include "pool/error.hpp"
 
 namespace pool {
 
@@ -78,10 +75,48 @@ size_t skip_blanks(const std::string& sql, size_t i) {
 
 } // namespace
 
-bool may_pipeline(const std::string& sql) {
+dialect::dialect()
+  : dialect(statement{"BEGIN"}, statement{"COMMIT"}, statement{"ROLLBACK"},
+            statement{"SELECT 1"}) {
+  // nop
+}
+
+dialect::dialect(statement begin, statement commit, statement rollback,
+                 statement ping)
+  : begin_(std::move(begin)), commit_(std::move(commit)),
+    rollback_(std::move(rollback)), ping_(std::move(ping)) {
+  // nop
+}
+
+dialect::~dialect() {
+  // nop
+}
+
+bool dialect::is_fatal(const caf::error& err) const {
+  return err && is(err, pool_errc::connection_lost);
+}
+
+bool dialect::may_pipeline(const statement&) const {
+  return false;
+}
+
+bool postgres_dialect::is_fatal(const caf::error& err) const {
+  if (!err)
+    return false;
+  if (is(err, pool_errc::connection_lost))
+    return true;
+  if (!is(err, pool_errc::query_failed))
+    return false;
+  auto state = sqlstate(err);
+  return (state.compare(0, 2, "08") == 0 && state != "08P01") ||
+         state == "57P01" || state == "57P02" || state == "57P03";
+}
+
+bool postgres_dialect::may_pipeline(const statement& st) const {
   static constexpr const char* keywords[] = {
     "select", "insert", "update", "delete", "merge", "with", "values", "table",
   };
+  auto& sql = st.sql;
   auto i = skip_blanks(sql, 0);
   auto j = i;
   // The first word, as PostgreSQL's lexer sees an identifier.
@@ -101,34 +136,21 @@ bool may_pipeline(const std::string& sql) {
   return false;
 }
 
+backend::backend() : backend(nullptr) {
+  // nop
+}
+
+backend::backend(std::shared_ptr<const dialect> rules)
+  : rules_(rules ? std::move(rules) : std::make_shared<const dialect>()) {
+  // nop
+}
+
 backend::~backend() {
   // nop
 }
 
 bool backend::can_pipeline() const {
   return false;
-}
-
-void waker::wake() const {
-  if (auto hdl = caf::actor_cast<caf::actor>(worker_))
-    caf::anon_send(hdl, wake_atom::value);
-}
-
-void waker::wake(caf::execution_unit* host) const {
-  if (auto ptr = caf::actor_cast<caf::strong_actor_ptr>(worker_))
-    ptr->get()->enqueue(nullptr, caf::make_message_id(),
-                        caf::make_message(wake_atom::value), host);
-}
-
-void waker::wake_after(caf::timespan delay) const {
-  if (auto hdl = caf::actor_cast<caf::actor>(worker_))
-    caf::delayed_anon_send(hdl, delay, wake_atom::value);
-}
-
-caf::timespan waker::now() const {
-  if (auto hdl = caf::actor_cast<caf::actor>(worker_))
-    return hdl->home_system().clock().now().time_since_epoch();
-  return caf::timespan{0};
 }
 
 } // namespace pool

@@ -26,7 +26,9 @@ std::shared_ptr<readiness> ready_for(caf::actor_system& sys) {
 class libpq_backend final : public backend {
  public:
   explicit libpq_backend(caf::actor_system& sys)
-    : sys_(sys), poller_(ready_for(sys)) {
+    // PostgreSQL's rules: what is fatal, what may pipeline.
+    : backend(std::make_shared<const postgres_dialect>()), sys_(sys),
+      poller_(ready_for(sys)) {
     // nop
   }
 

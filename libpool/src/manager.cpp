@@ -93,7 +93,7 @@ waiter query_waiter(manager_ptr self, statement stmt) {
   auto& ctx = *self->state.ctx;
   waiter w;
   w.kind = waiter::query;
-  w.piped = ctx.cfg.pipeline_depth > 1 && may_pipeline(stmt.sql);
+  w.piped = ctx.cfg.pipeline_depth > 1 && ctx.db->rules().may_pipeline(stmt);
   w.stmt = std::move(stmt);
   return w;
 }

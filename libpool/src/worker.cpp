@@ -135,12 +135,6 @@ void execute(worker_ptr self, const statement& stmt) {
   arm_tick(self, st.deadline);
 }
 
-// Statements the worker runs on its own.
-const statement begin_stmt{"BEGIN"};
-const statement commit_stmt{"COMMIT"};
-const statement rollback_stmt{"ROLLBACK"};
-const statement ping_stmt{"SELECT 1"};
-
 // The operation is over: tell the manager the connection is free (unless it
 // is leased or the manager asked for a ping) and move on. An operation
 // outside the pipeline took the worker's whole capacity: all of it comes
@@ -182,24 +176,25 @@ void clean_up(worker_ptr self) {
     return;
   }
   st.phase = worker_state::cleaning;
-  execute(self, rollback_stmt);
+  execute(self, st.ctx->db->rules().rollback());
 }
 
 // Runs the statement at `st.step` of the current operation.
 void run_step(worker_ptr self) {
   auto& st = self->state;
   auto& op = st.current;
+  auto& rules = st.ctx->db->rules();
   st.phase = worker_state::executing;
   if (op.kind == worker_op::ping)
-    execute(self, ping_stmt);
+    execute(self, rules.ping());
   else if (op.kind != worker_op::txn)
     execute(self, op.stmts[0]);
   else if (st.step == 0)
-    execute(self, begin_stmt);
+    execute(self, rules.begin());
   else if (st.step <= op.stmts.size())
     execute(self, op.stmts[st.step - 1]);
   else
-    execute(self, commit_stmt);
+    execute(self, rules.commit());
 }
 
 // Handles the outcome of one transaction step.
@@ -208,9 +203,10 @@ void on_txn_result(worker_ptr self, caf::expected<query_result>& res) {
   auto& op = st.current;
   if (!res) {
     auto n = op.stmts.size();
-    auto where = st.step == 0   ? std::string{"BEGIN"}
+    auto& rules = st.ctx->db->rules();
+    auto where = st.step == 0   ? rules.begin().sql
                  : st.step <= n ? "statement " + std::to_string(st.step - 1)
-                                : std::string{"COMMIT"};
+                                : rules.commit().sql;
     auto& err = res.error();
     op.failure =
       is(err, pool_errc::query_failed)
@@ -254,7 +250,7 @@ void answer_result(worker_ptr self, worker_op& op,
 void on_result(worker_ptr self, caf::expected<query_result> res) {
   auto& st = self->state;
   auto& op = st.current;
-  if (!res && is_fatal(res.error())) {
+  if (!res && st.ctx->db->rules().is_fatal(res.error())) {
     auto err = as_lost(res.error());
     // A pooled query, or a transaction before its BEGIN, that the server
     // provably never received runs on another connection.
@@ -556,16 +552,6 @@ worker_actor spawn_worker(caf::local_actor* parent, uint32_t id,
                           std::shared_ptr<const pool_context> ctx) {
   return parent->spawn(worker_ops::worker_impl, id, std::move(manager),
                        std::move(ctx));
-}
-
-bool is_fatal(const caf::error& err) {
-  if (is(err, pool_errc::connection_lost))
-    return true;
-  if (!is(err, pool_errc::query_failed))
-    return false;
-  auto state = sqlstate(err);
-  return (state.compare(0, 2, "08") == 0 && state != "08P01") ||
-         state == "57P01" || state == "57P02" || state == "57P03";
 }
 
 } // namespace pool

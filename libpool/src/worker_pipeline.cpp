@@ -26,7 +26,7 @@ bool on_piped_result(worker_ptr self, uint64_t tag,
   auto i = find_piped(st, tag);
   if (i == st.pipeline.end())
     return false;
-  if (!res && is_fatal(res.error())) {
+  if (!res && st.ctx->db->rules().is_fatal(res.error())) {
     fail(self, as_lost(res.error()));
     return false;
   }

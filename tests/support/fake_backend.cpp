@@ -35,8 +35,10 @@ namespace {
 
 class fake_connection : public connection {
  public:
-  fake_connection(std::shared_ptr<fake_script> script, waker w)
-    : script_(std::move(script)), waker_(std::move(w)) {
+  fake_connection(std::shared_ptr<fake_script> script,
+                  std::shared_ptr<const dialect> rules, waker w)
+    : script_(std::move(script)), rules_(std::move(rules)),
+      waker_(std::move(w)) {
     number_ = ++script_->created;
     script_->wakers.emplace(number_, waker_);
     ++script_->open;
@@ -128,7 +130,7 @@ class fake_connection : public connection {
       e.rule = misuse(what + " on a connection that is not open");
     else if (running_)
       e.rule = misuse(what + " while execute(\"" + sql_ + "\") runs");
-    else if (!may_pipeline(st.sql))
+    else if (!rules_->may_pipeline(st))
       e.rule = misuse(what + ": not a pipelineable statement");
     else if (stray_cancel_) {
       stray_cancel_ = false;
@@ -291,11 +293,14 @@ class fake_connection : public connection {
         tx_ = tx_status::in_error;
       return rule.error;
     }
-    auto word = sql.substr(0, sql.find(' '));
-    if (word == "BEGIN")
+    auto starts_with = [&sql](const statement& st) {
+      return sql.compare(0, st.sql.size(), st.sql) == 0;
+    };
+    if (starts_with(rules_->begin()))
       tx_ = tx_status::in_transaction;
-    else if (word == "COMMIT" || word == "ROLLBACK")
+    else if (starts_with(rules_->commit()) || starts_with(rules_->rollback()))
       tx_ = tx_status::idle;
+    auto word = sql.substr(0, sql.find(' '));
     auto res = rule.result;
     if (res.command_tag.empty())
       res.command_tag = word;
@@ -395,6 +400,7 @@ class fake_connection : public connection {
   }
 
   std::shared_ptr<fake_script> script_;
+  std::shared_ptr<const dialect> rules_;
   waker waker_;
   int number_ = 0;
   bool running_ = false;
@@ -416,7 +422,7 @@ class fake_connection : public connection {
 } // namespace
 
 std::unique_ptr<connection> fake_backend::create(const pool_config&, waker w) {
-  return std::make_unique<fake_connection>(script_, std::move(w));
+  return std::make_unique<fake_connection>(script_, rules_, std::move(w));
 }
 
 bool fake_backend::can_pipeline() const {

@@ -113,8 +113,9 @@ struct fake_script {
   std::map<int, size_t> max_in_flight_of;
   /// Contract violations by the worker: `execute` while statements are in
   /// flight, `submit` while `execute` runs, before connecting, without
-  /// `pipelining`, or of a statement `may_pipeline` rejects. Each is answered
-  /// with invalid_request. Tests should check that it stays 0.
+  /// `pipelining`, or of a statement the dialect's `may_pipeline` rejects.
+  /// Each is answered with invalid_request. Tests should check that it stays
+  /// 0.
   int misuse = 0;
   /// What the violations were, for test failure messages.
   std::vector<std::string> misuse_log;
@@ -138,11 +139,17 @@ struct fake_script {
   int send_checks = 0;
 };
 
-/// A backend whose connections follow `script`.
+/// A backend whose connections follow `script`, under the database rules
+/// `rules` (PostgreSQL's unless given; not null). Its "server" knows the
+/// dialect's transaction statements: a statement starting with
+/// `rules->begin()`'s SQL opens a transaction, one starting with its commit's
+/// or rollback's ends it.
 class fake_backend : public backend {
  public:
-  explicit fake_backend(std::shared_ptr<fake_script> script)
-    : script_(std::move(script)) {
+  explicit fake_backend(std::shared_ptr<fake_script> script,
+                        std::shared_ptr<const dialect> rules =
+                          std::make_shared<const postgres_dialect>())
+    : backend(rules), script_(std::move(script)), rules_(std::move(rules)) {
     // nop
   }
 
@@ -153,6 +160,7 @@ class fake_backend : public backend {
 
  private:
   std::shared_ptr<fake_script> script_;
+  std::shared_ptr<const dialect> rules_;
 };
 
 } // namespace pool::testing

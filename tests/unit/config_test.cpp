@@ -150,53 +150,6 @@ CAF_TEST(the pool log never shows the password) {
   CAF_CHECK_EQUAL(text.find("sup3rs3cret"), std::string::npos);
 }
 
-// Only plain DML may share a pipeline: statements that could open a
-// transaction or refuse to run inside one are recognised, after white space
-// and comments, in any letter case. Anything unrecognised (even a
-// parenthesised SELECT) runs alone: the safe side.
-CAF_TEST(may_pipeline accepts plain DML only) {
-  const char* dml[] = {"SELECT 1",
-                       "select $1::int",
-                       "  \n\tInsert INTO t VALUES (1)",
-                       "UPDATE t SET a = 1",
-                       "DELETE FROM t",
-                       "WITH x AS (SELECT 1) SELECT * FROM x",
-                       "VALUES (1)",
-                       "TABLE t",
-                       "MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE",
-                       "-- note\nSELECT 1",
-                       "/* a /* nested */ comment */ SELECT 1"};
-  for (auto sql : dml) {
-    if (!may_pipeline(sql))
-      CAF_ERROR("not accepted: " << sql);
-    CAF_CHECK(may_pipeline(sql));
-  }
-  const char* other[] = {"BEGIN",
-                         "begin",
-                         "START TRANSACTION",
-                         "COMMIT",
-                         "SET x = 1",
-                         "VACUUM",
-                         "DISCARD ALL",
-                         "CREATE DATABASE x",
-                         "SELECTED",
-                         "select_x",
-                         "(SELECT 1)",
-                         "",
-                         "   ",
-                         "-- only a comment",
-                         "/* unterminated",
-                         "LISTEN x",
-                         "COPY t FROM STDIN",
-                         "CALL p()",
-                         "DO $$ BEGIN END $$"};
-  for (auto sql : other) {
-    if (may_pipeline(sql))
-      CAF_ERROR("accepted: " << sql);
-    CAF_CHECK(!may_pipeline(sql));
-  }
-}
-
 // spawn_pool refuses an invalid config and starts nothing.
 CAF_TEST(spawn_pool refuses an invalid config) {
   auto cfg = make_config(3, 1);

@@ -1,6 +1,7 @@
 // The libpq layer's pure parts, without a database: the prepared-statement
 // cache, PGresult to query_result, and the error rules (stale statements,
-// broken connections, ended sessions, what the worker takes as fatal).
+// broken connections, ended sessions). What ends a connection is PostgreSQL's
+// dialect, tested in the unit suite `rules`.
 
 #define CAF_SUITE libpq_parts
 #include "caf/test/unit_test.hpp"
@@ -13,7 +14,6 @@
 
 #include "pool/error.hpp"
 
-#include "actors.hpp" // is_fatal
 #include "libpq_results.hpp"
 #include "libpq_statement_cache.hpp"
 
@@ -202,17 +202,4 @@ CAF_TEST(server errors carry message and SQLSTATE) {
   CAF_CHECK_EQUAL(error_message(bare), "could not receive data");
   CAF_CHECK_EQUAL(one_line("a\n\tb\r\nc\n"), "a b c");
   CAF_CHECK_EQUAL(one_line(nullptr), "");
-}
-
-CAF_TEST(fatal errors are connection loss class 08 and 57P01 to 57P03) {
-  CAF_CHECK(is_fatal(make_error(pool_errc::connection_lost, "gone")));
-  for (auto state : {"08000", "08006", "57P01", "57P02", "57P03"})
-    CAF_CHECK(is_fatal(make_error(pool_errc::query_failed, "x", state)));
-  for (auto state : {"08P01", "57P04", "57014", "23505", "40001", ""})
-    CAF_CHECK(!is_fatal(make_error(pool_errc::query_failed, "x", state)));
-  // Only server errors and losses: a timeout leaves the connection usable.
-  CAF_CHECK(!is_fatal(make_error(pool_errc::query_timeout, "t", "57014")));
-  CAF_CHECK(!is_fatal(make_error(pool_errc::invalid_request, "bad")));
-  // (Not with an empty error: pool::is crashes on one, CAF 0.17.6's
-  // error::category() dereferences its empty data.)
 }

@@ -4,7 +4,8 @@
 // logic (manager and workers) is written once against it. libpool ships the
 // libpq backend (`make_libpq_backend`); the unit tests use a scriptable fake.
 // To pool something other than PostgreSQL, implement `backend` and
-// `connection` and set `pool_config::connection_backend`.
+// `connection`, give the backend the database's rules (a `dialect`), and set
+// `pool_config::connection_backend`.
 //
 // Threading contract: a worker actor owns each connection and calls its member
 // functions one at a time from the worker's (cooperative) scheduler thread.
@@ -130,9 +131,9 @@ class connection {
   // A connection that can pipeline keeps several independent autocommit
   // statements in flight: each is sent with its own synchronisation point,
   // so one that fails does not fail the others. The worker uses it only for
-  // pooled `query` messages that `may_pipeline` accepts, never for leases,
-  // transactions or its own statements, and never while `execute` runs: it
-  // lets the pipeline drain first.
+  // pooled `query` messages that the backend's `dialect::may_pipeline`
+  // accepts, never for leases, transactions or its own statements, and never
+  // while `execute` runs: it lets the pipeline drain first.
 
   /// Returns whether `submit` and `poll_pipeline` work. Default: false.
   virtual bool can_pipeline() const;
@@ -178,19 +179,97 @@ class connection {
   virtual void close() = 0;
 };
 
-/// Returns whether `sql` may run in a pipeline beside other clients'
-/// statements: plain DML (SELECT, INSERT, UPDATE, DELETE, MERGE, WITH,
-/// VALUES, TABLE), which can neither open a transaction that would swallow
-/// its neighbours nor refuse to run inside a pipeline (VACUUM, CREATE
-/// DATABASE, ...). Leading white space and comments are skipped.
-bool may_pipeline(const std::string& sql);
+/// A database's rules, as the pool applies them: which errors end a
+/// connection, which statements may share a pipeline, and the statements a
+/// worker runs on its own (transaction control for `transaction` messages and
+/// lease clean-up, and the health-check ping). The defaults suit a database
+/// the pool knows nothing about: only `connection_lost` is fatal, nothing
+/// pipelines, BEGIN / COMMIT / ROLLBACK, and `SELECT 1` as the ping. Derive
+/// from it to change the decisions; pass other statements to the
+/// constructor. Immutable once built: any thread may call it.
+class dialect {
+ public:
+  /// The default statements: "BEGIN", "COMMIT", "ROLLBACK", "SELECT 1".
+  dialect();
+
+  /// A dialect whose worker statements are `begin` (opens a transaction),
+  /// `commit`, `rollback` and `ping` (a trivial statement that succeeds on a
+  /// healthy connection).
+  dialect(statement begin, statement commit, statement rollback,
+          statement ping);
+
+  virtual ~dialect();
+
+  /// Returns whether `err`, the error a statement finished with, means that
+  /// its connection cannot be used any more: the worker then fails what runs
+  /// on it with `connection_lost` and the pool replaces it. Default: only
+  /// `connection_lost` (never an empty error).
+  virtual bool is_fatal(const caf::error& err) const;
+
+  /// Returns whether `st` may run in a pipeline beside other clients'
+  /// statements (`connection::submit`): only statements that can neither
+  /// open a transaction that would swallow their neighbours nor refuse to
+  /// run inside a pipeline. Default: false (nothing pipelines).
+  virtual bool may_pipeline(const statement& st) const;
+
+  /// The statement that opens a transaction. Default "BEGIN".
+  const statement& begin() const noexcept { return begin_; }
+
+  /// The statement that commits a transaction. Default "COMMIT".
+  const statement& commit() const noexcept { return commit_; }
+
+  /// The statement that rolls back a transaction (also run on a connection
+  /// returned inside one). Default "ROLLBACK".
+  const statement& rollback() const noexcept { return rollback_; }
+
+  /// The health check's statement. Default "SELECT 1".
+  const statement& ping() const noexcept { return ping_; }
+
+ private:
+  statement begin_;
+  statement commit_;
+  statement rollback_;
+  statement ping_;
+};
+
+/// PostgreSQL's rules, those of the libpq backend (public so that other
+/// backends for PostgreSQL, e.g. a test double, reuse them): the default
+/// statements, and
+/// - fatal: `connection_lost`, and server errors (`query_failed`) of SQLSTATE
+///   class 08 except 08P01 (a protocol violation by one statement), or
+///   57P01–57P03 (the server shuts down or restarts);
+/// - pipelined: plain DML only, judged by the first word after white space
+///   and comments (`--` and nested `/* */`), in any letter case: SELECT,
+///   INSERT, UPDATE, DELETE, MERGE, WITH, VALUES, TABLE. Anything else (BEGIN,
+///   SET, VACUUM, CREATE DATABASE, even a parenthesised SELECT) runs alone.
+class postgres_dialect : public dialect {
+ public:
+  /// See the class comment.
+  bool is_fatal(const caf::error& err) const override;
+
+  /// See the class comment.
+  bool may_pipeline(const statement& st) const override;
+};
 
 /// Creates connections. One backend serves all workers of a pool; `create` is
 /// called by each worker when it starts, possibly on several threads at once,
 /// so it must be thread-safe.
 class backend {
  public:
+  /// A backend with the rules of an unknown database (`dialect`'s
+  /// defaults).
+  backend();
+
+  /// A backend whose connections follow `rules` (null: `dialect`'s
+  /// defaults).
+  explicit backend(std::shared_ptr<const dialect> rules);
+
   virtual ~backend();
+
+  /// Returns the database's rules; the manager and the workers ask them
+  /// which errors are fatal, what may pipeline and what to run for
+  /// transactions and pings.
+  const dialect& rules() const noexcept { return *rules_; }
 
   /// Returns a new, unconnected connection that reports progress through
   /// `w`. `cfg` is the validated pool configuration.
@@ -201,6 +280,9 @@ class backend {
   /// can_pipeline`); the manager then routes pipelinable queries to busy
   /// connections. Default: false.
   virtual bool can_pipeline() const;
+
+ private:
+  std::shared_ptr<const dialect> rules_;
 };
 
 /// Returns the libpq backend for the actor system `sys`: non-blocking libpq

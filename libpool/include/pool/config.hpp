@@ -54,7 +54,7 @@ struct pool_config {
   /// deallocated first). 0 turns the cache off, e.g. for PgBouncer's
   /// transaction mode. Default 128.
   size_t statement_cache_size = 128;
-  /// Pooled autocommit queries (plain DML, see `may_pipeline`) one
+  /// Pooled autocommit queries (plain DML, see `dialect::may_pipeline`) one
   /// connection may have in flight at once in libpq's pipeline mode, once
   /// every connection is busy: each with its own sync point, so one failing
   /// does not fail the others. Never used for leases and transactions.
