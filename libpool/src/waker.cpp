@@ -20,9 +20,13 @@ void waker::wake() const {
 }
 
 void waker::wake(caf::execution_unit* host) const {
+  // One allocation: the mailbox element holds the atom inline (a separate
+  // message would be a second).
   if (auto ptr = caf::actor_cast<caf::strong_actor_ptr>(worker_))
-    ptr->get()->enqueue(nullptr, caf::make_message_id(),
-                        caf::make_message(wake_atom::value), host);
+    ptr->get()->enqueue(caf::make_mailbox_element(nullptr,
+                                                  caf::make_message_id(), {},
+                                                  wake_atom::value),
+                        host);
 }
 
 void waker::wake_after(caf::timespan delay) const {
