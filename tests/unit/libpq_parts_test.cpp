@@ -5,6 +5,7 @@
 #define CAF_SUITE libpq_parts
 #include "caf/test/unit_test.hpp"
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "pool/error.hpp"
 
 #include "actors.hpp" // is_fatal
+#include "libpq_hosts.hpp"
 #include "libpq_results.hpp"
 #include "libpq_statement_cache.hpp"
 
@@ -215,4 +217,39 @@ CAF_TEST(fatal errors are connection loss class 08 and 57P01 to 57P03) {
   CAF_CHECK(!is_fatal(make_error(pool_errc::invalid_request, "bad")));
   // (Not with an empty error: pool::is crashes on one, CAF 0.17.6's
   // error::category() dereferences its empty data.)
+}
+
+/// Proves: a connect goes to the backend's blocking thread exactly when a
+/// host name may be looked up: numeric addresses, socket directories, the
+/// default socket and hosts with a hostaddr need no lookup; a name anywhere
+/// in a host list, or a service, does. The environment counts where the
+/// string sets nothing.
+CAF_TEST(which conninfo strings may look a host name up) {
+  ::unsetenv("PGHOST");
+  ::unsetenv("PGHOSTADDR");
+  ::unsetenv("PGSERVICE");
+  CAF_CHECK(!may_look_up_host("host=127.0.0.1 port=5432 dbname=x"));
+  CAF_CHECK(!may_look_up_host("host=::1 dbname=x"));
+  CAF_CHECK(!may_look_up_host("host=/tmp/pg port=5432 dbname=x"));
+  CAF_CHECK(!may_look_up_host("dbname=x"));
+  CAF_CHECK(!may_look_up_host("pooltest")); // a plain database name
+  CAF_CHECK(!may_look_up_host("host=127.0.0.1,/tmp,10.0.0.2 dbname=x"));
+  CAF_CHECK(!may_look_up_host("host=db.example hostaddr=10.0.0.1"));
+  CAF_CHECK(!may_look_up_host("postgresql://127.0.0.1:5432/x"));
+  CAF_CHECK(!may_look_up_host("host='unterminated")); // libpq refuses it
+  CAF_CHECK(may_look_up_host("host=localhost dbname=x"));
+  CAF_CHECK(may_look_up_host("host=127.0.0.1,db.example dbname=x"));
+  CAF_CHECK(may_look_up_host("host=a.example,b.example hostaddr=10.0.0.1,"));
+  CAF_CHECK(may_look_up_host("postgresql://db.example/x"));
+  CAF_CHECK(may_look_up_host("service=mydb"));
+  ::setenv("PGHOST", "db.example", 1);
+  CAF_CHECK(may_look_up_host("dbname=x"));
+  CAF_CHECK(!may_look_up_host("host=/tmp dbname=x"));
+  ::setenv("PGHOSTADDR", "10.0.0.1", 1);
+  CAF_CHECK(!may_look_up_host("dbname=x"));
+  ::unsetenv("PGHOST");
+  ::unsetenv("PGHOSTADDR");
+  ::setenv("PGSERVICE", "mydb", 1);
+  CAF_CHECK(may_look_up_host("host=/tmp dbname=x"));
+  ::unsetenv("PGSERVICE");
 }
