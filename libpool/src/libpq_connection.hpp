@@ -44,7 +44,12 @@ namespace pool {
 /// addresses and Unix-socket directories (the common case) connect on the
 /// worker's thread without any hand-off. A connection closed while a step
 /// runs leaves the PGconn to the job, which frees it. The deadline is the
-/// worker's (`connect_timeout`): libpq enforces none in this mode.
+/// worker's (`connect_timeout`, for the whole attempt): libpq enforces its
+/// own `connect_timeout` only in its blocking mode, so with a host list a
+/// host that accepts and never answers is not skipped after a per-host
+/// timeout as `PQconnectdb` would; the attempt fails at the deadline. The
+/// blocking thread runs one job at a time: a slow lookup delays the other
+/// connections' lookups and cancels behind it.
 ///
 /// Cancelling: `PQcancel` opens a new connection and blocks, so it runs as a
 /// job on the backend's thread with the `PGcancel` handle moved in; nothing
