@@ -5,9 +5,14 @@
 #define CAF_SUITE libpq_parts
 #include "caf/test/unit_test.hpp"
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <future>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <libpq-fe.h>
@@ -15,6 +20,7 @@
 #include "pool/error.hpp"
 
 #include "actors.hpp" // is_fatal
+#include "libpq_blocking_thread.hpp"
 #include "libpq_hosts.hpp"
 #include "libpq_results.hpp"
 #include "libpq_statement_cache.hpp"
@@ -252,4 +258,53 @@ CAF_TEST(which conninfo strings may look a host name up) {
   ::setenv("PGSERVICE", "mydb", 1);
   CAF_CHECK(may_look_up_host("host=/tmp dbname=x"));
   ::unsetenv("PGSERVICE");
+}
+
+/// Proves: the libpq layer's blocking thread starts with the first job, runs
+/// jobs one at a time in the order posted, and its destructor waits for the
+/// running job and joins; a job queued at that moment is dropped or run, and
+/// either way what it holds is freed.
+CAF_TEST(the blocking thread runs jobs in order and joins) {
+  std::mutex mtx;
+  std::vector<int> order;
+  auto note = [&](int i) {
+    std::lock_guard<std::mutex> guard{mtx};
+    order.push_back(i);
+  };
+  std::atomic<bool> gated_done{false};
+  auto held = std::make_shared<int>(42);
+  std::weak_ptr<int> watch = held;
+  std::thread opener;
+  // Declared before the thread object: they must outlive its destructor.
+  std::promise<void> gate;
+  std::promise<void> running;
+  {
+    libpq_blocking_thread t;
+    CAF_CHECK(!t.started());
+    std::promise<void> two;
+    CAF_CHECK(t.post([&] { note(1); }));
+    CAF_CHECK(t.post([&] {
+      note(2);
+      two.set_value();
+    }));
+    two.get_future().wait();
+    CAF_CHECK(t.started());
+    CAF_CHECK(order == (std::vector<int>{1, 2}));
+    // A job that blocks until another thread opens its gate.
+    auto gate_open = gate.get_future().share();
+    CAF_CHECK(t.post([&, gate_open] {
+      running.set_value();
+      gate_open.wait();
+      gated_done = true;
+    }));
+    running.get_future().wait();
+    CAF_CHECK(t.post([h = std::move(held), &note] { note(*h); }));
+    opener = std::thread{[&gate] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      gate.set_value();
+    }};
+  } // the destructor waits for the gated job
+  CAF_CHECK(gated_done.load());
+  CAF_CHECK(watch.expired());
+  opener.join();
 }
