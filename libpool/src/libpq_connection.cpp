@@ -2,15 +2,7 @@
 
 #include "libpq_results.hpp"
 
-#include <chrono>
-#include <cstdlib>
 #include <cstring>
-#include <initializer_list>
-#include <mutex>
-
-#include "caf/actor_system.hpp"
-#include "caf/event_based_actor.hpp"
-#include "caf/spawn_options.hpp"
 
 #include "pool/error.hpp"
 #include "pool/types.hpp"
@@ -20,69 +12,6 @@ namespace pool {
 // -- helpers ------------------------------------------------------------------
 
 namespace {
-
-/// Replaces every occurrence of `secret` in `msg` with "***".
-void scrub(std::string& msg, const char* secret) {
-  if (secret == nullptr || *secret == '\0')
-    return;
-  auto len = std::strlen(secret);
-  for (auto i = msg.find(secret); i != std::string::npos;
-       i = msg.find(secret, i + 3))
-    msg.replace(i, len, "***");
-}
-
-/// Scrubs the password found in libpq's option array `opts`, then frees it.
-void scrub_options(std::string& msg, PQconninfoOption* opts) {
-  if (opts == nullptr)
-    return;
-  for (auto o = opts; o->keyword != nullptr; ++o)
-    if (std::strcmp(o->keyword, "password") == 0)
-      scrub(msg, o->val);
-  PQconninfoFree(opts);
-}
-
-/// Whether libpq would parse `conninfo` (rather than take it as a plain
-/// database name) when expanding it.
-bool is_expandable(const std::string& conninfo) {
-  return conninfo.find('=') != std::string::npos ||
-         conninfo.rfind("postgresql://", 0) == 0 ||
-         conninfo.rfind("postgres://", 0) == 0;
-}
-
-/// libpq 15 keeps no SQLSTATE for a failed connection attempt, so class 28
-/// (invalid authorization) is recognized by libpq's and the server's
-/// (English) messages.
-bool is_auth_failure(PGconn* c, const std::string& msg) {
-  if (PQconnectionNeedsPassword(c))
-    return true;
-  for (auto needle :
-       {"authentication failed", "no pg_hba.conf entry", "pg_hba.conf rejects",
-        "no password supplied", "not permitted to log in"})
-    if (msg.find(needle) != std::string::npos)
-      return true;
-  auto role = msg.find("role \"");
-  return role != std::string::npos &&
-         msg.find("\" does not exist", role) != std::string::npos;
-}
-
-/// Turns a failed connection attempt into `auth_failed` or `connect_failed`
-/// with libpq's message, which never shows the password.
-caf::error connect_error(PGconn* c, const std::string& conninfo) {
-  if (is_expandable(conninfo)) {
-    // libpq's parse errors may quote pieces of the string, password included.
-    char* err = nullptr;
-    auto opts = PQconninfoParse(conninfo.c_str(), &err);
-    PQfreemem(err);
-    if (opts == nullptr)
-      return make_error(pool_errc::connect_failed, "invalid connection string");
-    PQconninfoFree(opts);
-  }
-  auto msg = one_line(PQerrorMessage(c));
-  scrub_options(msg, PQconninfo(c));
-  auto code = is_auth_failure(c, msg) ? pool_errc::auth_failed
-                                      : pool_errc::connect_failed;
-  return make_error(code, std::move(msg));
-}
 
 /// Statements this small (SQL and parameters) go out in one write on a
 /// connection whose socket buffer is empty: far below the smallest TCP send
@@ -121,19 +50,12 @@ void libpq_connection::on_notice(void* self, const PGresult* r) {
   conn->ended_state_ = field(r, PG_DIAG_SQLSTATE);
 }
 
-// -- libpq_connection: connecting ---------------------------------------------
+// -- libpq_connection: construction -------------------------------------------
 
-struct libpq_connection::connect_slot {
-  std::mutex mtx;
-  bool done = false;
-  bool abandoned = false;
-  conn_ptr conn;
-};
-
-libpq_connection::libpq_connection(caf::actor_system& sys,
-                                   std::shared_ptr<readiness> p,
+libpq_connection::libpq_connection(std::shared_ptr<readiness> p,
+                                   std::shared_ptr<libpq_blocking_thread> jobs,
                                    const pool_config& cfg, waker w)
-  : sys_(sys), poller_(std::move(p)), waker_(std::move(w)),
+  : poller_(std::move(p)), jobs_(std::move(jobs)), waker_(std::move(w)),
     conninfo_(cfg.conninfo), connect_timeout_(cfg.connect_timeout),
     cache_capacity_(cfg.statement_cache_size),
     cache_(cfg.statement_cache_size) {
@@ -142,78 +64,6 @@ libpq_connection::libpq_connection(caf::actor_system& sys,
 
 libpq_connection::~libpq_connection() {
   close();
-}
-
-void libpq_connection::connect() {
-  if (slot_ || conn_)
-    return;
-  auto secs = std::chrono::ceil<std::chrono::seconds>(connect_timeout_).count();
-  // Our defaults come before "dbname": with expand_dbname, whatever the
-  // user's conninfo sets (connect_timeout, application_name) overrides them.
-  std::vector<std::pair<std::string, std::string>> params{
-    {"connect_timeout", std::to_string(secs < 1 ? 1 : secs)},
-    {"fallback_application_name", "libpool"},
-    {"dbname", conninfo_},
-  };
-  slot_ = std::make_shared<connect_slot>();
-  auto run = [slot = slot_, params = std::move(params), w = waker_] {
-    std::vector<const char*> keys;
-    std::vector<const char*> values;
-    for (auto& kv : params) {
-      keys.push_back(kv.first.c_str());
-      values.push_back(kv.second.c_str());
-    }
-    keys.push_back(nullptr);
-    values.push_back(nullptr);
-    conn_ptr c{PQconnectdbParams(keys.data(), values.data(), 1)};
-    {
-      std::lock_guard<std::mutex> guard{slot->mtx};
-      if (!slot->abandoned) {
-        slot->conn = std::move(c);
-        slot->done = true;
-      }
-    }
-    // Unless the connection object is gone (then `c` closes it): tell it.
-    if (c == nullptr)
-      w.wake();
-  };
-  sys_.spawn<caf::detached>(std::move(run));
-}
-
-poll_status libpq_connection::poll_connect(caf::error& err) {
-  if (conn_ != nullptr)
-    return poll_status::ready;
-  if (!slot_) {
-    err = make_error(pool_errc::connect_failed, "not connecting");
-    return poll_status::ready;
-  }
-  conn_ptr c;
-  {
-    std::lock_guard<std::mutex> guard{slot_->mtx};
-    if (!slot_->done)
-      return poll_status::pending;
-    c = std::move(slot_->conn);
-  }
-  slot_.reset();
-  if (c == nullptr) {
-    err = make_error(pool_errc::connect_failed, "out of memory");
-    return poll_status::ready;
-  }
-  if (PQstatus(c.get()) != CONNECTION_OK) {
-    err = connect_error(c.get(), conninfo_);
-    return poll_status::ready;
-  }
-  PQsetNoticeReceiver(c.get(), on_notice, this);
-  if (PQsetnonblocking(c.get(), 1) != 0 ||
-      (key_ = poller_->add(PQsocket(c.get()), waker_)) == 0) {
-    err = make_error(pool_errc::connect_failed,
-                     "cannot switch the connection to non-blocking I/O");
-    return poll_status::ready;
-  }
-  conn_ = std::move(c);
-  broken_ = false;
-  watch();
-  return poll_status::ready;
 }
 
 // -- libpq_connection: sending ------------------------------------------------
@@ -575,7 +425,7 @@ caf::error libpq_connection::lose(const PGresult* cause) {
   return err;
 }
 
-// -- libpq_connection: state, cancel, close -----------------------------------
+// -- libpq_connection: state -----------------------------------
 
 tx_status libpq_connection::transaction_status() const {
   if (conn_ == nullptr || broken_)
@@ -592,41 +442,6 @@ tx_status libpq_connection::transaction_status() const {
   default:
     return tx_status::unknown;
   }
-}
-
-void libpq_connection::cancel() {
-  if (conn_ == nullptr || broken_ || (phase_ == phase::idle && pipe_.empty()))
-    return;
-  cancel_requested_ = true;
-  auto raw = PQgetCancel(conn_.get());
-  if (raw == nullptr)
-    return;
-  std::shared_ptr<PGcancel> handle{raw, PQfreeCancel};
-  // PQcancel opens a new connection to the server: blocking.
-  sys_.spawn<caf::detached>([handle] {
-    char buf[256];
-    PQcancel(handle.get(), buf, sizeof(buf));
-  });
-}
-
-void libpq_connection::close() {
-  if (slot_) {
-    conn_ptr orphan; // closed on leaving this block, outside the lock
-    {
-      std::lock_guard<std::mutex> guard{slot_->mtx};
-      slot_->abandoned = true;
-      orphan = std::move(slot_->conn);
-    }
-    slot_.reset();
-  }
-  if (key_ != 0) {
-    poller_->remove(key_);
-    key_ = 0;
-  }
-  conn_.reset(); // PQfinish
-  phase_ = phase::idle;
-  pipe_.clear();
-  broken_ = true;
 }
 
 } // namespace pool

@@ -13,22 +13,51 @@
 #include <libpq-fe.h>
 
 #include "caf/error.hpp"
-#include "caf/fwd.hpp"
 #include "caf/timespan.hpp"
 
 #include "pool/backend.hpp"
 #include "pool/config.hpp"
 
+#include "libpq_blocking_thread.hpp"
 #include "libpq_statement_cache.hpp"
 #include "readiness.hpp"
 
 namespace pool {
 
-/// A `connection` on libpq's non-blocking API. Connecting and cancelling
-/// block inside libpq, so they run on short-lived detached actors; queries
-/// are sent with `PQsendQueryPrepared` (or `PQsendQueryParams` when the
-/// statement cache is off) and completed by `poll_result` when the poller
-/// reports the socket readable.
+/// A `connection` on libpq's non-blocking API; no actor, no thread of its
+/// own. Every wait is for the socket, through `readiness` (the poller thread
+/// or the io scheduler's epoll sets), which calls the worker's `waker`.
+///
+/// Connecting: `PQconnectStartParams`, then `PQconnectPoll` each time the
+/// socket is ready for what the last poll asked (reading or writing). The
+/// socket is re-registered whenever libpq replaced it (next host of a list,
+/// SSL or GSS encryption retried without), recognised by its inode since the
+/// number is often reused; a spurious wake-up polls the socket first
+/// (`poll` with timeout 0), so libpq is only polled when it can progress.
+/// TLS handshakes go through `PQconnectPoll` like the rest. The one thing
+/// that blocks is a host-name lookup (getaddrinfo), done by
+/// `PQconnectStartParams` for the first host and by `PQconnectPoll` for the
+/// next ones: so when `may_look_up_host` says the conninfo may need one,
+/// every start and poll step runs as a job on the backend's
+/// `libpq_blocking_thread` (which wakes the worker when the step is done),
+/// and the connection only waits for the socket between steps. Numeric
+/// addresses and Unix-socket directories (the common case) connect on the
+/// worker's thread without any hand-off. A connection closed while a step
+/// runs leaves the PGconn to the job, which frees it. The deadline is the
+/// worker's (`connect_timeout`, for the whole attempt): libpq enforces its
+/// own `connect_timeout` only in its blocking mode, so with a host list a
+/// host that accepts and never answers is not skipped after a per-host
+/// timeout as `PQconnectdb` would; the attempt fails at the deadline. The
+/// blocking thread runs one job at a time: a slow lookup delays the other
+/// connections' lookups and cancels behind it.
+///
+/// Cancelling: `PQcancel` opens a new connection and blocks, so it runs as a
+/// job on the backend's thread with the `PGcancel` handle moved in; nothing
+/// is reported back, the statement finishes through `poll_result`.
+///
+/// Queries are sent with `PQsendQueryPrepared` (or `PQsendQueryParams` when
+/// the statement cache is off) and completed by `poll_result` when the
+/// socket is readable.
 ///
 /// With the cache on, the first use of a SQL text prepares it ("lp_N") and
 /// then executes it: `poll_result` drives the phases deallocate → prepare →
@@ -40,14 +69,18 @@ namespace pool {
 /// transaction, is re-prepared and retried once (nothing ran). DISCARD ALL
 /// and DEALLOCATE ALL empty the cache. COPY is refused (`invalid_request`).
 ///
-/// Errors: `query_failed` with the server's primary message and SQLSTATE;
-/// `connection_lost` for a broken connection or SQLSTATE class 08 (except
-/// 08P01, e.g. a wrong parameter count, which leaves the session usable).
+/// Errors: a failed connect is `auth_failed` (libpq's or the server's words
+/// for SQLSTATE class 28) or `connect_failed`, in libpq's words with any
+/// password cut out; `query_failed` with the server's primary message and
+/// SQLSTATE; `connection_lost` for a broken connection or SQLSTATE class 08
+/// (except 08P01, e.g. a wrong parameter count, which leaves the session
+/// usable).
 class libpq_connection : public connection {
  public:
-  /// A connection to `cfg.conninfo` that reports progress through `w` and
-  /// waits for its socket on `p`.
-  libpq_connection(caf::actor_system& sys, std::shared_ptr<readiness> p,
+  /// A connection to `cfg.conninfo` that reports progress through `w`,
+  /// waits for its socket on `p` and runs blocking libpq calls on `jobs`.
+  libpq_connection(std::shared_ptr<readiness> p,
+                   std::shared_ptr<libpq_blocking_thread> jobs,
                    const pool_config& cfg, waker w);
 
   /// Closes the connection if still open.
@@ -89,8 +122,27 @@ class libpq_connection : public connection {
   static constexpr size_t deallocate_batch = 8;
 
  private:
-  /// Where the connecting actor leaves the new PGconn (shared with it).
+  /// The PGconn while connecting, shared with the job running a step of
+  /// it on the blocking thread (libpq_connect.cpp).
   struct connect_slot;
+
+  // Connecting (libpq_connect.cpp).
+
+  /// Runs one connect step on `s`: `PQconnectStartParams` if `start`, else
+  /// `PQconnectPoll`; sets `s.status`. Blocks only for a host-name lookup.
+  static void step(connect_slot& s, bool start);
+  /// Runs `step` on the blocking thread; the job wakes the worker when done.
+  void on_thread(bool start);
+  /// Registers the socket of `c` unless it is registered already; false if
+  /// it cannot be.
+  bool track_socket(PGconn* c);
+  /// Whether the socket of `c` is ready for what libpq last asked (or in
+  /// error): a non-blocking `poll`.
+  bool socket_ready(PGconn* c) const;
+  /// `PQconnectPoll` said OK: takes the PGconn and watches it.
+  poll_status connected(caf::error& err);
+  /// Ends a failed connect with `err`: unregisters and frees the PGconn.
+  poll_status connect_failed(caf::error& err, caf::error reason);
 
   struct result_deleter {
     void operator()(PGresult* r) const { PQclear(r); }
@@ -189,14 +241,21 @@ class libpq_connection : public connection {
   /// libpq's notice receiver: notes a FATAL notice in `server_ended_`.
   static void on_notice(void* self, const PGresult* r);
 
-  caf::actor_system& sys_;
   std::shared_ptr<readiness> poller_;
+  std::shared_ptr<libpq_blocking_thread> jobs_;
   waker waker_;
   std::string conninfo_;
   caf::timespan connect_timeout_;
   size_t cache_capacity_;
 
   std::shared_ptr<connect_slot> slot_;
+  /// Whether connect steps run on `jobs_` (the conninfo may need a lookup).
+  bool threaded_ = false;
+  /// What the last `PQconnectPoll` waits for: writing (else reading).
+  bool want_write_ = true;
+  /// The registered socket's identity (its number may be reused by libpq).
+  uint64_t sock_dev_ = 0;
+  uint64_t sock_ino_ = 0;
   conn_ptr conn_;
   uint64_t key_ = 0;
   bool broken_ = false;

@@ -6,14 +6,22 @@
 #define CAF_SUITE libpq_parts
 #include "caf/test/unit_test.hpp"
 
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <future>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <libpq-fe.h>
 
 #include "pool/error.hpp"
 
+#include "libpq_blocking_thread.hpp"
+#include "libpq_hosts.hpp"
 #include "libpq_results.hpp"
 #include "libpq_statement_cache.hpp"
 
@@ -202,4 +210,88 @@ CAF_TEST(server errors carry message and SQLSTATE) {
   CAF_CHECK_EQUAL(error_message(bare), "could not receive data");
   CAF_CHECK_EQUAL(one_line("a\n\tb\r\nc\n"), "a b c");
   CAF_CHECK_EQUAL(one_line(nullptr), "");
+}
+
+/// Proves: a connect goes to the backend's blocking thread exactly when a
+/// host name may be looked up: numeric addresses, socket directories, the
+/// default socket and hosts with a hostaddr need no lookup; a name anywhere
+/// in a host list, or a service, does. The environment counts where the
+/// string sets nothing.
+CAF_TEST(which conninfo strings may look a host name up) {
+  ::unsetenv("PGHOST");
+  ::unsetenv("PGHOSTADDR");
+  ::unsetenv("PGSERVICE");
+  CAF_CHECK(!may_look_up_host("host=127.0.0.1 port=5432 dbname=x"));
+  CAF_CHECK(!may_look_up_host("host=::1 dbname=x"));
+  CAF_CHECK(!may_look_up_host("host=/tmp/pg port=5432 dbname=x"));
+  CAF_CHECK(!may_look_up_host("dbname=x"));
+  CAF_CHECK(!may_look_up_host("pooltest")); // a plain database name
+  CAF_CHECK(!may_look_up_host("host=127.0.0.1,/tmp,10.0.0.2 dbname=x"));
+  CAF_CHECK(!may_look_up_host("host=db.example hostaddr=10.0.0.1"));
+  CAF_CHECK(!may_look_up_host("postgresql://127.0.0.1:5432/x"));
+  CAF_CHECK(!may_look_up_host("host='unterminated")); // libpq refuses it
+  CAF_CHECK(may_look_up_host("host=localhost dbname=x"));
+  CAF_CHECK(may_look_up_host("host=127.0.0.1,db.example dbname=x"));
+  CAF_CHECK(may_look_up_host("host=a.example,b.example hostaddr=10.0.0.1,"));
+  CAF_CHECK(may_look_up_host("postgresql://db.example/x"));
+  CAF_CHECK(may_look_up_host("service=mydb"));
+  ::setenv("PGHOST", "db.example", 1);
+  CAF_CHECK(may_look_up_host("dbname=x"));
+  CAF_CHECK(!may_look_up_host("host=/tmp dbname=x"));
+  ::setenv("PGHOSTADDR", "10.0.0.1", 1);
+  CAF_CHECK(!may_look_up_host("dbname=x"));
+  ::unsetenv("PGHOST");
+  ::unsetenv("PGHOSTADDR");
+  ::setenv("PGSERVICE", "mydb", 1);
+  CAF_CHECK(may_look_up_host("host=/tmp dbname=x"));
+  ::unsetenv("PGSERVICE");
+}
+
+/// Proves: the libpq layer's blocking thread starts with the first job, runs
+/// jobs one at a time in the order posted, and its destructor waits for the
+/// running job and joins; a job queued at that moment is dropped or run, and
+/// either way what it holds is freed.
+CAF_TEST(the blocking thread runs jobs in order and joins) {
+  std::mutex mtx;
+  std::vector<int> order;
+  auto note = [&](int i) {
+    std::lock_guard<std::mutex> guard{mtx};
+    order.push_back(i);
+  };
+  std::atomic<bool> gated_done{false};
+  auto held = std::make_shared<int>(42);
+  std::weak_ptr<int> watch = held;
+  std::thread opener;
+  // Declared before the thread object: they must outlive its destructor.
+  std::promise<void> gate;
+  std::promise<void> running;
+  {
+    libpq_blocking_thread t;
+    CAF_CHECK(!t.started());
+    std::promise<void> two;
+    CAF_CHECK(t.post([&] { note(1); }));
+    CAF_CHECK(t.post([&] {
+      note(2);
+      two.set_value();
+    }));
+    two.get_future().wait();
+    CAF_CHECK(t.started());
+    CAF_CHECK(order == (std::vector<int>{1, 2}));
+    // A job that blocks until another thread opens its gate.
+    auto gate_open = gate.get_future().share();
+    CAF_CHECK(t.post([&, gate_open] {
+      running.set_value();
+      gate_open.wait();
+      gated_done = true;
+    }));
+    running.get_future().wait();
+    CAF_CHECK(t.post([h = std::move(held), &note] { note(*h); }));
+    opener = std::thread{[&gate] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      gate.set_value();
+    }};
+  } // the destructor waits for the gated job
+  CAF_CHECK(gated_done.load());
+  CAF_CHECK(watch.expired());
+  opener.join();
 }

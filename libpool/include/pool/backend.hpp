@@ -286,8 +286,10 @@ class backend {
 };
 
 /// Returns the libpq backend for the actor system `sys`: non-blocking libpq
-/// driven by one epoll thread per backend; connects and cancels run on
-/// short-lived detached actors, so no libpq call blocks a scheduler thread.
+/// (connects too, through PQconnectStartParams/PQconnectPoll) driven by the
+/// io scheduler's epoll sets or one epoll thread per backend; the calls that
+/// block (PQcancel, host-name lookups while connecting) run on one thread the
+/// backend owns, so no libpq call blocks a scheduler thread.
 std::shared_ptr<backend> make_libpq_backend(caf::actor_system& sys);
 
 } // namespace pool
