@@ -182,14 +182,20 @@ bool libpq_connection::after_send(int sent) {
 }
 
 void libpq_connection::watch() {
-  if (key_ == 0 || (armed_ && !flushing_))
+  if (key_ == 0 || (armed_ && armed_write_ == flushing_))
     return;
   poller_->arm(key_, true, flushing_);
   armed_ = true;
+  armed_write_ = flushing_;
+}
+
+void libpq_connection::went_idle() {
+  idle_at_ = std::chrono::steady_clock::now();
+  watch(); // no system call unless writing was of interest
 }
 
 caf::error libpq_connection::check_idle() {
-  armed_ = false; // woken: the one-shot registration fired
+  armed_ = false; // woken: re-evaluate the registration before waiting again
   if (auto err = read_while_idle())
     return err;
   watch();
@@ -197,7 +203,12 @@ caf::error libpq_connection::check_idle() {
 }
 
 caf::error libpq_connection::check_before_send() {
-  // The idle watch stays armed: a wake-up it sends later is harmless.
+  // A connection whose last statement finished within `fresh_idle` is not
+  // read (a system call per query): a session ended that recently is the
+  // same race as one ending while the statement is sent, which no read can
+  // close. The idle watch stays armed: a wake-up it sends later is harmless.
+  if (std::chrono::steady_clock::now() - idle_at_ < fresh_idle)
+    return {};
   return read_while_idle();
 }
 
@@ -221,7 +232,7 @@ caf::error libpq_connection::read_while_idle() {
 // -- libpq_connection: receiving ----------------------------------------------
 
 poll_status libpq_connection::poll_result(caf::expected<query_result>& out) {
-  armed_ = false; // woken (or polled early): re-arm before waiting again
+  armed_ = false; // woken: re-evaluate the registration before waiting again
   if (failure_)
     return take_failure(out) ? poll_status::ready : poll_status::pending;
   if (phase_ == phase::idle) {
@@ -249,7 +260,7 @@ poll_status libpq_connection::poll_result(caf::expected<query_result>& out) {
   }
   if (!phase_done(out))
     return poll_status::pending;
-  watch(); // the statement is done: watch the idle connection
+  went_idle(); // the statement is done: watch the idle connection
   return poll_status::ready;
 }
 

@@ -3,6 +3,7 @@
 // One PostgreSQL connection driven through libpq's non-blocking API, for the
 // libpq backend (see pool/backend.hpp for the threading contract).
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -233,10 +234,17 @@ class libpq_connection : public connection {
   /// `connection_lost` if the session ended (EOF, or a FATAL notice).
   caf::error read_while_idle();
 
-  /// Arms the poller for reading (and writing while `flushing_`) unless a
-  /// read is armed already; an idle connection stays armed, so a server that
-  /// closes it wakes the worker.
+  /// Arms the registration for reading (and writing while `flushing_`)
+  /// unless it is armed so already; an idle connection stays armed, so a
+  /// server that closes it wakes the worker.
   void watch();
+
+  /// The last statement finished: notes when (`check_before_send`) and
+  /// keeps the idle session watched.
+  void went_idle();
+
+  /// A connection idle for less than this is not read before a send.
+  static constexpr std::chrono::milliseconds fresh_idle{1};
 
   /// libpq's notice receiver: notes a FATAL notice in `server_ended_`.
   static void on_notice(void* self, const PGresult* r);
@@ -279,8 +287,17 @@ class libpq_connection : public connection {
   std::string preparing_; // name being prepared
   std::string executing_; // name being executed; empty: unnamed statement
   bool flushing_ = false;
-  /// Whether the poller is armed for reading (one-shot: a wake disarms it).
+  /// Whether the registration is armed (reading; writing too if
+  /// `armed_write_`). Every wake clears it, so that `watch` re-arms before
+  /// the next wait: arming re-evaluates the socket, which catches what an
+  /// edge reported already but the read left behind (a FIN that arrived
+  /// with the last reply: skipping that re-arm stalled a statement sent to a
+  /// terminated backend until its query_timeout in chaos.terminate_backends).
+  /// A send costs no arming while the idle watch is armed.
   bool armed_ = false;
+  bool armed_write_ = false;
+  /// When the connection last became idle (its statements all finished).
+  std::chrono::steady_clock::time_point idle_at_;
   bool retried_ = false;
   bool cancel_requested_ = false;
   bool copy_refused_ = false;

@@ -100,7 +100,7 @@ bool libpq_connection::deallocate_piped() {
 }
 
 size_t libpq_connection::poll_pipeline(std::vector<tagged_result>& done) {
-  armed_ = false; // woken: re-arm before waiting again
+  armed_ = false; // woken: re-evaluate the registration before waiting again
   for (auto& x : refused_)
     done.emplace_back(std::move(x));
   refused_.clear();
@@ -136,8 +136,10 @@ size_t libpq_connection::poll_pipeline(std::vector<tagged_result>& done) {
   if (pipe_.empty()) {
     PQexitPipelineMode(conn_.get());
     cancel_requested_ = false;
+    went_idle();
+  } else {
+    watch(); // for the next results
   }
-  watch(); // for the next results, or for the idle connection
   return pipe_.size();
 }
 
