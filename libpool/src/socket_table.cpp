@@ -121,7 +121,7 @@ uint64_t socket_table::add(int fd, int epoll_fd, waker w) {
   e->lock();
   auto key = make_key(slot, e->generation);
   epoll_event ev{};
-  ev.events = EPOLLET; // registered, no interest until `arm`
+  ev.events = EPOLLONESHOT; // registered but disarmed until `arm`
   ev.data.u64 = key;
   bool ok = epoll_ctl(epoll_fd, EPOLL_CTL_ADD, own, &ev) == 0;
   if (ok) {
@@ -145,7 +145,7 @@ void socket_table::arm(uint64_t key, bool read, bool write) {
   e->lock();
   if (e->fd >= 0 && e->generation == static_cast<uint32_t>(key >> 32)) {
     epoll_event ev{};
-    ev.events = EPOLLET | (read ? EPOLLIN : 0u) | (write ? EPOLLOUT : 0u);
+    ev.events = EPOLLONESHOT | (read ? EPOLLIN : 0u) | (write ? EPOLLOUT : 0u);
     ev.data.u64 = key;
     epoll_ctl(e->epoll_fd, EPOLL_CTL_MOD, e->fd, &ev);
   }

@@ -55,14 +55,12 @@ class socket_table {
   /// epoll set).
   ~socket_table();
 
-  /// Registers a duplicate of `fd` in the epoll set `epoll_fd`, edge
-  /// triggered, with no interest yet, and returns its key; 0 if the kernel
-  /// refused or the table is full (`max_sockets`).
+  /// Registers a duplicate of `fd` in the epoll set `epoll_fd`, disarmed,
+  /// and returns its key; 0 if the kernel refused or the table is full
+  /// (`max_sockets`).
   uint64_t add(int fd, int epoll_fd, waker w);
 
-  /// Sets the interest of `key` (reading and/or writing) and re-evaluates
-  /// it: a socket that is ready already reports at once. Ignores stale
-  /// keys.
+  /// Arms `key` once for reading and/or writing; ignores stale keys.
   void arm(uint64_t key, bool read, bool write);
 
   /// Unregisters `key` and closes its duplicate; ignores stale keys.
