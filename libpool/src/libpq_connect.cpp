@@ -221,7 +221,7 @@ poll_status libpq_connection::poll_connect(caf::error& err) {
       return connect_failed(
         err, make_error(pool_errc::connect_failed, "cannot watch the socket"));
     if (steps >= max_steps_per_wake || !socket_ready(c)) {
-      // Arming re-evaluates: it fires at once if ready meanwhile.
+      // One-shot and level-triggered: fires at once if ready meanwhile.
       poller_->arm(key_, !want_write_, want_write_);
       return poll_status::pending;
     }

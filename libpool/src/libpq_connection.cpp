@@ -195,7 +195,7 @@ void libpq_connection::went_idle() {
 }
 
 caf::error libpq_connection::check_idle() {
-  armed_ = false; // woken: re-evaluate the registration before waiting again
+  armed_ = false; // woken: the one-shot registration fired
   if (auto err = read_while_idle())
     return err;
   watch();
@@ -232,7 +232,7 @@ caf::error libpq_connection::read_while_idle() {
 // -- libpq_connection: receiving ----------------------------------------------
 
 poll_status libpq_connection::poll_result(caf::expected<query_result>& out) {
-  armed_ = false; // woken: re-evaluate the registration before waiting again
+  armed_ = false; // woken: the one-shot registration fired
   if (failure_)
     return take_failure(out) ? poll_status::ready : poll_status::pending;
   if (phase_ == phase::idle) {

@@ -287,13 +287,10 @@ class libpq_connection : public connection {
   std::string preparing_; // name being prepared
   std::string executing_; // name being executed; empty: unnamed statement
   bool flushing_ = false;
-  /// Whether the registration is armed (reading; writing too if
-  /// `armed_write_`). Every wake clears it, so that `watch` re-arms before
-  /// the next wait: arming re-evaluates the socket, which catches what an
-  /// edge reported already but the read left behind (a FIN that arrived
-  /// with the last reply: skipping that re-arm stalled a statement sent to a
-  /// terminated backend until its query_timeout in chaos.terminate_backends).
-  /// A send costs no arming while the idle watch is armed.
+  /// Whether the one-shot registration is armed (reading; writing too if
+  /// `armed_write_`). A wake means it fired, so it is cleared and `watch`
+  /// re-arms before the next wait; a send costs no arming while the idle
+  /// watch is armed.
   bool armed_ = false;
   bool armed_write_ = false;
   /// When the connection last became idle (its statements all finished).

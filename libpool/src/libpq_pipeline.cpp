@@ -100,7 +100,7 @@ bool libpq_connection::deallocate_piped() {
 }
 
 size_t libpq_connection::poll_pipeline(std::vector<tagged_result>& done) {
-  armed_ = false; // woken: re-evaluate the registration before waiting again
+  armed_ = false; // woken: the one-shot registration fired
   for (auto& x : refused_)
     done.emplace_back(std::move(x));
   refused_.clear();
