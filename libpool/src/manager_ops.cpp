@@ -149,12 +149,13 @@ caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
   w.since = now(self);
   w.timeout = timeout;
   // Served now if nobody waits and a connection is idle, or a busy one has
-  // room in its pipeline for it.
+  // room in its pipeline for it (tried first with fill_pipelines).
   auto shared = no_slot;
+  if (st.waiters.empty() && w.piped &&
+      (st.ctx->cfg.fill_pipelines || st.conns.idle_count() == 0))
+    shared = st.conns.pick_with_credit();
   bool at_once =
-    st.waiters.empty() &&
-    (st.conns.idle_count() > 0 ||
-     (w.piped && (shared = st.conns.pick_with_credit()) != no_slot));
+    st.waiters.empty() && (shared != no_slot || st.conns.idle_count() > 0);
   // Else it has to wait: refuse it if it cannot be served soon (not a
   // retry: it was admitted before).
   if (!at_once && !retry)
@@ -235,9 +236,10 @@ void dispatch(manager_ptr self) {
   auto& st = self->state;
   while (!st.waiters.empty()) {
     auto shared = no_slot;
-    if (st.conns.idle_count() == 0 &&
-        (!st.waiters.front()->piped ||
-         (shared = st.conns.pick_with_credit()) == no_slot))
+    if (st.waiters.front()->piped &&
+        (st.ctx->cfg.fill_pipelines || st.conns.idle_count() == 0))
+      shared = st.conns.pick_with_credit();
+    if (shared == no_slot && st.conns.idle_count() == 0)
       break;
     if (shared != no_slot) {
       auto w = st.waiters.pop_front();

@@ -268,12 +268,15 @@ CAF_TEST(concurrent queries share one connection up to pipeline_depth) {
   check_no_misuse();
 }
 
-// Pipelined queries go to the least loaded busy connection: with two
-// connections, four concurrent queries run two on each (not three on the
-// first); with 2 x pipeline_depth, both connections carry a full pipeline
-// at once. Every client gets its own result.
+// With fill_pipelines off, pipelined queries take idle connections first,
+// then go to the least loaded busy connection: with two connections, four
+// concurrent queries run two on each (not three on the first); with 2 x
+// pipeline_depth, both connections carry a full pipeline at once. Every
+// client gets its own result.
 CAF_TEST(pipelining spreads over several connections) {
-  auto pool = start(make_pipeline_config(2, 4));
+  auto cfg = make_pipeline_config(2, 4);
+  cfg.fill_pipelines = false;
+  auto pool = start(cfg);
   std::vector<outcome_ptr<query_result>> qs;
   for (int i = 1; i <= 4; ++i)
     qs.push_back(query(pool, select(i, 50ms)));
@@ -296,6 +299,40 @@ CAF_TEST(pipelining spreads over several connections) {
   CAF_CHECK_EQUAL(script->created, 2);
   auto st = stats(pool);
   CAF_CHECK_EQUAL(st.pipelined, 6u);
+  CAF_CHECK_EQUAL(st.idle, 2u);
+  check_no_misuse();
+}
+
+// With fill_pipelines (the default), concurrent queries fill one
+// connection's pipeline before they take the idle one: four on two
+// connections all run on the first, the fifth and sixth on the second. The
+// second connection stays idle until the first is full.
+CAF_TEST(pipelines fill before an idle connection is taken) {
+  auto cfg = make_pipeline_config(2, 4);
+  CAF_REQUIRE(cfg.fill_pipelines);
+  auto pool = start(cfg);
+  std::vector<outcome_ptr<query_result>> qs;
+  for (int i = 1; i <= 4; ++i)
+    qs.push_back(query(pool, select(i, 50ms)));
+  sched.run();
+  CAF_CHECK_EQUAL(in_flight(1) + in_flight(2), 4u);
+  CAF_CHECK(in_flight(1) == 4u || in_flight(2) == 4u);
+  CAF_CHECK_EQUAL(stats(pool).idle, 1u);
+  for (int i = 5; i <= 6; ++i)
+    qs.push_back(query(pool, select(i, 50ms)));
+  sched.run();
+  size_t a = in_flight(1);
+  size_t b = in_flight(2);
+  CAF_CHECK_EQUAL(a + b, 6u);
+  CAF_CHECK_EQUAL(std::min(a, b), 2u);
+  CAF_CHECK_EQUAL(stats(pool).waiting, 0u);
+  advance(500ms);
+  for (int i = 0; i < 6; ++i)
+    CAF_CHECK(got(qs[i], i + 1));
+  CAF_CHECK_EQUAL(script->created, 2);
+  auto st = stats(pool);
+  // All but the first on each connection joined a busy pipeline.
+  CAF_CHECK_EQUAL(st.pipelined, 4u);
   CAF_CHECK_EQUAL(st.idle, 2u);
   check_no_misuse();
 }
