@@ -37,7 +37,23 @@ caf::error parse_spaced_args(caf::actor_system_config& cfg,
 }
 
 caf::error cli_config::parse_args(int argc, char** argv) {
-  return parse_spaced_args(*this, custom_options_, argc, argv);
+  if (auto err = parse_spaced_args(*this, custom_options_, argc, argv))
+    return err;
+  for (auto& [name, value] : defaults_) {
+    auto flag = "--" + name;
+    bool given = false;
+    for (int i = 1; i < argc && !given; ++i) {
+      std::string arg = argv[i];
+      given = arg == flag || arg.compare(0, flag.size() + 1, flag + "=") == 0;
+    }
+    if (!given)
+      set(name, value);
+  }
+  return caf::none;
+}
+
+void cli_config::set_default(std::string name, size_t value) {
+  defaults_.emplace_back(std::move(name), value);
 }
 
 std::string scheduler_info::to_string() const {

@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "caf/actor_system_config.hpp"
 #include "caf/fwd.hpp"
@@ -23,8 +25,20 @@ caf::error parse_spaced_args(caf::actor_system_config& cfg,
 /// Base of the apps' configurations: adds `parse_args`.
 struct cli_config : caf::actor_system_config {
   /// Parses the command line (and caf-application.ini) with
-  /// `parse_spaced_args` and this config's own options.
+  /// `parse_spaced_args` and this config's own options, then applies the
+  /// `set_default`s that the command line did not override.
   caf::error parse_args(int argc, char** argv);
+
+ protected:
+  /// Sets `name` (e.g. "scheduler.max-threads") to `value` after parsing,
+  /// unless the command line sets it. A plain `set` in the constructor does
+  /// not survive CAF 0.17.6's `parse` for every option: it puts
+  /// scheduler.max-threads back to max(4, cores), so pool-bench and
+  /// pool-demo ran 4 workers on 2 cores while their comments said 2.
+  void set_default(std::string name, size_t value);
+
+ private:
+  std::vector<std::pair<std::string, size_t>> defaults_;
 };
 
 /// The scheduler settings in effect.

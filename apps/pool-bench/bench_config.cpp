@@ -56,9 +56,9 @@ bench_config::bench_config() {
     pgdata = dir;
   // Client and server share this machine's cores: the default scheduler
   // (4 threads on 2 cores, spinning while idle) takes CPU from PostgreSQL
-  // (CAF-0.17-NOTES.md §12). The command line or the INI file can override
-  // both, e.g. --scheduler.max-threads=4.
-  set("scheduler.max-threads", 2);
+  // (CAF-0.17-NOTES.md §12). The command line can override both, e.g.
+  // --scheduler.max-threads=4.
+  set_default("scheduler.max-threads", 2);
   set("work-stealing.moderate-poll-attempts", 0);
   pool::add_message_types(*this);
 }

@@ -17,8 +17,8 @@ demo_config::demo_config() {
     .add(max_size, "max-size", "upper bound on connections (default 8)");
   // The database server shares this machine's cores: a scheduler that spins
   // while idle takes CPU from PostgreSQL (CAF-0.17-NOTES.md §12). The
-  // command line or the INI file can override both.
-  set("scheduler.max-threads", 2);
+  // command line can override both.
+  set_default("scheduler.max-threads", 2);
   set("work-stealing.moderate-poll-attempts", 0);
   pool::add_message_types(*this);
 }
