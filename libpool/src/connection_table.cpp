@@ -149,7 +149,7 @@ bool connection_table::run(uint32_t id, bool piped) {
   return true;
 }
 
-bool connection_table::lease(uint32_t id) {
+bool connection_table::take_whole(uint32_t id, conn_state to) {
   auto e = get(id);
   if (!e)
     return false;
@@ -157,9 +157,13 @@ bool connection_table::lease(uint32_t id) {
     leave_idle(id);
   else if (!is_free(*e))
     return false;
-  e->state = conn_state::leased;
+  e->state = to;
   e->credit = 0;
   return true;
+}
+
+bool connection_table::lease(uint32_t id) {
+  return take_whole(id, conn_state::leased);
 }
 
 bool connection_table::clean(uint32_t id) {
@@ -171,16 +175,7 @@ bool connection_table::clean(uint32_t id) {
 }
 
 bool connection_table::validate(uint32_t id) {
-  auto e = get(id);
-  if (!e)
-    return false;
-  if (e->state == conn_state::idle)
-    leave_idle(id);
-  else if (!is_free(*e))
-    return false;
-  e->state = conn_state::validating;
-  e->credit = 0;
-  return true;
+  return take_whole(id, conn_state::validating);
 }
 
 bool connection_table::give_back(uint32_t id, uint32_t n, bool& freed) {

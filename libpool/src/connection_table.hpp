@@ -167,6 +167,9 @@ class connection_table {
   /// Whether the connection is free (not idle, all credit back).
   static bool is_free(const entry& e);
   void leave_idle(uint32_t id);
+  /// Moves an idle or free connection to `to` with no credit left (a lease
+  /// or a ping takes all of it).
+  bool take_whole(uint32_t id, conn_state to);
   /// Lists or unlists `id` among those with credit after a change.
   void update_credit(uint32_t id, entry& e);
 
