@@ -41,9 +41,10 @@ struct pool_config {
   /// answered with `query_timeout`. Default 30 s; must be positive.
   caf::timespan query_timeout = std::chrono::seconds(30);
 
-  /// How long opening one connection may take (libpq's connect_timeout is set
-  /// from it unless the conninfo sets its own). Default 10 s; must be
-  /// positive.
+  /// How long opening one connection may take: the whole attempt, every
+  /// host of a host list together, enforced by the pool (libpq applies its
+  /// own connect_timeout only to blocking connects; the libpq backend
+  /// connects without blocking). Default 10 s; must be positive.
   caf::timespan connect_timeout = std::chrono::seconds(10);
 
   /// Upper bound on requests waiting for a connection; beyond it requests are
