@@ -66,6 +66,7 @@ bool connection_table::add(uint32_t id, worker_actor worker, uint32_t capacity,
   e.credit = capacity;
   e.idle_since = now;
   e.last_checked = now;
+  demand_ += weight(e);
   return true;
 }
 
@@ -79,6 +80,7 @@ bool connection_table::remove(uint32_t id) {
     --closing_;
   with_credit_.erase(std::remove(with_credit_.begin(), with_credit_.end(), id),
                      with_credit_.end());
+  demand_ -= weight(i->second);
   entries_.erase(i);
   return true;
 }
@@ -98,23 +100,34 @@ uint32_t connection_table::pick_with_credit() const {
   return best;
 }
 
-size_t connection_table::demand() const {
-  size_t result = 0;
-  for (auto& kvp : entries_) {
-    auto& e = kvp.second;
-    switch (e.state) {
-    case conn_state::idle:
-    case conn_state::closing:
-      break;
-    case conn_state::piping:
-      result += e.capacity - e.credit;
-      break;
-    default:
-      ++result;
-    }
+size_t connection_table::weight(const entry& e) {
+  switch (e.state) {
+  case conn_state::idle:
+  case conn_state::closing:
+    return 0;
+  case conn_state::piping:
+    return e.capacity - e.credit;
+  default:
+    return 1;
   }
-  return result;
 }
+
+// Keeps `demand_` right across one transition of `e`: its weight leaves the
+// sum now and comes back, as it is then, when the guard ends (a refused
+// transition changes nothing, so the two cancel).
+class connection_table::reweigh {
+ public:
+  reweigh(connection_table& t, const entry& e) : t_(t), e_(e) {
+    t_.demand_ -= weight(e_);
+  }
+  ~reweigh() { t_.demand_ += weight(e_); }
+  reweigh(const reweigh&) = delete;
+  reweigh& operator=(const reweigh&) = delete;
+
+ private:
+  connection_table& t_;
+  const entry& e_;
+};
 
 std::vector<uint32_t> connection_table::ids() const {
   std::vector<uint32_t> result;
@@ -128,6 +141,7 @@ bool connection_table::run(uint32_t id, bool piped) {
   auto e = get(id);
   if (!e)
     return false;
+  reweigh guard{*this, *e};
   if (piped) {
     if (e->capacity < 2)
       return false;
@@ -153,6 +167,7 @@ bool connection_table::take_whole(uint32_t id, conn_state to) {
   auto e = get(id);
   if (!e)
     return false;
+  reweigh guard{*this, *e};
   if (e->state == conn_state::idle)
     leave_idle(id);
   else if (!is_free(*e))
@@ -170,6 +185,7 @@ bool connection_table::clean(uint32_t id) {
   auto e = get(id);
   if (!e || e->state != conn_state::leased)
     return false;
+  reweigh guard{*this, *e};
   e->state = conn_state::cleaning;
   return true;
 }
@@ -183,6 +199,7 @@ bool connection_table::give_back(uint32_t id, uint32_t n, bool& freed) {
   auto e = get(id);
   if (!e || n == 0)
     return false;
+  reweigh guard{*this, *e};
   switch (e->state) {
   case conn_state::busy:
   case conn_state::piping:
@@ -205,6 +222,7 @@ bool connection_table::validated(uint32_t id, caf::timespan now) {
   auto e = get(id);
   if (!e || e->state != conn_state::validating)
     return false;
+  reweigh guard{*this, *e};
   e->state = conn_state::busy;
   e->credit = e->capacity;
   e->last_checked = now;
@@ -216,6 +234,7 @@ bool connection_table::park(uint32_t id, caf::timespan now,
   auto e = get(id);
   if (!e || !is_free(*e))
     return false;
+  reweigh guard{*this, *e};
   e->state = conn_state::idle;
   if (!keep_idle_since)
     e->idle_since = now;
@@ -236,6 +255,7 @@ bool connection_table::close(uint32_t id) {
   auto e = get(id);
   if (!e || e->state == conn_state::closing)
     return false;
+  reweigh guard{*this, *e};
   if (e->state == conn_state::idle)
     leave_idle(id);
   e->state = conn_state::closing;
@@ -251,6 +271,7 @@ bool connection_table::check(std::string& why) const {
     return false;
   };
   size_t closing = 0;
+  size_t demand = 0;
   for (auto& kvp : entries_) {
     auto id = kvp.first;
     auto& e = kvp.second;
@@ -275,6 +296,7 @@ bool connection_table::check(std::string& why) const {
       return fail(id, "credit list disagrees");
     if (e.state == conn_state::closing)
       ++closing;
+    demand += weight(e);
   }
   for (auto id : idle_)
     if (entries_.count(id) == 0)
@@ -284,6 +306,10 @@ bool connection_table::check(std::string& why) const {
       return fail(id, "unknown in the credit list");
   if (closing != closing_) {
     why = "closing count is off";
+    return false;
+  }
+  if (demand != demand_) {
+    why = "demand count is off";
     return false;
   }
   return true;

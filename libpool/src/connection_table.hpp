@@ -108,11 +108,18 @@ class connection_table {
 
   /// What the pool counts as demand when it decides to grow: one per
   /// exclusive use (busy, leased, cleaning, validating), one per pipelined
-  /// query in flight.
-  size_t demand() const;
+  /// query in flight. Kept as a sum by the transitions: asked on every
+  /// request, it costs no walk over the connections.
+  size_t demand() const { return demand_; }
 
-  /// Every connection id, for iteration by the caller.
+  /// Every connection id, for a caller that changes the table while it
+  /// iterates.
   std::vector<uint32_t> ids() const;
+
+  /// Every connection, by id, for reading.
+  const std::unordered_map<uint32_t, entry>& entries() const {
+    return entries_;
+  }
 
   // -- transitions ------------------------------------------------------------
   // Each returns false and changes nothing if the connection is unknown or
@@ -159,7 +166,7 @@ class connection_table {
   /// idle ⇔ in the idle stack (once); credit ≤ capacity; idle ⇒ all credit;
   /// piping ⇒ credit < capacity; leased/cleaning/validating ⇒ no credit;
   /// with credit ⇔ piping with credit left and not retiring; `closing()`
-  /// counts the closing ones.
+  /// counts the closing ones; `demand()` is the sum of the weights.
   bool check(std::string& why) const;
 
  private:
@@ -172,6 +179,9 @@ class connection_table {
   bool take_whole(uint32_t id, conn_state to);
   /// Lists or unlists `id` among those with credit after a change.
   void update_credit(uint32_t id, entry& e);
+  /// What `e` adds to `demand()`.
+  static size_t weight(const entry& e);
+  class reweigh;
 
   std::unordered_map<uint32_t, entry> entries_;
   /// Idle connections, a stack: the most recently used goes first.
@@ -179,6 +189,8 @@ class connection_table {
   /// Piping connections with credit left, not retiring.
   std::vector<uint32_t> with_credit_;
   size_t closing_ = 0;
+  /// The sum of every entry's `weight`.
+  size_t demand_ = 0;
 };
 
 } // namespace pool

@@ -37,34 +37,11 @@ class job_queue {
   }
 
   /// Removes and returns the front job, or null.
-  caf::resumable* take_head() {
-    if (empty())
-      return nullptr;
-    lock();
-    caf::resumable* job = nullptr;
-    if (auto n = size_.load(std::memory_order_relaxed); n > 0) {
-      job = ring_[head_];
-      head_ = (head_ + 1) & (cap_ - 1);
-      size_.store(n - 1, std::memory_order_relaxed);
-    }
-    unlock();
-    return job;
-  }
+  caf::resumable* take_head() { return take(true); }
 
   /// Removes and returns the back job (the newest), or null. What thieves
   /// take: the owner keeps the oldest, which it runs next.
-  caf::resumable* take_tail() {
-    if (empty())
-      return nullptr;
-    lock();
-    caf::resumable* job = nullptr;
-    if (auto n = size_.load(std::memory_order_relaxed); n > 0) {
-      job = ring_[(head_ + n - 1) & (cap_ - 1)];
-      size_.store(n - 1, std::memory_order_relaxed);
-    }
-    unlock();
-    return job;
-  }
+  caf::resumable* take_tail() { return take(false); }
 
   /// Returns whether the queue holds no job. Lock-free; exact for the
   /// parking protocol when paired with seq_cst fences on both sides.
@@ -72,6 +49,24 @@ class job_queue {
 
  private:
   static constexpr size_t initial_capacity = 256;
+
+  caf::resumable* take(bool head) {
+    if (empty())
+      return nullptr;
+    lock();
+    caf::resumable* job = nullptr;
+    if (auto n = size_.load(std::memory_order_relaxed); n > 0) {
+      if (head) {
+        job = ring_[head_];
+        head_ = (head_ + 1) & (cap_ - 1);
+      } else {
+        job = ring_[(head_ + n - 1) & (cap_ - 1)];
+      }
+      size_.store(n - 1, std::memory_order_relaxed);
+    }
+    unlock();
+    return job;
+  }
 
   void lock() {
     while (busy_.exchange(true, std::memory_order_acquire))

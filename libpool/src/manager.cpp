@@ -44,8 +44,8 @@ pool_stats make_stats(manager_ptr self) {
   roll_window(self);
   auto& st = self->state;
   auto result = st.counters;
-  for (auto id : st.conns.ids()) {
-    switch (st.conns.find(id)->state) {
+  for (auto& kvp : st.conns.entries()) {
+    switch (kvp.second.state) {
     case conn_state::idle:
       ++result.idle;
       break;
@@ -126,9 +126,9 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
                    now(self));
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
-    for (auto id : st.conns.ids())
-      if (st.conns.find(id)->worker.address() == dm.source) {
-        on_worker_down(self, id, dm.reason);
+    for (auto& kvp : st.conns.entries())
+      if (kvp.second.worker.address() == dm.source) {
+        on_worker_down(self, kvp.first, dm.reason);
         return;
       }
     on_holder_down(self, dm.source);

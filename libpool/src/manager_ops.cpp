@@ -83,6 +83,16 @@ void assign(manager_ptr self, uint32_t id, waiter& w) {
 
 constexpr uint32_t no_slot = connection_table::none;
 
+// The busy connection whose pipeline the waiter joins, or `no_slot` (it
+// takes an idle connection or waits): only a query that may pipeline joins
+// one, before idle connections with fill_pipelines, else once none is idle.
+uint32_t pipeline_for(manager_ptr self, const waiter& w) {
+  auto& st = self->state;
+  if (!w.piped || (!st.ctx->cfg.fill_pipelines && st.conns.idle_count() > 0))
+    return no_slot;
+  return st.conns.pick_with_credit();
+}
+
 // Answers the waiter with `err`, counting it where it belongs.
 void reject(manager_ptr self, waiter& w, const caf::error& err) {
   if (is(err, pool_errc::acquire_timeout))
@@ -150,10 +160,7 @@ caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
   w.timeout = timeout;
   // Served now if nobody waits and a connection is idle, or a busy one has
   // room in its pipeline for it (tried first with fill_pipelines).
-  auto shared = no_slot;
-  if (st.waiters.empty() && w.piped &&
-      (st.ctx->cfg.fill_pipelines || st.conns.idle_count() == 0))
-    shared = st.conns.pick_with_credit();
+  auto shared = st.waiters.empty() ? pipeline_for(self, w) : no_slot;
   bool at_once =
     st.waiters.empty() && (shared != no_slot || st.conns.idle_count() > 0);
   // Else it has to wait: refuse it if it cannot be served soon (not a
@@ -235,10 +242,7 @@ void close_slot(manager_ptr self, uint32_t id) {
 void dispatch(manager_ptr self) {
   auto& st = self->state;
   while (!st.waiters.empty()) {
-    auto shared = no_slot;
-    if (st.waiters.front()->piped &&
-        (st.ctx->cfg.fill_pipelines || st.conns.idle_count() == 0))
-      shared = st.conns.pick_with_credit();
+    auto shared = pipeline_for(self, *st.waiters.front());
     if (shared == no_slot && st.conns.idle_count() == 0)
       break;
     if (shared != no_slot) {

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <system_error>
+#include <utility>
 
 #include <fcntl.h>
 #include <sys/epoll.h>
@@ -167,8 +168,7 @@ void socket_table::remove(uint64_t key) {
     close(e->fd);
     e->fd = -1;
     e->epoll_fd = -1;
-    gone = std::move(e->w);
-    e->w = waker{};
+    std::swap(gone, e->w);
     if (++e->generation == 0)
       e->generation = 1;
   }
