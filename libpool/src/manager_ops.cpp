@@ -10,6 +10,8 @@
 
 #include "pool/error.hpp"
 
+#include "reply.hpp"
+
 namespace pool {
 
 namespace {
@@ -69,14 +71,16 @@ void assign(manager_ptr self, uint32_t id, waiter& w) {
     if (e.state == conn_state::piping)
       ++st.counters.pipelined;
     must(self, st.conns.run(id, w.piped && e.capacity > 1), "run", id);
-    w.rp.delegate(e.worker, run_atom::value, std::move(w.stmt), w.piped);
+    reply::delegate(self, w.rp, e.worker, run_atom::value, std::move(w.stmt),
+                    w.piped);
     break;
   case waiter::txn:
     must(self, st.conns.run(id, false), "transaction", id);
-    w.rp.delegate(e.worker, transaction_atom::value, std::move(w.stmts));
+    reply::delegate(self, w.rp, e.worker, transaction_atom::value,
+                    std::move(w.stmts));
     break;
   case waiter::acquire:
-    w.rp.deliver(make_lease(self, id, w.holder));
+    reply::deliver(self, w.rp, make_lease(self, id, w.holder));
     break;
   }
 }

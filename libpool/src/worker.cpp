@@ -54,10 +54,10 @@ void stop(worker_ptr self, const caf::error& err, caf::error reason) {
   auto& st = self->state;
   st.ctx->log->debug("worker {}: exits ({} queued)", st.id, st.queue.size());
   if (running(st))
-    answer(st.current, err);
+    answer(self, st.current, err);
   drop_pipeline(self, err);
   for (auto& op : st.queue)
-    answer(op, err);
+    answer(self, op, err);
   st.queue.clear();
   if (st.conn)
     st.conn->close();
@@ -73,11 +73,12 @@ void hand_back(worker_ptr self, worker_op& op, const caf::error& err) {
     return;
   op.answered = true;
   if (op.kind == worker_op::run)
-    op.rp.delegate(mgr, retry_atom::value, std::move(op.stmts[0]), op.piped);
+    reply::delegate(self, op.rp, mgr, retry_atom::value, std::move(op.stmt),
+                    op.piped);
   else if (op.kind == worker_op::txn)
-    op.rp.delegate(mgr, retry_atom::value, std::move(op.stmts));
+    reply::delegate(self, op.rp, mgr, retry_atom::value, std::move(op.stmts));
   else
-    op.rp.deliver(err);
+    reply::deliver(self, op.rp, err);
 }
 
 // The connection broke. Before it was ever ready, the worker just exits with
@@ -96,7 +97,7 @@ void fail(worker_ptr self, const caf::error& err) {
   if (st.phase == worker_state::dead)
     return;
   if (running(st))
-    answer(st.current, err);
+    answer(self, st.current, err);
   drop_pipeline(self, err);
   for (auto& op : st.queue)
     hand_back(self, op, err);
@@ -164,7 +165,7 @@ void clean_up(worker_ptr self) {
       return;
     }
     if (st.current.failure)
-      answer(st.current, st.current.failure);
+      answer(self, st.current, st.current.failure);
     finish_op(self);
     return;
   }
@@ -188,7 +189,7 @@ void run_step(worker_ptr self) {
   if (op.kind == worker_op::ping)
     execute(self, rules.ping());
   else if (op.kind != worker_op::txn)
-    execute(self, op.stmts[0]);
+    execute(self, op.stmt);
   else if (st.step == 0)
     execute(self, rules.begin());
   else if (st.step <= op.stmts.size())
@@ -222,7 +223,7 @@ void on_txn_result(worker_ptr self, caf::expected<query_result>& res) {
     run_step(self);
     return;
   }
-  answer(op, std::move(op.results));
+  answer(self, op, std::move(op.results));
   clean_up(self);
 }
 
@@ -238,12 +239,12 @@ bool hit_by_stray_cancel(worker_ptr self, const caf::error& err) {
 void answer_result(worker_ptr self, worker_op& op,
                    caf::expected<query_result>& res, bool cancelled) {
   if (res)
-    answer(op, std::move(*res));
+    answer(self, op, std::move(*res));
   else if (op.kind == worker_op::run && !cancelled &&
            hit_by_stray_cancel(self, res.error()))
     hand_back(self, op, res.error());
   else
-    answer(op, std::move(res.error()));
+    answer(self, op, std::move(res.error()));
 }
 
 // Handles the outcome of the statement that just finished.
@@ -281,7 +282,7 @@ void on_result(worker_ptr self, caf::expected<query_result> res) {
                             "health check failed: " + describe(res.error())));
       return;
     }
-    answer(op, caf::ok_atom::value);
+    answer(self, op, caf::ok_atom::value);
     finish_op(self);
     return;
   }
@@ -319,25 +320,26 @@ bool still_open(worker_ptr self, worker_op& op) {
   return false;
 }
 
-// Starts queued operations while the connection can take them: pipelinable
-// queries while the pipeline has room, anything else once it is idle.
-void start_next(worker_ptr self) {
+// Whether the connection can take `op` now: a pipelinable query while the
+// pipeline has room, anything else once the connection is idle.
+bool can_start(const worker_state& st, const worker_op& op) {
+  if (joins_pipeline(st, op))
+    return (st.phase == worker_state::idle ||
+            st.phase == worker_state::pipelining) &&
+           st.pipeline.size() < st.capacity;
+  return st.phase == worker_state::idle;
+}
+
+// Starts `op`, which `can_start`.
+void start(worker_ptr self, worker_op op) {
   auto& st = self->state;
-  while (!st.queue.empty() && joins_pipeline(st, st.queue.front())) {
-    if ((st.phase != worker_state::idle &&
-         st.phase != worker_state::pipelining) ||
-        st.pipeline.size() >= st.capacity)
-      return;
-    auto op = std::move(st.queue.front());
-    st.queue.pop_front();
+  if (joins_pipeline(st, op)) {
     if (st.phase == worker_state::idle && !still_open(self, op))
       return;
     submit_piped(self, std::move(op));
-  }
-  if (st.phase != worker_state::idle || st.queue.empty())
     return;
-  st.current = std::move(st.queue.front());
-  st.queue.pop_front();
+  }
+  st.current = std::move(op);
   st.step = 0;
   if (st.current.kind == worker_op::unlease) {
     st.phase = worker_state::executing;
@@ -349,8 +351,24 @@ void start_next(worker_ptr self) {
   run_step(self);
 }
 
+// Starts queued operations, in order, while the connection can take them.
+void start_next(worker_ptr self) {
+  auto& st = self->state;
+  while (!st.queue.empty() && can_start(st, st.queue.front())) {
+    auto op = std::move(st.queue.front());
+    st.queue.pop_front();
+    start(self, std::move(op)); // may fail the worker, emptying the queue
+  }
+}
+
+// An operation that can start at once does not go through the queue.
 void enqueue(worker_ptr self, worker_op op) {
-  self->state.queue.emplace_back(std::move(op));
+  auto& st = self->state;
+  if (st.queue.empty() && can_start(st, op)) {
+    start(self, std::move(op));
+    return;
+  }
+  st.queue.emplace_back(std::move(op));
   start_next(self);
 }
 
@@ -373,8 +391,9 @@ bool on_overdue(worker_ptr self, worker_op& op, bool& cancelled,
   st.cancelled_any = true;
   st.last_cancel = t;
   st.conn->cancel();
-  answer(op, make_error(pool_errc::query_timeout,
-                        "statement cancelled after query_timeout"));
+  answer(self, op,
+         make_error(pool_errc::query_timeout,
+                    "statement cancelled after query_timeout"));
   deadline = t + std::max<caf::timespan>(st.ctx->cfg.query_timeout,
                                          std::chrono::seconds(2));
   return true;
@@ -453,12 +472,10 @@ void on_tick(worker_ptr self) {
     arm_tick(self, st.deadline);
 }
 
-worker_op make_op(worker_ptr self, worker_op::kind_t kind,
-                  std::vector<statement> stmts) {
+worker_op make_op(worker_ptr self, worker_op::kind_t kind) {
   worker_op op;
   op.kind = kind;
   op.rp = self->make_response_promise();
-  op.stmts = std::move(stmts);
   return op;
 }
 
@@ -469,12 +486,11 @@ caf::response_promise submit(worker_ptr self, worker_op op) {
   return rp;
 }
 
-// Queues an operation on the given statements.
-template <class... Ts>
+// Queues an operation on one statement (none for a ping).
 caf::response_promise submit(worker_ptr self, worker_op::kind_t kind,
-                             Ts&&... stmts) {
-  auto op = make_op(self, kind, {});
-  (op.stmts.emplace_back(std::forward<Ts>(stmts)), ...);
+                             statement stmt = {}) {
+  auto op = make_op(self, kind);
+  op.stmt = std::move(stmt);
   return submit(self, std::move(op));
 }
 
@@ -499,8 +515,8 @@ worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
       if (self->state.phase == worker_state::dead)
         return self->delegate(self->state.manager, retry_atom::value,
                               std::move(stmt), piped);
-      auto op = make_op(self, worker_op::run, {});
-      op.stmts.emplace_back(std::move(stmt));
+      auto op = make_op(self, worker_op::run);
+      op.stmt = std::move(stmt);
       op.piped = piped;
       return submit(self, std::move(op));
     },
@@ -509,7 +525,9 @@ worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
       if (self->state.phase == worker_state::dead)
         return self->delegate(self->state.manager, retry_atom::value,
                               std::move(stmts));
-      return submit(self, make_op(self, worker_op::txn, std::move(stmts)));
+      auto op = make_op(self, worker_op::txn);
+      op.stmts = std::move(stmts);
+      return submit(self, std::move(op));
     },
     [=](query_atom, uint64_t lease_id,
         statement& stmt) -> caf::result<query_result> {

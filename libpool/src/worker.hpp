@@ -28,6 +28,10 @@ struct worker_op {
   };
   kind_t kind = run;
   caf::response_promise rp;
+  /// The statement of a `run` or a `lease_query` (kept in place: no vector
+  /// for a single statement).
+  statement stmt;
+  /// The statements of a `txn`.
   std::vector<statement> stmts;
   std::vector<query_result> results;
   /// The first error; a transaction is rolled back before it is delivered.
@@ -48,6 +52,57 @@ struct piped_op {
   caf::timespan deadline{0};
   /// Whether it was cancelled at its deadline already.
   bool cancelled = false;
+};
+
+/// The pooled queries in flight in a connection's pipeline, oldest first.
+/// Each stays at one address while it is in flight (the backend reads its
+/// statement until it reports it); finished entries are kept for reuse, so
+/// a query in the pipeline costs no allocation once it is warm.
+class piped_list {
+ public:
+  using list = std::vector<std::unique_ptr<piped_op>>;
+  using iterator = list::iterator;
+
+  /// Appends an entry (reset to its defaults) and returns it.
+  piped_op& push() {
+    if (spare_.empty()) {
+      live_.push_back(std::make_unique<piped_op>());
+    } else {
+      live_.push_back(std::move(spare_.back()));
+      spare_.pop_back();
+    }
+    return *live_.back();
+  }
+
+  /// Removes the entry at `i`, keeping its storage for reuse.
+  void erase(iterator i) {
+    **i = piped_op{};
+    spare_.push_back(std::move(*i));
+    live_.erase(i);
+  }
+
+  /// Removes every entry.
+  void clear() {
+    while (!live_.empty())
+      erase(live_.end() - 1);
+  }
+
+  /// The entry with `tag`, or `end()`.
+  iterator find(uint64_t tag) {
+    for (auto i = live_.begin(); i != live_.end(); ++i)
+      if ((*i)->tag == tag)
+        return i;
+    return live_.end();
+  }
+
+  iterator begin() { return live_.begin(); }
+  iterator end() { return live_.end(); }
+  size_t size() const { return live_.size(); }
+  bool empty() const { return live_.empty(); }
+
+ private:
+  list live_;
+  list spare_;
 };
 
 /// The state of a connection worker.
@@ -97,7 +152,7 @@ struct worker_state {
   /// costs no timer of its own.
   caf::timespan tick_at = caf::timespan::max();
   /// Pooled queries in flight in the pipeline, oldest first.
-  std::deque<piped_op> pipeline;
+  piped_list pipeline;
   uint64_t next_tag = 1;
   /// Where `poll_pipeline` puts finished queries (kept for its capacity).
   std::vector<connection::tagged_result> finished;

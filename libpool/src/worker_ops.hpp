@@ -9,6 +9,7 @@
 
 #include "caf/typed_event_based_actor.hpp"
 
+#include "reply.hpp"
 #include "worker.hpp"
 
 namespace pool::worker_ops {
@@ -28,11 +29,11 @@ caf::timespan recheck_interval(const pool_config& cfg);
 
 /// Answers `op`'s promise with `x` unless it was answered.
 template <class T>
-void answer(worker_op& op, T&& x) {
+void answer(worker_ptr self, worker_op& op, T&& x) {
   if (op.answered || !op.rp.pending())
     return;
   op.answered = true;
-  op.rp.deliver(std::forward<T>(x));
+  reply::deliver(self, op.rp, std::forward<T>(x));
 }
 
 /// Hands a pooled request that never ran back to the manager (as a

@@ -13,24 +13,19 @@ namespace pool::worker_ops {
 
 namespace {
 
-std::deque<piped_op>::iterator find_piped(worker_state& st, uint64_t tag) {
-  return std::find_if(st.pipeline.begin(), st.pipeline.end(),
-                      [tag](const piped_op& p) { return p.tag == tag; });
-}
-
 // A pipelined query finished with `res`. Returns whether it was in the
 // pipeline (and is now answered and gone from it).
 bool on_piped_result(worker_ptr self, uint64_t tag,
                      caf::expected<query_result>& res) {
   auto& st = self->state;
-  auto i = find_piped(st, tag);
+  auto i = st.pipeline.find(tag);
   if (i == st.pipeline.end())
     return false;
   if (!res && st.ctx->db->rules().is_fatal(res.error())) {
     fail(self, as_lost(res.error()));
     return false;
   }
-  answer_result(self, i->op, res, i->cancelled);
+  answer_result(self, (*i)->op, res, (*i)->cancelled);
   st.pipeline.erase(i);
   return true;
 }
@@ -42,7 +37,7 @@ bool on_piped_result(worker_ptr self, uint64_t tag,
 void drop_pipeline(worker_ptr self, const caf::error& err) {
   auto& st = self->state;
   for (auto& p : st.pipeline)
-    answer(p.op, err);
+    answer(self, p->op, err);
   st.pipeline.clear();
 }
 
@@ -54,14 +49,13 @@ bool joins_pipeline(const worker_state& st, const worker_op& op) {
 void submit_piped(worker_ptr self, worker_op op) {
   auto& st = self->state;
   st.phase = worker_state::pipelining;
-  st.pipeline.emplace_back();
-  auto& p = st.pipeline.back();
+  auto& p = st.pipeline.push();
   p.tag = st.next_tag++;
   p.op = std::move(op);
   p.deadline = now(self) + st.ctx->cfg.query_timeout;
-  // The statement lives in p.op.stmts' buffer, which stays put until the
-  // entry is erased, as the backend requires.
-  st.conn->submit(p.tag, p.op.stmts[0]);
+  // The statement stays put until the entry is erased, as the backend
+  // requires.
+  st.conn->submit(p.tag, p.op.stmt);
   arm_tick(self, p.deadline); // no-op unless it is the earliest deadline
 }
 
@@ -74,9 +68,9 @@ void on_pipeline_wake(worker_ptr self) {
   // one) go back to the manager first: the loss below answers the rest.
   for (auto& r : st.finished)
     if (r.not_run) {
-      auto i = find_piped(st, r.tag);
+      auto i = st.pipeline.find(r.tag);
       if (i != st.pipeline.end()) {
-        hand_back(self, i->op, r.result.error());
+        hand_back(self, (*i)->op, r.result.error());
         st.pipeline.erase(i);
       }
     }
@@ -113,14 +107,17 @@ void on_pipeline_tick(worker_ptr self) {
   auto& st = self->state;
   auto t = now(self);
   auto next = caf::timespan::max();
-  for (auto& p : st.pipeline) {
+  auto front = st.pipeline.begin();
+  for (auto i = front; i != st.pipeline.end(); ++i) {
+    auto& p = **i;
     if (t < p.deadline) {
       next = std::min(next, p.deadline);
       continue;
     }
-    if (&p != &st.pipeline.front()) {
-      answer(p.op, make_error(pool_errc::query_timeout,
-                              "statement not finished after query_timeout"));
+    if (i != front) {
+      answer(self, p.op,
+             make_error(pool_errc::query_timeout,
+                        "statement not finished after query_timeout"));
       // Cancelled once it runs on the server (the front): look again.
       next = std::min(next, t + recheck_interval(st.ctx->cfg));
       continue;
