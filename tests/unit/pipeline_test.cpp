@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "fixture.hpp"
+#include "worker.hpp"
 
 using namespace pool;
 using namespace pool::testing;
@@ -743,3 +744,31 @@ CAF_TEST(a late cancel does not fail the next client - pipelined) {
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+// The worker's list of pipelined queries: entries stay at one address while
+// in flight (the backend reads their statements) and are reused.
+CAF_TEST(piped_list keeps entries in place and reuses their storage) {
+  piped_list l;
+  auto& a = l.push();
+  a.tag = 1;
+  a.op.stmt = statement{"SELECT 1"};
+  auto& b = l.push();
+  b.tag = 2;
+  auto& c = l.push();
+  c.tag = 3;
+  const statement* stmt_a = &a.op.stmt;
+  l.erase(l.find(2)); // from the middle
+  CAF_REQUIRE_EQUAL(l.size(), 2u);
+  CAF_CHECK_EQUAL(&(*l.begin())->op.stmt, stmt_a);
+  CAF_CHECK_EQUAL(a.op.stmt.sql, "SELECT 1");
+  CAF_CHECK_EQUAL((*(l.begin() + 1))->tag, 3u);
+  CAF_CHECK(l.find(2) == l.end());
+  auto& d = l.push(); // the storage of the erased entry, reset
+  CAF_CHECK_EQUAL(&d, &b);
+  CAF_CHECK_EQUAL(d.tag, 0u);
+  CAF_CHECK(d.op.stmt.sql.empty());
+  l.clear();
+  CAF_CHECK(l.empty());
+  auto& e = l.push();
+  CAF_CHECK(&e == &a || &e == &c || &e == &d);
+}
