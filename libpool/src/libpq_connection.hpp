@@ -54,7 +54,8 @@ namespace pool {
 ///
 /// Cancelling: `PQcancel` opens a new connection and blocks, so it runs as a
 /// job on the backend's thread with the `PGcancel` handle moved in; nothing
-/// is reported back, the statement finishes through `poll_result`.
+/// is reported back, the statement finishes through `poll_result` (or
+/// `poll_pipeline`).
 ///
 /// Statements: one engine, libpq's pipeline mode. Every statement, a lone
 /// one (`execute` / `poll_result`) as well as pipelined ones (`submit` /
@@ -69,8 +70,10 @@ namespace pool {
 /// A segment alone in its implicit transaction also runs the statements that
 /// refuse a transaction block (VACUUM, CREATE DATABASE).
 ///
-/// With the cache on, a SQL text not cached yet is prepared ("lp_N") in its
-/// own segment and cached at once (dropped again if the prepare fails);
+/// With the cache on, a SQL text not cached yet is prepared ("lp_N") in the
+/// segment that runs it, one round trip, and cached at once (dropped again
+/// if the prepare fails; a statement behind it that used the name meanwhile
+/// fails with 26000 and is re-sent like a stale one);
 /// with `statement_cache_size` 0 statements are unnamed
 /// (`PQsendQueryParams`). Evicted statements are deallocated once
 /// `deallocate_batch` have accumulated, each in an internal segment of its
@@ -86,7 +89,10 @@ namespace pool {
 /// cache. COPY is refused before sending (`invalid_request`, by the first
 /// word); if the server starts a COPY anyway the connection is lost
 /// (`connection_lost`, naming COPY). Several statements in one text are
-/// refused by the server (42601), as the extended protocol does.
+/// refused by the server (42601), as the extended protocol does. A
+/// statement sent on a session known to have ended, or whose small segment
+/// could not be written at all, is reported `connection_lost` with
+/// `not_run` (see `check_before_send`).
 ///
 /// Errors: a failed connect is `auth_failed` (libpq's or the server's words
 /// for SQLSTATE class 28) or `connect_failed`, in libpq's words with any
