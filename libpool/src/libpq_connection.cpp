@@ -44,16 +44,24 @@ libpq_connection::~libpq_connection() {
 
 int libpq_connection::send_statement(const statement& st,
                                      const std::string* name) {
-  std::vector<const char*> values;
-  values.reserve(st.params.size());
-  for (auto& p : st.params)
-    values.push_back(p.c_str()); // nullptr = SQL NULL
-  auto n = static_cast<int>(values.size());
+  // The parameters' C strings (nullptr = SQL NULL): on the stack for the
+  // common few, no allocation per statement.
+  constexpr size_t few = 16;
+  const char* small[few];
+  std::vector<const char*> many;
+  auto values = small;
+  if (st.params.size() > few) {
+    many.resize(st.params.size());
+    values = many.data();
+  }
+  for (size_t i = 0; i < st.params.size(); ++i)
+    values[i] = st.params[i].c_str();
+  auto n = static_cast<int>(st.params.size());
   if (name != nullptr)
-    return PQsendQueryPrepared(conn_.get(), name->c_str(), n, values.data(),
-                               nullptr, nullptr, 0);
-  return PQsendQueryParams(conn_.get(), st.sql.c_str(), n, nullptr,
-                           values.data(), nullptr, nullptr, 0);
+    return PQsendQueryPrepared(conn_.get(), name->c_str(), n, values, nullptr,
+                               nullptr, 0);
+  return PQsendQueryParams(conn_.get(), st.sql.c_str(), n, nullptr, values,
+                           nullptr, nullptr, 0);
 }
 
 bool libpq_connection::forget_stale(const std::string& sql,

@@ -287,4 +287,28 @@ CAF_TEST(a cancelled statement leaves the connection usable) {
   CAF_CHECK_EQUAL(st->total, 1u);
 }
 
+/// Proves: a statement with more parameters than fit on the stack (16)
+/// travels the same (NULLs included), prepared and unnamed.
+CAF_TEST(many parameters) {
+  for (size_t cache : {size_t{128}, size_t{0}}) {
+    auto p = one_connection(cache);
+    std::string sql = "SELECT concat_ws(',', ";
+    std::vector<param> params;
+    for (int i = 1; i <= 40; ++i) {
+      sql += (i > 1 ? ", $" : "$") + std::to_string(i) + "::text";
+      if (i == 17)
+        params.emplace_back(nullptr);
+      else
+        params.emplace_back(std::to_string(i));
+    }
+    sql += ")";
+    std::string want;
+    for (int i = 1; i <= 40; ++i)
+      if (i != 17)
+        want += (want.empty() ? "" : ",") + std::to_string(i);
+    CAF_CHECK_EQUAL(scalar(p, statement{sql, params}), want);
+    shutdown(p);
+  }
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
