@@ -3,10 +3,11 @@
 
 #include "pool/backend.hpp"
 
-#include <cctype>
 #include <string>
 
 #include "pool/error.hpp"
+
+#include "sql_words.hpp"
 
 namespace pool {
 
@@ -37,43 +38,6 @@ void connection::submit(uint64_t, const statement&) {
 size_t connection::poll_pipeline(std::vector<tagged_result>&) {
   return 0;
 }
-
-namespace {
-
-// Skips white space and SQL comments (-- to the end of the line, /* */
-// nesting as in PostgreSQL) from `i`.
-size_t skip_blanks(const std::string& sql, size_t i) {
-  auto n = sql.size();
-  while (i < n) {
-    auto c = sql[i];
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      ++i;
-    } else if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
-      i = sql.find('\n', i);
-      if (i == std::string::npos)
-        return n;
-    } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
-      int depth = 0;
-      while (i < n) {
-        if (sql.compare(i, 2, "/*") == 0) {
-          ++depth;
-          i += 2;
-        } else if (sql.compare(i, 2, "*/") == 0) {
-          i += 2;
-          if (--depth == 0)
-            break;
-        } else {
-          ++i;
-        }
-      }
-    } else {
-      break;
-    }
-  }
-  return i;
-}
-
-} // namespace
 
 dialect::dialect()
   : dialect(statement{"BEGIN"}, statement{"COMMIT"}, statement{"ROLLBACK"},
@@ -116,23 +80,10 @@ bool postgres_dialect::may_pipeline(const statement& st) const {
   static constexpr const char* keywords[] = {
     "select", "insert", "update", "delete", "merge", "with", "values", "table",
   };
-  auto& sql = st.sql;
-  auto i = skip_blanks(sql, 0);
-  auto j = i;
-  // The first word, as PostgreSQL's lexer sees an identifier.
-  while (j < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[j])) ||
-                            sql[j] == '_' || sql[j] == '$'))
-    ++j;
-  auto len = j - i;
-  for (auto kw : keywords) {
-    if (std::char_traits<char>::length(kw) != len)
-      continue;
-    bool same = true;
-    for (size_t k = 0; k < len && same; ++k)
-      same = std::tolower(static_cast<unsigned char>(sql[i + k])) == kw[k];
-    if (same)
+  auto word = first_word(st.sql);
+  for (auto kw : keywords)
+    if (is_keyword(word, kw))
       return true;
-  }
   return false;
 }
 

@@ -293,10 +293,7 @@ poll_status libpq_connection::connect_failed(caf::error& err,
 
 // -- libpq_connection: cancel, close ------------------------------------------
 
-void libpq_connection::cancel() {
-  if (conn_ == nullptr || broken_ || (phase_ == phase::idle && pipe_.empty()))
-    return;
-  cancel_requested_ = true;
+void libpq_connection::post_cancel() {
   auto raw = PQgetCancel(conn_.get());
   if (raw == nullptr)
     return;
@@ -326,7 +323,6 @@ void libpq_connection::close() {
     key_ = 0;
   }
   conn_.reset(); // PQfinish
-  phase_ = phase::idle;
   pipe_.clear();
   broken_ = true;
 }

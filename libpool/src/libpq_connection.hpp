@@ -54,21 +54,45 @@ namespace pool {
 ///
 /// Cancelling: `PQcancel` opens a new connection and blocks, so it runs as a
 /// job on the backend's thread with the `PGcancel` handle moved in; nothing
-/// is reported back, the statement finishes through `poll_result`.
+/// is reported back, the statement finishes through `poll_result` (or
+/// `poll_pipeline`).
 ///
-/// Queries are sent with `PQsendQueryPrepared` (or `PQsendQueryParams` when
-/// the statement cache is off) and completed by `poll_result` when the
-/// socket is readable.
+/// Statements: one engine, libpq's pipeline mode. Every statement, a lone
+/// one (`execute` / `poll_result`) as well as pipelined ones (`submit` /
+/// `poll_pipeline`), is one segment [Parse,] Bind, Execute, Sync behind the
+/// segments in flight, and one drain reads them all in order (a lone
+/// statement is a pipeline of one). The connection enters pipeline mode when
+/// a segment goes out on an empty pipeline and leaves it when the pipeline
+/// drains. Each segment ends with its own Sync, so outside a transaction
+/// block it runs in an implicit transaction of its own and a failure aborts
+/// nothing behind it; inside a block (the user's BEGIN) a Sync commits
+/// nothing, so statements on a lease run exactly as in libpq's normal mode.
+/// A segment alone in its implicit transaction also runs the statements that
+/// refuse a transaction block (VACUUM, CREATE DATABASE).
 ///
-/// With the cache on, the first use of a SQL text prepares it ("lp_N") and
-/// then executes it: `poll_result` drives the phases deallocate → prepare →
-/// execute. Evicted statements are deallocated lazily, `deallocate_batch` at
-/// a time in one DEALLOCATE round trip before a prepare, and only outside a
-/// transaction (a failing DEALLOCATE would abort the user's transaction).
-/// An execution failing with 26000 (statement gone) or 0A000 ("cached plan
-/// must not change result type") drops the entry and, outside a
-/// transaction, is re-prepared and retried once (nothing ran). DISCARD ALL
-/// and DEALLOCATE ALL empty the cache. COPY is refused (`invalid_request`).
+/// With the cache on, a SQL text not cached yet is prepared ("lp_N") in the
+/// segment that runs it, one round trip, and cached at once (dropped again
+/// if the prepare fails; a statement behind it that used the name meanwhile
+/// fails with 26000 and is re-sent like a stale one);
+/// with `statement_cache_size` 0 statements are unnamed
+/// (`PQsendQueryParams`). Evicted statements are deallocated once
+/// `deallocate_batch` have accumulated, each in an internal segment of its
+/// own sent before the segment that evicted the last of them, and only when
+/// that segment starts outside a transaction block (a failing DEALLOCATE
+/// would abort the user's transaction); internal segments are never
+/// reported, and a cancel that lands on one is sent again for the statement
+/// behind it. An execution failing with 26000 (statement gone) or 0A000
+/// ("cached plan must not change result type") drops the entry and, when its
+/// segment started outside a transaction block (its implicit transaction
+/// rolled back: nothing ran), is re-prepared and re-sent once; inside a
+/// block the error is reported. DISCARD ALL and DEALLOCATE ALL empty the
+/// cache. COPY is refused before sending (`invalid_request`, by the first
+/// word); if the server starts a COPY anyway the connection is lost
+/// (`connection_lost`, naming COPY). Several statements in one text are
+/// refused by the server (42601), as the extended protocol does. A
+/// statement sent on a session known to have ended, or whose small segment
+/// could not be written at all, is reported `connection_lost` with
+/// `not_run` (see `check_before_send`).
 ///
 /// Errors: a failed connect is `auth_failed` (libpq's or the server's words
 /// for SQLSTATE class 28) or `connect_failed`, in libpq's words with any
@@ -98,14 +122,7 @@ class libpq_connection : public connection {
   void cancel() override;
   void close() override;
 
-  // Pipelining (libpq_pipeline.cpp): each submitted statement is sent as
-  // [Parse,] Bind, Execute, Sync, so it runs in its own implicit
-  // transaction and an error aborts nothing after its Sync. With the cache
-  // on, a SQL text not cached yet is prepared in the same segment and cached
-  // at once (dropped again if the prepare fails; a statement that used the
-  // name meanwhile fails with 26000 and is re-sent once, like a stale one).
-  // The connection enters pipeline mode on the first `submit` and leaves it
-  // when the pipeline drains.
+  // The statement engine (libpq_pipeline.cpp), see the class comment.
   bool can_pipeline() const override;
   void submit(uint64_t tag, const statement& st) override;
   size_t poll_pipeline(std::vector<tagged_result>& done) override;
@@ -156,23 +173,6 @@ class libpq_connection : public connection {
   /// Owns a PGconn (PQfinish).
   using conn_ptr = std::unique_ptr<PGconn, conn_deleter>;
 
-  /// What is on the wire for the current statement.
-  enum class phase : uint8_t { idle, deallocating, preparing, executing };
-
-  /// What the socket must do before the current phase can go on.
-  enum class drain : uint8_t { done, need_input, need_output };
-
-  // Sending: each returns false (and sets `failure_`) if libpq refused.
-
-  /// Sends the first phase of `current_`: execute, deallocate or prepare.
-  bool send_first();
-  /// Sends DEALLOCATE for every evicted statement.
-  bool send_deallocate();
-  /// Prepares `current_` under a new name.
-  bool send_prepare();
-  /// Executes `current_` as the prepared statement `name`, or unnamed with
-  /// PQsendQueryParams if `name` is null.
-  bool send_execute(const std::string* name);
   /// Sends `st` with its parameters as the prepared statement `name`, or
   /// unnamed (PQsendQueryParams) if `name` is null; returns libpq's result.
   int send_statement(const statement& st, const std::string* name);
@@ -181,23 +181,11 @@ class libpq_connection : public connection {
   /// if it still exists on the server) and returns true.
   bool forget_stale(const std::string& sql, const std::string& name,
                     const PGresult* err);
-  /// Checks a PQsend* result, flushes and arms the poller.
-  bool after_send(int sent);
-
-  /// Collects the results of the current phase without blocking.
-  drain drain_results();
-  /// Gets out of COPY mode; false (with `status`) if the socket must wait.
-  bool refuse_copy(ExecStatusType kind, drain& status);
-  /// Moves to the next phase; true when `out` holds the final answer.
-  bool phase_done(caf::expected<query_result>& out);
-  /// Converts the collected results into `out`; always true.
-  bool finish(caf::expected<query_result>& out);
-  /// Moves `failure_` into `out`; always true.
-  bool take_failure(caf::expected<query_result>& out);
   /// Marks the connection broken and returns `connection_lost`, in the words
   /// of `cause` (the server's last error) if there is one, else libpq's.
   caf::error lose(const PGresult* cause);
-  /// One statement in the pipeline.
+  /// One segment in the pipeline: a statement's [Parse,] Bind, Execute and
+  /// Sync, or an internal DEALLOCATE.
   struct piped {
     uint64_t tag = 0;
     /// The caller's statement (valid until reported, see `submit`).
@@ -216,19 +204,36 @@ class libpq_connection : public connection {
     bool internal = false;
     /// Whether it went out with its Sync (else the server never saw it).
     bool sent = false;
+    /// Whether the segment started outside a transaction block, so that it
+    /// ran in an implicit transaction of its own.
+    bool autocommit = false;
   };
 
-  /// Sends `p` and its Sync; false if the connection broke.
-  bool send_piped(piped& p);
-  /// Deallocates evicted statements, each in its own segment, once
+  /// The tag of the lone statement of `execute`.
+  static constexpr uint64_t lone_tag = ~uint64_t{0};
+
+  /// Starts `st` under `tag`: refuses it (into `refused_`) or sends its
+  /// segment; a failure shows in the next `pump`.
+  void start(uint64_t tag, const statement& st);
+  /// Appends `p`, preceded by any deallocation it makes due, to the pipeline
+  /// and sends it with its Sync; false if the connection broke.
+  bool send_segment(piped p);
+  /// Deallocates evicted statements, each in its own internal segment, once
   /// `deallocate_batch` have accumulated; false if the connection broke.
   bool deallocate_piped();
+  /// The one drain: flushes, reads, moves refused and finished statements
+  /// into `done`, reports everything in flight on a lost connection, and
+  /// leaves pipeline mode when the pipeline drains. Returns how many
+  /// statements are still in flight.
+  size_t pump(std::vector<tagged_result>& done);
   /// Reads the finished statements into `done`; false if the connection
   /// broke.
   bool drain_pipeline(std::vector<tagged_result>& done);
-  /// The front statement reached its Sync: reports it, or re-sends it once
-  /// if its prepared statement went stale. False if the connection broke.
+  /// The front segment reached its Sync: reports it, or re-sends it once if
+  /// its prepared statement went stale. False if the connection broke.
   bool complete_front(std::vector<tagged_result>& done);
+  /// Posts PQcancel for whatever runs now to the blocking thread.
+  void post_cancel();
 
   /// Reads what arrived while no statement ran (without blocking); returns
   /// `connection_lost` if the session ended (EOF, or a FATAL notice).
@@ -280,12 +285,19 @@ class libpq_connection : public connection {
   uint64_t next_name_ = 1;
   std::vector<std::string> to_deallocate_;
 
-  // The running statement.
-  phase phase_ = phase::idle;
-  statement current_;
-  std::vector<const char*> values_;
-  std::string preparing_; // name being prepared
-  std::string executing_; // name being executed; empty: unnamed statement
+  /// A copy of the lone statement of `execute` (re-sent if it went stale).
+  statement lone_;
+  /// Whether `execute` started a statement that `poll_result` has not
+  /// reported yet.
+  bool lone_running_ = false;
+  /// Whether the pipeline in flight started outside a transaction block.
+  bool autocommit_pipe_ = false;
+  /// The server started a COPY: the connection is lost (see `lose`).
+  bool entered_copy_ = false;
+  /// Where `poll_result` collects the lone statement's result.
+  std::vector<tagged_result> finished_;
+
+  /// Output is waiting in libpq's buffer for the socket to take it.
   bool flushing_ = false;
   /// Whether the one-shot registration is armed (reading; writing too if
   /// `armed_write_`). A wake means it fired, so it is cleared and `watch`
@@ -295,16 +307,12 @@ class libpq_connection : public connection {
   bool armed_write_ = false;
   /// When the connection last became idle (its statements all finished).
   std::chrono::steady_clock::time_point idle_at_;
-  bool retried_ = false;
   bool cancel_requested_ = false;
-  bool copy_refused_ = false;
-  result_ptr last_;
-  result_ptr error_;
-  caf::error failure_; // set when sending failed; reported by poll_result
 
   /// Statements in flight in pipeline mode, in the order sent.
   std::deque<piped> pipe_;
-  /// Statements refused by `submit`, reported by the next `poll_pipeline`.
+  /// Statements refused before sending (by `execute` or `submit`),
+  /// reported by the next `pump`.
   std::vector<tagged_result> refused_;
 };
 

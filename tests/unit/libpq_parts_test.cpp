@@ -1,7 +1,7 @@
 // The libpq layer's pure parts, without a database: the prepared-statement
-// cache, PGresult to query_result, and the error rules (stale statements,
-// broken connections, ended sessions). What ends a connection is PostgreSQL's
-// dialect, tested in the unit suite `rules`.
+// cache, PGresult to query_result, the error rules (stale statements,
+// broken connections, ended sessions) and the first word of a statement. What
+// ends a connection is PostgreSQL's dialect, tested in the unit suite `rules`.
 
 #define CAF_SUITE libpq_parts
 #include "caf/test/unit_test.hpp"
@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "libpq_hosts.hpp"
 #include "libpq_results.hpp"
 #include "libpq_statement_cache.hpp"
+#include "sql_words.hpp"
 
 using namespace pool;
 
@@ -210,6 +212,43 @@ CAF_TEST(server errors carry message and SQLSTATE) {
   CAF_CHECK_EQUAL(error_message(bare), "could not receive data");
   CAF_CHECK_EQUAL(one_line("a\n\tb\r\nc\n"), "a b c");
   CAF_CHECK_EQUAL(one_line(nullptr), "");
+}
+
+/// The first word of `sql`, as a string (for the checks' messages).
+std::string word(std::string_view sql) {
+  return std::string{first_word(sql)};
+}
+
+/// Proves: blanks and comments (`--` to the end of the line, nested
+/// `/* */`) are skipped, an unterminated comment swallows the rest.
+CAF_TEST(skip_blanks skips white space and comments) {
+  CAF_CHECK_EQUAL(skip_blanks("", 0), 0u);
+  CAF_CHECK_EQUAL(skip_blanks("   x", 0), 3u);
+  CAF_CHECK_EQUAL(skip_blanks("\t\n-- c\nx", 0), 7u);
+  CAF_CHECK_EQUAL(skip_blanks("-- only a comment", 0), 17u);
+  CAF_CHECK_EQUAL(skip_blanks("/* a /* b */ c */x", 0), 17u);
+  CAF_CHECK_EQUAL(skip_blanks("/* never closed", 0), 15u);
+  CAF_CHECK_EQUAL(skip_blanks("x  y", 1), 3u);
+  CAF_CHECK_EQUAL(skip_blanks("- 1", 0), 0u); // a minus is no comment
+}
+
+/// Proves: the first word is what a statement starts with after blanks and
+/// comments, as the lexer sees an identifier; COPY is recognised in any
+/// letter case, and nothing else is taken for it.
+CAF_TEST(the first word of a statement) {
+  CAF_CHECK_EQUAL(word("COPY t TO STDOUT"), "COPY");
+  CAF_CHECK_EQUAL(word("  -- x\n /* y /* z */ */ copy(t)"), "copy");
+  CAF_CHECK_EQUAL(word("select$1"), "select$1");
+  CAF_CHECK_EQUAL(word("(SELECT 1)"), "");
+  CAF_CHECK_EQUAL(word(";COPY t TO STDOUT"), "");
+  CAF_CHECK_EQUAL(word(""), "");
+  CAF_CHECK_EQUAL(word("   "), "");
+  CAF_CHECK(is_keyword(first_word("CoPy x FROM STDIN"), "copy"));
+  CAF_CHECK(is_keyword("COPY", "copy"));
+  CAF_CHECK(!is_keyword("COPYX", "copy"));
+  CAF_CHECK(!is_keyword("COP", "copy"));
+  CAF_CHECK(!is_keyword("", "copy"));
+  CAF_CHECK(!is_keyword(first_word("WITH c AS (SELECT 1) SELECT"), "copy"));
 }
 
 /// Proves: a connect goes to the backend's blocking thread exactly when a
