@@ -9,8 +9,27 @@ uint64_t waiter_queue::push(waiter w, bool retry, uint32_t conn) {
   w.id = id;
   auto deadline = w.since + w.timeout;
   // Usually the latest deadline so far: the hint makes the insert O(1).
-  auto d = deadlines_.emplace_hint(deadlines_.end(), deadline, id);
-  waiters_.emplace(id, entry{std::move(w), d, conn});
+  deadline_map::iterator d;
+  if (spare_deadlines_.empty()) {
+    d = deadlines_.emplace_hint(deadlines_.end(), deadline, id);
+  } else {
+    auto n = std::move(spare_deadlines_.back());
+    spare_deadlines_.pop_back();
+    n.key() = deadline;
+    n.mapped() = id;
+    d = deadlines_.insert(deadlines_.end(), std::move(n));
+  }
+  // A new request has the highest id so far, a retry the lowest.
+  auto at = retry ? waiters_.begin() : waiters_.end();
+  if (spare_entries_.empty()) {
+    waiters_.emplace_hint(at, id, entry{std::move(w), d, conn});
+  } else {
+    auto n = std::move(spare_entries_.back());
+    spare_entries_.pop_back();
+    n.key() = id;
+    n.mapped() = entry{std::move(w), d, conn};
+    waiters_.insert(at, std::move(n));
+  }
   if (conn != no_conn) {
     parked_by_conn_[conn] = id;
     ++parked_;
@@ -83,15 +102,21 @@ std::optional<caf::timespan> waiter_queue::oldest_since() const {
   return std::nullopt;
 }
 
-waiter waiter_queue::take(std::map<uint64_t, entry>::iterator i) {
+waiter waiter_queue::take(entry_map::iterator i) {
   auto& e = i->second;
-  deadlines_.erase(e.deadline);
+  auto d = deadlines_.extract(e.deadline);
+  if (spare_deadlines_.size() < max_spare)
+    spare_deadlines_.push_back(std::move(d));
   if (e.parked_on != no_conn) {
     parked_by_conn_.erase(e.parked_on);
     --parked_;
   }
   auto w = std::move(e.w);
-  waiters_.erase(i);
+  auto n = waiters_.extract(i);
+  if (spare_entries_.size() < max_spare) {
+    n.mapped() = entry{}; // holds nothing of the waiter
+    spare_entries_.push_back(std::move(n));
+  }
   return w;
 }
 

@@ -91,20 +91,29 @@ class waiter_queue {
   std::optional<caf::timespan> oldest_since() const;
 
  private:
+  using deadline_map = std::multimap<caf::timespan, uint64_t>;
+
   struct entry {
     waiter w;
-    std::multimap<caf::timespan, uint64_t>::iterator deadline;
+    deadline_map::iterator deadline;
     uint32_t parked_on = no_conn;
   };
 
-  waiter take(std::map<uint64_t, entry>::iterator i);
+  using entry_map = std::map<uint64_t, entry>;
+
+  waiter take(entry_map::iterator i);
 
   /// New requests count up from 2^40; retries count down from just below.
   uint64_t next_id_ = uint64_t{1} << 40;
   uint64_t next_retry_id_ = (uint64_t{1} << 40) - 1;
   /// By id: iteration order is FIFO order.
-  std::map<uint64_t, entry> waiters_;
-  std::multimap<caf::timespan, uint64_t> deadlines_;
+  entry_map waiters_;
+  deadline_map deadlines_;
+  /// The tree nodes of waiters taken out, reused by the next pushes, so that
+  /// a request that waits costs no allocation here; at most `max_spare`.
+  std::vector<entry_map::node_type> spare_entries_;
+  std::vector<deadline_map::node_type> spare_deadlines_;
+  static constexpr size_t max_spare = 256;
   /// Parked waiters by connection.
   std::map<uint32_t, uint64_t> parked_by_conn_;
   size_t parked_ = 0;
