@@ -215,6 +215,9 @@ class libpq_connection : public connection {
   /// Starts `st` under `tag`: refuses it (into `refused_`) or sends its
   /// segment; a failure shows in the next `pump`.
   void start(uint64_t tag, const statement& st);
+  /// `st` cannot go out (the connection is unusable): marks the connection
+  /// broken; `pump` reports `st` as not run, with everything in flight.
+  void lose_unsent(uint64_t tag, const statement& st);
   /// Appends `p`, preceded by any deallocation it makes due, to the pipeline
   /// and sends it with its Sync; false if the connection broke.
   bool send_segment(piped p);

@@ -104,12 +104,7 @@ size_t libpq_connection::poll_pipeline(std::vector<tagged_result>& done) {
 
 void libpq_connection::start(uint64_t tag, const statement& st) {
   if (conn_ == nullptr || broken_ || server_ended_) {
-    // Never sent: `pump` reports it (not run) with everything in flight.
-    pipe_.emplace_back();
-    pipe_.back().tag = tag;
-    pipe_.back().stmt = &st;
-    broken_ = true;
-    waker_.wake();
+    lose_unsent(tag, st);
     return;
   }
   if (is_keyword(first_word(st.sql), "copy")) {
@@ -129,11 +124,7 @@ void libpq_connection::start(uint64_t tag, const statement& st) {
     cancel_requested_ = false;
     if (PQenterPipelineMode(conn_.get()) == 0) {
       // Only fails with results pending: the state is unknown.
-      pipe_.emplace_back();
-      pipe_.back().tag = tag;
-      pipe_.back().stmt = &st;
-      broken_ = true;
-      waker_.wake();
+      lose_unsent(tag, st);
       return;
     }
   }
@@ -143,6 +134,14 @@ void libpq_connection::start(uint64_t tag, const statement& st) {
   p.autocommit = autocommit_pipe_;
   if (!send_segment(std::move(p)))
     waker_.wake();
+}
+
+void libpq_connection::lose_unsent(uint64_t tag, const statement& st) {
+  pipe_.emplace_back();
+  pipe_.back().tag = tag;
+  pipe_.back().stmt = &st;
+  broken_ = true;
+  waker_.wake();
 }
 
 bool libpq_connection::send_segment(piped p) {
