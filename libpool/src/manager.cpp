@@ -5,6 +5,7 @@
 
 #include "manager_ops.hpp"
 #include "pool/error.hpp"
+#include "statement_check.hpp"
 
 namespace pool {
 
@@ -42,33 +43,7 @@ void on_holder_down(manager_ptr self, const caf::actor_addr& holder) {
 
 pool_stats make_stats(manager_ptr self) {
   roll_window(self);
-  auto& st = self->state;
-  auto result = st.counters;
-  for (auto& kvp : st.conns.entries()) {
-    switch (kvp.second.state) {
-    case conn_state::idle:
-      ++result.idle;
-      break;
-    case conn_state::busy:
-    case conn_state::piping:
-    case conn_state::validating:
-      ++result.busy;
-      break;
-    case conn_state::leased:
-      ++result.leased;
-      break;
-    case conn_state::cleaning:
-    case conn_state::closing:
-      ++result.cleaning;
-      break;
-    }
-  }
-  result.connecting = st.connecting();
-  result.total = static_cast<uint32_t>(st.conns.size()) + result.connecting;
-  result.waiting = static_cast<uint32_t>(st.waiters.size());
-  result.last_connect_error =
-    st.last_connect_error ? describe(st.last_connect_error) : std::string{};
-  return result;
+  return snapshot(self);
 }
 
 void start_shutdown(manager_ptr self, caf::timespan deadline) {
@@ -139,6 +114,8 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
     [=](query_atom, statement& stmt) -> caf::result<query_result> {
       if (stmt.sql.empty())
         return make_error(pool_errc::invalid_request, "query: empty SQL");
+      if (auto err = check_statement(stmt, "query: "))
+        return err;
       return reply<query_result>(admit(self,
                                        query_waiter(self, std::move(stmt)),
                                        self->state.ctx->cfg.acquire_timeout));
@@ -148,11 +125,14 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       if (stmts.empty())
         return make_error(pool_errc::invalid_request,
                           "transaction: no statements");
-      for (size_t i = 0; i < stmts.size(); ++i)
+      for (size_t i = 0; i < stmts.size(); ++i) {
+        auto where = "transaction: " + statement_place(i, stmts.size());
         if (stmts[i].sql.empty())
           return make_error(pool_errc::invalid_request,
-                            "transaction: statement " + std::to_string(i) +
-                              " has empty SQL");
+                            where + " has empty SQL");
+        if (auto err = check_statement(stmts[i], where + ", "))
+          return err;
+      }
       waiter w;
       w.kind = waiter::txn;
       w.stmts = std::move(stmts);

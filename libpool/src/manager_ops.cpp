@@ -1,6 +1,8 @@
 #include "manager_ops.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <limits>
 
 #include <spdlog/spdlog.h>
@@ -151,6 +153,50 @@ caf::error refusal(manager_ptr self) {
   return {};
 }
 
+// Renders a configured timeout: "5s", "250ms", "1500ms".
+std::string format_timeout(caf::timespan d) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s"
+                        : std::to_string(ms) + "ms";
+}
+
+// Renders a measured age in seconds with one decimal: "12.3 s".
+std::string format_age(caf::timespan d) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f s",
+                std::chrono::duration<double>(d).count());
+  return buf;
+}
+
+// Describes why no connection is free, from the manager's own tables: e.g.
+// "4 of max 4 connections leased (oldest held 12.3 s by actor 57), 0 busy,
+// 0 idle, 0 connecting; 10 requests waiting". Holders are named by actor id
+// only.
+std::string pool_situation(manager_ptr self, caf::timespan t) {
+  auto& st = self->state;
+  auto g = snapshot(self);
+  auto result = std::to_string(g.leased) + " of max " +
+                std::to_string(st.ctx->cfg.max_size) + " connections leased";
+  if (auto ids = st.leases.overdue(t, caf::timespan{0}); !ids.empty()) {
+    if (auto e = st.leases.find(ids.front())) {
+      result += " (oldest held " + format_age(t - e->since);
+      if (e->holder)
+        result += " by actor " + std::to_string(e->holder.id());
+      result += ")";
+    }
+  }
+  result += ", " + std::to_string(g.busy) + " busy, " + std::to_string(g.idle) +
+            " idle, " + std::to_string(g.connecting) + " connecting";
+  if (g.cleaning > 0)
+    result += ", " + std::to_string(g.cleaning) + " cleaning or closing";
+  auto waiting = st.waiters.size();
+  result += "; " + std::to_string(waiting) +
+            (waiting == 1 ? " request waiting" : " requests waiting");
+  if (g.breaker != breaker_state::closed)
+    result += "; circuit breaker " + to_string(g.breaker);
+  return result;
+}
+
 } // namespace
 
 caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
@@ -194,12 +240,22 @@ void expire_due(manager_ptr self) {
   auto& st = self->state;
   st.timer_at = caf::timespan::max();
   auto t = now(self);
-  auto timeout = make_error(pool_errc::acquire_timeout,
-                            "no connection became available in time");
+  // The pool's side of the story, told once per round; only the waited
+  // time differs between waiters (an acquire carries its own timeout).
+  auto why = pool_situation(self, t);
+  auto waited = caf::timespan::max();
+  caf::error timeout;
   // A waiter parked on a connection under validation goes too: the
   // connection then becomes idle (or serves the queue) once validated.
-  for (auto& w : st.waiters.take_expired(t))
+  for (auto& w : st.waiters.take_expired(t)) {
+    if (w.timeout != waited) {
+      waited = w.timeout;
+      timeout = make_error(pool_errc::acquire_timeout,
+                           "no connection within " + format_timeout(waited) +
+                             ": " + why);
+    }
     reject(self, w, timeout);
+  }
   update_want(self);
   arm_timer(self);
 }
@@ -390,6 +446,36 @@ void on_worker_down(manager_ptr self, uint32_t id, const caf::error& reason) {
   st.conns.remove(id);
   dispatch(self);
   finish_shutdown_if_done(self);
+}
+
+pool_stats snapshot(manager_ptr self) {
+  auto& st = self->state;
+  auto result = st.counters;
+  for (auto& kvp : st.conns.entries()) {
+    switch (kvp.second.state) {
+    case conn_state::idle:
+      ++result.idle;
+      break;
+    case conn_state::busy:
+    case conn_state::piping:
+    case conn_state::validating:
+      ++result.busy;
+      break;
+    case conn_state::leased:
+      ++result.leased;
+      break;
+    case conn_state::cleaning:
+    case conn_state::closing:
+      ++result.cleaning;
+      break;
+    }
+  }
+  result.connecting = st.connecting();
+  result.total = static_cast<uint32_t>(st.conns.size()) + result.connecting;
+  result.waiting = static_cast<uint32_t>(st.waiters.size());
+  result.last_connect_error =
+    st.last_connect_error ? describe(st.last_connect_error) : std::string{};
+  return result;
 }
 
 } // namespace pool

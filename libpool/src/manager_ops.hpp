@@ -34,8 +34,15 @@ spdlog::logger& log(manager_ptr self);
 caf::expected<caf::response_promise>
 admit(manager_ptr self, waiter w, caf::timespan timeout, bool retry = false);
 
+/// The pool's statistics now: the counters and the gauges computed from the
+/// connection table, the lease table and the waiter queue (no side effects).
+pool_stats snapshot(manager_ptr self);
+
 /// The deadline timer fired: answers every waiter past its deadline with
-/// `acquire_timeout`, then arms the timer for the next deadline.
+/// `acquire_timeout` (its message says how long it waited and why: the
+/// connections leased, busy, idle and connecting against max_size, the
+/// oldest lease's age and holder, the waiters, a breaker that is not
+/// closed), then arms the timer for the next deadline.
 void expire_due(manager_ptr self);
 
 /// Ends the overload window if it is over and decides on shedding.

@@ -8,6 +8,7 @@
 
 #include "pool/error.hpp"
 
+#include "statement_check.hpp"
 #include "worker_ops.hpp"
 
 #include <spdlog/spdlog.h>
@@ -206,7 +207,7 @@ void on_txn_result(worker_ptr self, caf::expected<query_result>& res) {
     auto n = op.stmts.size();
     auto& rules = st.ctx->db->rules();
     auto where = st.step == 0   ? rules.begin().sql
-                 : st.step <= n ? "statement " + std::to_string(st.step - 1)
+                 : st.step <= n ? statement_place(st.step - 1, n)
                                 : rules.commit().sql;
     auto& err = res.error();
     op.failure =
@@ -537,6 +538,8 @@ worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
         return make_error(pool_errc::invalid_lease,
                           "lease " + std::to_string(lease_id) +
                             " is not held on this connection");
+      if (auto err = check_statement(stmt, "query: "))
+        return err;
       return submit(self, worker_op::lease_query, std::move(stmt));
     },
     [=](ping_atom) -> caf::result<caf::ok_atom> {

@@ -120,4 +120,38 @@ CAF_TEST(wrong parameter count) {
   CAF_CHECK_EQUAL(scalar(p, "SELECT txid_current_if_assigned()"), "<NULL>");
 }
 
+/// Proves: a NUL byte in a parameter or in the SQL text (libpq would cut the
+/// text there) is refused with invalid_request naming the parameter, on a
+/// pooled query, in a transaction and on a lease; the server never sees the
+/// statement and the connection stays usable.
+CAF_TEST(NUL byte in a parameter) {
+  auto p = spawn(1, 1);
+  const std::string with_nul{"a\0b", 3};
+  auto check = [&](caf::expected<pool::query_result> res,
+                   const std::string& want) {
+    IT_CHECK_ERRC(res, pool::pool_errc::invalid_request);
+    if (!res) {
+      CAF_MESSAGE("-> " << pool::describe(res.error()));
+      CAF_CHECK(contains(pool::error_message(res.error()), want));
+    }
+  };
+  check(query(p, statement{"SELECT $1::text, $2::text", {"x", with_nul}}),
+        "query: parameter $2 contains a NUL byte");
+  check(query(p, statement{std::string{"SELECT 1\0", 9}}),
+        "query: SQL text contains a NUL byte");
+  auto tx = transaction(
+    p, {statement{"SELECT 1"}, statement{"SELECT $1::text", {with_nul}}});
+  IT_CHECK_ERRC(tx, pool::pool_errc::invalid_request);
+  if (!tx)
+    CAF_CHECK(contains(pool::error_message(tx.error()),
+                       "transaction: statement 2 of 2, parameter $1"));
+  auto l = acquire(p);
+  IT_REQUIRE_OK(l);
+  check(query(*l, statement{"SELECT $1::text", {with_nul}}),
+        "query: parameter $1 contains a NUL byte");
+  CAF_CHECK_EQUAL(scalar(*l, "SELECT 1"), "1");
+  CAF_CHECK(release(p, l->id));
+  CAF_CHECK_EQUAL(scalar(p, statement{"SELECT $1::text", {"ab"}}), "ab");
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
