@@ -240,21 +240,24 @@ void expire_due(manager_ptr self) {
   auto& st = self->state;
   st.timer_at = caf::timespan::max();
   auto t = now(self);
-  // The pool's side of the story, told once per round; only the waited
-  // time differs between waiters (an acquire carries its own timeout).
-  auto why = pool_situation(self, t);
-  auto waited = caf::timespan::max();
-  caf::error timeout;
-  // A waiter parked on a connection under validation goes too: the
-  // connection then becomes idle (or serves the queue) once validated.
-  for (auto& w : st.waiters.take_expired(t)) {
-    if (w.timeout != waited) {
-      waited = w.timeout;
-      timeout = make_error(pool_errc::acquire_timeout,
-                           "no connection within " + format_timeout(waited) +
-                             ": " + why);
+  // The pool's side of the story, told once per round (and only if someone
+  // is due); only the waited time differs between waiters (an acquire
+  // carries its own timeout).
+  if (st.waiters.next_deadline() <= t) {
+    auto why = pool_situation(self, t);
+    auto waited = caf::timespan::max();
+    caf::error timeout;
+    // A waiter parked on a connection under validation goes too: the
+    // connection then becomes idle (or serves the queue) once validated.
+    for (auto& w : st.waiters.take_expired(t)) {
+      if (w.timeout != waited) {
+        waited = w.timeout;
+        timeout = make_error(pool_errc::acquire_timeout,
+                             "no connection within " + format_timeout(waited) +
+                               ": " + why);
+      }
+      reject(self, w, timeout);
     }
-    reject(self, w, timeout);
   }
   update_want(self);
   arm_timer(self);
