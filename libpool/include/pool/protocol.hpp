@@ -84,7 +84,8 @@ typename Inspector::result_type inspect(Inspector& f, lease& x) {
 ///   open transaction is rolled back first. Errors: `invalid_lease`.
 /// - `(transaction_atom, statements)` → one `query_result` per statement,
 ///   after COMMIT. If a statement fails, the transaction is rolled back and
-///   the error names the failing statement's index. Errors: as for `query`.
+///   the error names the failing statement as "statement i of n"
+///   (1-based). Errors: as for `query`.
 /// - `(stats_atom)` → `pool_stats`.
 /// - `(subscribe_atom)` → `ok`: the sender receives a `breaker_event` on
 ///   every circuit breaker transition until it exits.
