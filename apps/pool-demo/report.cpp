@@ -1,11 +1,10 @@
 #include "report.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <string>
-
-#include "caf/deep_to_string.hpp"
 
 namespace demo {
 
