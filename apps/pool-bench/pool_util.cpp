@@ -40,7 +40,7 @@ start_pool(caf::actor_system& sys, pool::pool_config cfg, caf::timespan wait) {
       auto why = st ? "only " + std::to_string(st->idle) + " of " +
                         std::to_string(size) + " connections idle after " +
                         caf::deep_to_string(wait) +
-                        "; stats: " + caf::deep_to_string(*st)
+                        "; stats: " + pool::to_string(*st)
                     : "stats failed: " + pool::describe(st.error());
       db.shutdown(1s);
       return caf::make_error(caf::sec::runtime_error, why);
@@ -58,19 +58,11 @@ void print_pool_stats(caf::actor_system& sys, const pool::pool_actor& pool,
                 pool::describe(st.error()).c_str());
     return;
   }
+  // Not a field: the mean wait per acquisition.
   auto wait_us = std::chrono::duration<double, std::micro>(st->wait_time_total);
-  std::printf("  %s: total %u idle %u leased %u busy %u connecting %u "
-              "cleaning %u waiting %u, "
-              "acquired %" PRIu64 " (mean wait %.1f us, pipelined %" PRIu64
-              "), acquire_timeouts %" PRIu64 ", rejected %" PRIu64
-              ", connections created %" PRIu64 " closed %" PRIu64
-              ", connect failures %" PRIu64 "\n",
-              label, st->total, st->idle, st->leased, st->busy, st->connecting,
-              st->cleaning, st->waiting, st->acquired,
-              st->acquired ? wait_us.count() / double(st->acquired) : 0.0,
-              st->pipelined, st->acquire_timeouts, st->rejected,
-              st->connections_created, st->connections_closed,
-              st->connect_failures);
+  std::printf("  %s: %s (mean wait %.1f us)\n", label,
+              pool::to_string(*st).c_str(),
+              st->acquired ? wait_us.count() / double(st->acquired) : 0.0);
 }
 
 caf::error stop_pool(caf::actor_system& sys, const pool::pool_actor& pool) {

@@ -2,8 +2,12 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "pool/error.hpp"
 
@@ -15,7 +19,8 @@ using conninfo_ptr =
   std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)>;
 
 // Replaces every double-quoted part of a libpq parser message with "***":
-// the parser quotes fragments of the input, which may hold a password.
+// the parser quotes fragments of the input, which may hold a password. The
+// fallback when the conninfo cannot be scanned for its password.
 std::string mask_quoted(const std::string& msg) {
   std::string out;
   bool quoted = false;
@@ -32,13 +37,160 @@ std::string mask_quoted(const std::string& msg) {
   return out;
 }
 
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+         c == '\v';
+}
+
+bool starts_with(const std::string& x, const char* prefix) {
+  return x.compare(0, std::char_traits<char>::length(prefix), prefix) == 0;
+}
+
+// Decodes %XX escapes; returns `x` unchanged if one is malformed.
+std::string percent_decode(const std::string& x) {
+  std::string out;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] != '%') {
+      out += x[i];
+      continue;
+    }
+    if (i + 2 >= x.size() ||
+        !std::isxdigit(static_cast<unsigned char>(x[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(x[i + 2])))
+      return x;
+    out += static_cast<char>(std::stoi(x.substr(i + 1, 2), nullptr, 16));
+    i += 2;
+  }
+  return out;
+}
+
+// Adds the password value as written and as decoded (libpq may quote either).
+void add_secret(std::vector<std::string>& out, std::string raw,
+                std::string decoded) {
+  if (!decoded.empty() && decoded != raw)
+    out.push_back(std::move(decoded));
+  if (!raw.empty())
+    out.push_back(std::move(raw));
+}
+
+// Collects the password values of a URI conninfo: the user info's
+// (`postgresql://user:secret@host`) and any `password=` query parameter.
+void uri_secrets(const std::string& uri, size_t prefix,
+                 std::vector<std::string>& out) {
+  // Like libpq: the user info ends at the first '@' before any '/'.
+  auto end = uri.find_first_of("@/", prefix);
+  if (end != std::string::npos && uri[end] == '@') {
+    auto colon = uri.find(':', prefix);
+    if (colon < end) {
+      auto raw = uri.substr(colon + 1, end - colon - 1);
+      add_secret(out, raw, percent_decode(raw));
+    }
+  }
+  auto query = uri.find('?', prefix);
+  while (query != std::string::npos) {
+    auto next = uri.find('&', query + 1);
+    auto param =
+      uri.substr(query + 1, next == std::string::npos ? std::string::npos
+                                                      : next - query - 1);
+    auto eq = param.find('=');
+    if (eq != std::string::npos &&
+        percent_decode(param.substr(0, eq)) == "password") {
+      auto raw = param.substr(eq + 1);
+      add_secret(out, raw, percent_decode(raw));
+    }
+    query = next;
+  }
+}
+
+// Collects the password values of a keyword/value conninfo, tolerating what
+// libpq rejects: it stops at a keyword without '=' (libpq stops there too)
+// and takes an unterminated quoted value to the end.
+void keyword_value_secrets(const std::string& x,
+                           std::vector<std::string>& out) {
+  size_t i = 0;
+  auto skip_spaces = [&] {
+    while (i < x.size() && is_space(x[i]))
+      ++i;
+  };
+  for (;;) {
+    skip_spaces();
+    if (i == x.size())
+      return;
+    auto start = i;
+    while (i < x.size() && !is_space(x[i]) && x[i] != '=')
+      ++i;
+    auto keyword = x.substr(start, i - start);
+    skip_spaces();
+    if (i == x.size() || x[i] != '=')
+      return;
+    ++i;
+    skip_spaces();
+    std::string value;
+    bool quoted = i < x.size() && x[i] == '\'';
+    if (quoted)
+      ++i;
+    start = i;
+    while (i < x.size()) {
+      if (quoted ? x[i] == '\'' : is_space(x[i]))
+        break;
+      if (x[i] == '\\' && i + 1 < x.size())
+        ++i;
+      value += x[i++];
+    }
+    auto raw = x.substr(start, i - start);
+    if (quoted && i < x.size())
+      ++i; // the closing quote
+    if (keyword == "password")
+      add_secret(out, raw, value);
+  }
+}
+
+// Returns whether `conninfo` may hold a password the scan did not find.
+bool may_hide_password(const std::string& conninfo) {
+  std::string lower;
+  for (auto c : conninfo)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower.find("password") != std::string::npos ||
+         lower.find('@') != std::string::npos;
+}
+
+// Redacts the password values of `conninfo` in libpq's parser message `msg`,
+// keeping every other quoted fragment (such as an unknown keyword) visible.
+// Falls back to `mask_quoted` when no password value is found although the
+// conninfo looks like it holds one.
+std::string redact_message(const std::string& conninfo,
+                           const std::string& msg) {
+  std::vector<std::string> secrets;
+  if (starts_with(conninfo, "postgresql://"))
+    uri_secrets(conninfo, 13, secrets);
+  else if (starts_with(conninfo, "postgres://"))
+    uri_secrets(conninfo, 11, secrets);
+  else
+    keyword_value_secrets(conninfo, secrets);
+  if (secrets.empty() && may_hide_password(conninfo))
+    return mask_quoted(msg);
+  // Longest first, so that a secret containing another is replaced whole.
+  std::sort(secrets.begin(), secrets.end(),
+            [](const std::string& x, const std::string& y) {
+              return x.size() > y.size();
+            });
+  std::string out = msg;
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r'))
+    out.pop_back();
+  for (auto& secret : secrets)
+    for (auto pos = out.find(secret); pos != std::string::npos;
+         pos = out.find(secret, pos + 3))
+      out.replace(pos, secret.size(), "***");
+  return out;
+}
+
 // Parses `conninfo` with libpq; on failure, sets `err` to a password-free
 // description.
 conninfo_ptr parse_conninfo(const std::string& conninfo, std::string& err) {
   char* errmsg = nullptr;
   conninfo_ptr opts{PQconninfoParse(conninfo.c_str(), &errmsg), PQconninfoFree};
   if (!opts) {
-    err = errmsg ? mask_quoted(errmsg) : "out of memory";
+    err = errmsg ? redact_message(conninfo, errmsg) : "out of memory";
     PQfreemem(errmsg);
   }
   return opts;
@@ -57,6 +209,14 @@ caf::error invalid(std::string field, std::string why) {
 } // namespace
 
 caf::error validate(const pool_config& cfg) {
+  if (cfg.name.empty())
+    return invalid("name", "must not be empty");
+  for (auto c : cfg.name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' &&
+        c != '.')
+      return invalid("name", "may hold only letters, digits, '_', '-' and "
+                             "'.', is \"" +
+                               cfg.name + "\"");
   if (cfg.max_size == 0)
     return invalid("max_size", "must be at least 1, is 0");
   if (cfg.min_size > cfg.max_size)

@@ -357,7 +357,13 @@ bool libpq_connection::complete_front(std::vector<tagged_result>& done) {
   if (p.failure) {
     out = std::move(p.failure);
   } else if (p.error) {
-    out = server_error(p.error.get());
+    // The server names our prepared statement ("lp_3"), which the user never
+    // saw: name the statement they sent instead.
+    auto msg = field(p.error.get(), PG_DIAG_MESSAGE_PRIMARY);
+    if (msg.empty())
+      msg = one_line(PQresultErrorMessage(p.error.get()));
+    out = server_error(name_statement(std::move(msg), p.executing, p.stmt->sql),
+                       field(p.error.get(), PG_DIAG_SQLSTATE), "");
   } else if (p.last) {
     out = to_query_result(p.last.get());
     // These drop every prepared statement of the session, ours included.

@@ -68,6 +68,34 @@ caf::error server_error(const PGresult* r) {
                       field(r, PG_DIAG_SQLSTATE), PQresultErrorMessage(r));
 }
 
+std::string name_statement(std::string message, const std::string& name,
+                           const std::string& sql) {
+  if (name.empty())
+    return message;
+  constexpr size_t max_sql = 60;
+  // On one line, each run of white space as one blank.
+  std::string text;
+  for (auto c : sql) {
+    bool blank = c == ' ' || c == '\n' || c == '\r' || c == '\t';
+    if (!blank)
+      text += c;
+    else if (!text.empty() && text.back() != ' ')
+      text += ' ';
+  }
+  if (!text.empty() && text.back() == ' ')
+    text.pop_back();
+  if (text.size() > max_sql) {
+    text.resize(max_sql - 3);
+    text += "...";
+  }
+  auto quoted = '"' + name + '"';
+  auto replacement = "for \"" + text + '"';
+  for (auto pos = message.find(quoted); pos != std::string::npos;
+       pos = message.find(quoted, pos + replacement.size()))
+    message.replace(pos, quoted.size(), replacement);
+  return message;
+}
+
 query_result to_query_result(PGresult* r) {
   query_result q;
   auto cols = PQnfields(r);

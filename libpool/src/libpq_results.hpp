@@ -51,6 +51,13 @@ caf::error server_error(std::string message, std::string state,
 /// and SQLSTATE.
 caf::error server_error(const PGresult* r);
 
+/// Returns `message` with the pool's own prepared-statement name `name`
+/// ("lp_3"), where the server quotes it (`"lp_3"`), replaced by the statement
+/// the user sent: `for "<sql>"`, the SQL on one line and cut to 60
+/// characters ("..." marks a cut). Other text is left alone.
+std::string name_statement(std::string message, const std::string& name,
+                           const std::string& sql);
+
 /// Copies the rows, columns and command tag of `r`.
 query_result to_query_result(PGresult* r);
 

@@ -41,8 +41,13 @@ caf::expected<pool_actor> spawn_pool(caf::actor_system& sys, pool_config cfg) {
     cfg.connection_backend = make_libpq_backend(sys);
   if (!cfg.logger) {
     auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-    cfg.logger = std::make_shared<spdlog::logger>("pool", std::move(sink));
+    cfg.logger =
+      std::make_shared<spdlog::logger>("pool." + cfg.name, std::move(sink));
     cfg.logger->set_level(spdlog::level::warn);
+  } else {
+    // A clone shares the sinks, so several pools write to one place, each
+    // line under its own pool's name.
+    cfg.logger = cfg.logger->clone(cfg.logger->name() + "." + cfg.name);
   }
   ctx->db = cfg.connection_backend;
   ctx->log = cfg.logger;

@@ -1,5 +1,9 @@
 #include "pool/types.hpp"
 
+#include <chrono>
+#include <cstdio>
+#include <ostream>
+
 namespace pool {
 
 const std::string& query_result::at(size_t row, size_t col) const {
@@ -18,6 +22,53 @@ std::string to_string(breaker_state x) {
     return "half_open";
   }
   return "unknown";
+}
+
+std::string to_string(const pool_stats& x) {
+  std::string out;
+  auto add = [&](const char* label, const std::string& value) {
+    if (!out.empty())
+      out += ' ';
+    out += label;
+    out += '=';
+    out += value;
+  };
+  auto flag = [](bool b) { return std::string{b ? "true" : "false"}; };
+  auto wait_ms =
+    std::chrono::duration<double, std::milli>(x.wait_time_total).count();
+  char wait[32];
+  std::snprintf(wait, sizeof(wait), "%.3fms", wait_ms);
+  add("total", std::to_string(x.total));
+  add("idle", std::to_string(x.idle));
+  add("leased", std::to_string(x.leased));
+  add("busy", std::to_string(x.busy));
+  add("connecting", std::to_string(x.connecting));
+  add("cleaning", std::to_string(x.cleaning));
+  add("waiting", std::to_string(x.waiting));
+  add("acquired", std::to_string(x.acquired));
+  add("acquire_timeouts", std::to_string(x.acquire_timeouts));
+  add("rejected", std::to_string(x.rejected));
+  add("connections_created", std::to_string(x.connections_created));
+  add("connections_closed", std::to_string(x.connections_closed));
+  add("connect_failures", std::to_string(x.connect_failures));
+  add("leases_reclaimed", std::to_string(x.leases_reclaimed));
+  add("wait_time_total", wait);
+  add("shutting_down", flag(x.shutting_down));
+  add("shed", std::to_string(x.shed));
+  add("overloaded", flag(x.overloaded));
+  add("leaks", std::to_string(x.leaks));
+  add("leases_timed_out", std::to_string(x.leases_timed_out));
+  add("health_check_failures", std::to_string(x.health_check_failures));
+  add("connections_recycled", std::to_string(x.connections_recycled));
+  add("pipelined", std::to_string(x.pipelined));
+  add("breaker", to_string(x.breaker));
+  add("breaker_opened", std::to_string(x.breaker_opened));
+  add("last_connect_error", '"' + x.last_connect_error + '"');
+  return out;
+}
+
+std::ostream& operator<<(std::ostream& out, const pool_stats& x) {
+  return out << to_string(x);
 }
 
 } // namespace pool

@@ -3,8 +3,9 @@
 // one. Utility statements that refuse a transaction block still run, a Sync
 // inside the user's BEGIN commits nothing, COPY is refused, the statement
 // cache survives DISCARD ALL and stale plans, evicted statements are
-// deallocated only outside a transaction, and a cancelled statement leaves
-// its connection usable.
+// deallocated only outside a transaction, a cancelled statement leaves
+// its connection usable, and a server error names the user's SQL rather than
+// the pool's prepared-statement name.
 
 #define CAF_SUITE engine
 #define FAIL(msg) CAF_FAIL(msg)
@@ -309,6 +310,31 @@ CAF_TEST(many parameters) {
     CAF_CHECK_EQUAL(scalar(p, statement{sql, params}), want);
     shutdown(p);
   }
+}
+
+/// Proves: when the server names the pool's own prepared statement in an
+/// error (26000 after the session dropped it behind the pool's back, inside a
+/// transaction where it cannot be re-sent), the message names the statement
+/// the user sent, not "lp_<n>".
+CAF_TEST(errors name the statement instead of the prepared name) {
+  auto p = one_connection();
+  auto l = lease_of(p);
+  statement q{"SELECT $1::int * 7 AS error_text_probe", {param{"6"}}};
+  CAF_CHECK_EQUAL(scalar(l, q), "42");
+  exec(l, "BEGIN");
+  // Dropped inside a DO block: the pool sees the tag DO, not DEALLOCATE ALL,
+  // and still believes its statement prepared.
+  exec(l, "DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; END $$");
+  auto r = query(l, q);
+  check_state(r, "26000", "statement deallocated behind the pool's back");
+  if (!r) {
+    auto msg = pool::error_message(r.error());
+    CAF_CHECK_NOT_EQUAL(msg.find("SELECT $1::int * 7 AS error_text_probe"),
+                        std::string::npos);
+    CAF_CHECK_EQUAL(msg.find("lp_"), std::string::npos);
+  }
+  exec(l, "ROLLBACK");
+  IT_REQUIRE_OK(release(p, l.id));
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

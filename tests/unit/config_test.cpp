@@ -85,6 +85,40 @@ CAF_TEST(conninfo errors never show the password) {
   CAF_CHECK_NOT_EQUAL(uri.find("password=***"), std::string::npos);
 }
 
+// A conninfo error keeps the offending keyword visible and hides only the
+// password's value, in both conninfo forms, quoted or not.
+CAF_TEST(conninfo errors name the bad option but not the password) {
+  auto msg = check([](pool_config& c) { c.conninfo = "host=x foo=bar"; });
+  CAF_CHECK(starts_with(msg, "conninfo:"));
+  CAF_CHECK_NOT_EQUAL(msg.find("\"foo\""), std::string::npos);
+  struct {
+    const char* conninfo;
+    const char* secret;
+    const char* named;
+  } cases[] = {
+    {"host=x password=s3cret foo=bar", "s3cret", "\"foo\""},
+    {"host=x password='s e c' foo=bar", "s e c", "\"foo\""},
+    {"host=x password = 's\\'ec' foo=bar", "s'ec", "\"foo\""},
+    {"postgresql://bob:s3cret@db/app?bogus=1", "s3cret", "\"bogus\""},
+    // libpq quotes the whole URI here, and the encoded password there.
+    {"postgresql://bob:s3cret@[::1/app", "s3cret", "postgresql://bob:***@"},
+    {"postgres://bob:s3%zzcret@db/app", "s3%zzcret", "percent-encoded"},
+    {"postgresql://db/app?password=q%zz", "q%zz", "percent-encoded"},
+    {"postgresql://db/app?password=s3cret&bogus=1", "s3cret", "\"bogus\""},
+  };
+  for (auto& x : cases) {
+    auto msg = check([&](pool_config& c) { c.conninfo = x.conninfo; });
+    CAF_MESSAGE(x.conninfo << " -> " << msg);
+    CAF_CHECK(starts_with(msg, "conninfo:"));
+    CAF_CHECK_EQUAL(msg.find(x.secret), std::string::npos);
+    CAF_CHECK_NOT_EQUAL(msg.find(x.named), std::string::npos);
+  }
+  // A password the scan cannot find: every quoted fragment is masked.
+  msg = check([](pool_config& c) { c.conninfo = "host=x password"; });
+  CAF_CHECK(starts_with(msg, "conninfo:"));
+  CAF_CHECK_EQUAL(msg.find("\"password\""), std::string::npos);
+}
+
 // The pool's own log, captured through the logger given in pool_config at
 // level trace, while a pool whose conninfo holds a password starts, fails to
 // connect until its circuit opens, recovers, reports a leaked lease and a
@@ -148,6 +182,68 @@ CAF_TEST(the pool log never shows the password) {
   CAF_CHECK(has("failed its health check"));
   CAF_CHECK(has("pool shut down"));
   CAF_CHECK_EQUAL(text.find("sup3rs3cret"), std::string::npos);
+}
+
+// Two pools given one logger write through clones of it that share its sink:
+// each line carries "<logger name>.<pool name>" (spdlog's default pattern
+// prints the logger name in brackets).
+CAF_TEST(each pool logs under its own name) {
+  std::ostringstream captured;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_st>(captured);
+  auto logger = std::make_shared<spdlog::logger>("app", sink);
+  logger->set_level(spdlog::level::trace);
+  auto orders_cfg = make_config(1, 2);
+  orders_cfg.name = "orders";
+  orders_cfg.conninfo = "host=orders.example dbname=test";
+  orders_cfg.logger = logger;
+  auto reports_cfg = make_config(1, 2);
+  reports_cfg.name = "reports";
+  reports_cfg.conninfo = "host=reports.example dbname=test";
+  reports_cfg.logger = logger;
+  auto orders = start(orders_cfg);
+  auto reports = start(reports_cfg);
+  advance(100ms);
+  for (auto& p : {orders, reports}) {
+    auto down = ask<caf::ok_atom>(p, shutdown_atom::value, caf::timespan{1s});
+    sched.run();
+    CAF_CHECK(down->ok());
+  }
+  logger->flush();
+  auto text = captured.str();
+  CAF_MESSAGE("captured log:\n" << text);
+  std::istringstream lines{text};
+  size_t orders_lines = 0;
+  size_t reports_lines = 0;
+  for (std::string line; std::getline(lines, line);) {
+    auto is_orders = line.find("[app.orders]") != std::string::npos;
+    auto is_reports = line.find("[app.reports]") != std::string::npos;
+    CAF_CHECK(is_orders != is_reports);
+    // A line naming one pool's host comes from that pool.
+    if (line.find("orders.example") != std::string::npos)
+      CAF_CHECK(is_orders);
+    if (line.find("reports.example") != std::string::npos)
+      CAF_CHECK(is_reports);
+    orders_lines += is_orders ? 1 : 0;
+    reports_lines += is_reports ? 1 : 0;
+  }
+  CAF_CHECK_GREATER(orders_lines, 0u);
+  CAF_CHECK_GREATER(reports_lines, 0u);
+  CAF_CHECK_NOT_EQUAL(text.find("[app.orders] [info] starting pool"),
+                      std::string::npos);
+  CAF_CHECK_NOT_EQUAL(text.find("[app.reports] [info] starting pool"),
+                      std::string::npos);
+  // The logger given is left as it was.
+  CAF_CHECK_EQUAL(logger->name(), "app");
+}
+
+// The pool's name is validated.
+CAF_TEST(pool names are validated) {
+  CAF_CHECK_EQUAL(check([](pool_config& c) { c.name = "orders-2.eu_1"; }), "");
+  CAF_CHECK(starts_with(check([](pool_config& c) { c.name = ""; }), "name:"));
+  CAF_CHECK(
+    starts_with(check([](pool_config& c) { c.name = "a b"; }), "name:"));
+  CAF_CHECK(
+    starts_with(check([](pool_config& c) { c.name = "a/b"; }), "name:"));
 }
 
 // spawn_pool refuses an invalid config and starts nothing.

@@ -334,3 +334,30 @@ CAF_TEST(the blocking thread runs jobs in order and joins) {
   CAF_CHECK(watch.expired());
   opener.join();
 }
+
+// A server error naming the pool's prepared statement names the user's SQL
+// instead, on one line and cut to 60 characters.
+CAF_TEST(server errors name the statement instead of the prepared name) {
+  CAF_CHECK_EQUAL(name_statement("prepared statement \"lp_1\" does not exist",
+                                 "lp_1", "SELECT 1"),
+                  "prepared statement for \"SELECT 1\" does not exist");
+  // Another name, a longer name sharing the prefix, or none: unchanged.
+  CAF_CHECK_EQUAL(name_statement("prepared statement \"lp_12\" does not exist",
+                                 "lp_1", "SELECT 1"),
+                  "prepared statement \"lp_12\" does not exist");
+  CAF_CHECK_EQUAL(name_statement("syntax error", "", "SELEC 1"),
+                  "syntax error");
+  std::string long_sql =
+    "SELECT a,\n       b\nFROM t WHERE " + std::string(100, 'x');
+  auto msg = name_statement("prepared statement \"lp_7\" already exists",
+                            "lp_7", long_sql);
+  CAF_MESSAGE(msg);
+  CAF_CHECK_EQUAL(msg.find("lp_"), std::string::npos);
+  CAF_CHECK_NOT_EQUAL(msg.find("for \"SELECT a, b FROM t WHERE xxx"),
+                      std::string::npos);
+  CAF_CHECK_NOT_EQUAL(msg.find("...\" already exists"), std::string::npos);
+  CAF_CHECK_EQUAL(msg.size(), std::string{"prepared statement for \"\" "
+                                          "already exists"}
+                                  .size() +
+                                60);
+}

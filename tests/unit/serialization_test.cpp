@@ -1,6 +1,9 @@
 #define CAF_SUITE serialization
 #include "fixture.hpp"
 
+#include <iterator>
+#include <sstream>
+
 using namespace pool;
 using namespace pool::testing;
 using namespace std::chrono_literals;
@@ -153,6 +156,83 @@ CAF_TEST(every field of pool_stats survives) {
   from_default("breaker_opened", breaker_opened, bo0);
   from_default("last_connect_error", last_connect_error, le0);
   CAF_CHECK_EQUAL(from_default.n, 26);
+}
+
+// to_string(pool_stats) labels every field with its value; the structured
+// binding fails to compile when a field is added, like the test above.
+CAF_TEST(pool_stats prints every field labelled) {
+  pool_stats st;
+  auto& [total, idle, leased, busy, connecting, cleaning, waiting, acquired,
+         acquire_timeouts, rejected, connections_created, connections_closed,
+         connect_failures, leases_reclaimed, wait_time_total, shutting_down,
+         shed, overloaded, leaks, leases_timed_out, health_check_failures,
+         connections_recycled, pipelined, breaker, breaker_opened,
+         last_connect_error] = st;
+  total = 1;
+  idle = 2;
+  leased = 3;
+  busy = 4;
+  connecting = 5;
+  cleaning = 6;
+  waiting = 7;
+  acquired = 101;
+  acquire_timeouts = 102;
+  rejected = 103;
+  connections_created = 104;
+  connections_closed = 105;
+  connect_failures = 106;
+  leases_reclaimed = 107;
+  wait_time_total = caf::timespan{123456789};
+  shutting_down = true;
+  shed = 108;
+  overloaded = true;
+  leaks = 109;
+  leases_timed_out = 110;
+  health_check_failures = 111;
+  connections_recycled = 112;
+  pipelined = 113;
+  breaker = breaker_state::half_open;
+  breaker_opened = 114;
+  last_connect_error = "connect_failed: refused";
+  auto text = to_string(st);
+  CAF_MESSAGE(text);
+  const char* expected[] = {"total=1",
+                            "idle=2",
+                            "leased=3",
+                            "busy=4",
+                            "connecting=5",
+                            "cleaning=6",
+                            "waiting=7",
+                            "acquired=101",
+                            "acquire_timeouts=102",
+                            "rejected=103",
+                            "connections_created=104",
+                            "connections_closed=105",
+                            "connect_failures=106",
+                            "leases_reclaimed=107",
+                            "wait_time_total=123.457ms",
+                            "shutting_down=true",
+                            "shed=108",
+                            "overloaded=true",
+                            "leaks=109",
+                            "leases_timed_out=110",
+                            "health_check_failures=111",
+                            "connections_recycled=112",
+                            "pipelined=113",
+                            "breaker=half_open",
+                            "breaker_opened=114",
+                            "last_connect_error=\"connect_failed: refused\""};
+  CAF_CHECK_EQUAL(std::size(expected), 26u);
+  for (auto x : expected) {
+    // Preceded by the start or a space, so "total=" does not match inside
+    // "wait_time_total=".
+    auto pos = (" " + text).find(std::string{" "} + x);
+    if (pos == std::string::npos)
+      CAF_ERROR("not in to_string(pool_stats): " << x);
+  }
+  std::ostringstream out;
+  out << st;
+  CAF_CHECK_EQUAL(out.str(), text);
 }
 
 CAF_TEST(every field of breaker_event survives) {

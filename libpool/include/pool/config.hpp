@@ -19,6 +19,12 @@ class backend;
 /// Everything a pool needs to start. `validate()` checks it; `spawn_pool`
 /// refuses an invalid one with an `invalid_config` error naming the field.
 struct pool_config {
+  /// The pool's name: the pool logs under "<logger name>.<name>" (see
+  /// `logger`), so that the lines of several pools in one process tell
+  /// which pool wrote them. Default "pool"; must be non-empty and hold only
+  /// letters, digits, '_', '-' and '.'.
+  std::string name = "pool";
+
   /// libpq connection string: keyword/value ("host=/tmp port=5432
   /// dbname=app") or URI ("postgresql://user@host/db"). libpq's `PG*`
   /// environment variables fill in what it leaves out. Default: "" (all from
@@ -151,8 +157,10 @@ struct pool_config {
   /// other databases plug in here (see pool/backend.hpp).
   std::shared_ptr<backend> connection_backend;
 
-  /// Where the pool logs. Default (nullptr): a logger named "pool" that
-  /// writes to stderr at level warn.
+  /// Where the pool logs. The pool logs through a clone of it named
+  /// "<its name>.<name>" (`spdlog::logger::clone`: same sinks and level).
+  /// Default (nullptr): a logger named "pool.<name>" that writes to stderr
+  /// at level warn.
   std::shared_ptr<spdlog::logger> logger;
 };
 

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <iosfwd>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -202,6 +203,15 @@ struct pool_stats {
   /// The most recent connect error ("" if none since the last success).
   std::string last_connect_error;
 };
+
+/// Returns every field of `x`, labelled, on one line, e.g. "total=4 idle=4
+/// leased=0 ... wait_time_total=1.250ms ... breaker=closed ...
+/// last_connect_error=\"\"" (durations in milliseconds, booleans as
+/// true/false, the last connect error in double quotes).
+std::string to_string(const pool_stats& x);
+
+/// Writes `to_string(x)` to `out`.
+std::ostream& operator<<(std::ostream& out, const pool_stats& x);
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
