@@ -114,7 +114,7 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
     [=](query_atom, statement& stmt) -> caf::result<query_result> {
       if (stmt.sql.empty())
         return make_error(pool_errc::invalid_request, "query: empty SQL");
-      if (auto err = check_statement(stmt, "query: "))
+      if (auto err = check_statement(stmt, "query"))
         return err;
       return reply<query_result>(admit(self,
                                        query_waiter(self, std::move(stmt)),
@@ -126,11 +126,12 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
         return make_error(pool_errc::invalid_request,
                           "transaction: no statements");
       for (size_t i = 0; i < stmts.size(); ++i) {
-        auto where = "transaction: " + statement_place(i, stmts.size());
         if (stmts[i].sql.empty())
           return make_error(pool_errc::invalid_request,
-                            where + " has empty SQL");
-        if (auto err = check_statement(stmts[i], where + ", "))
+                            "transaction: " + statement_place(i, stmts.size()) +
+                              " has empty SQL");
+        if (auto err =
+              check_statement(stmts[i], "transaction", i, stmts.size()))
           return err;
       }
       waiter w;

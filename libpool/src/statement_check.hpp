@@ -18,10 +18,13 @@ namespace pool {
 std::string statement_place(size_t index, size_t count);
 
 /// Returns an `invalid_request` error if the SQL text or a parameter of `stmt`
-/// contains a NUL byte (libpq would cut it there), with a message that starts
-/// with `prefix` (e.g. "query: " or "transaction: statement 2 of 3, ") and
-/// names the parameter ($1, $2, ...); returns no error otherwise. SQL NULL
-/// parameters and empty SQL pass (the callers check empty SQL themselves).
-caf::error check_statement(const statement& stmt, const std::string& prefix);
+/// contains a NUL byte (libpq would cut it there), naming the request and
+/// the parameter: "query: parameter $2 contains a NUL byte …", or with a
+/// `count` above 0 "transaction: statement 2 of 3, parameter $1 …" for the
+/// statement at `index`. Returns no error otherwise, building no text (it
+/// runs for every request). SQL NULL parameters and empty SQL pass (the
+/// callers check empty SQL themselves).
+caf::error check_statement(const statement& stmt, const char* request,
+                           size_t index = 0, size_t count = 0);
 
 } // namespace pool

@@ -538,7 +538,7 @@ worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
         return make_error(pool_errc::invalid_lease,
                           "lease " + std::to_string(lease_id) +
                             " is not held on this connection");
-      if (auto err = check_statement(stmt, "query: "))
+      if (auto err = check_statement(stmt, "query"))
         return err;
       return submit(self, worker_op::lease_query, std::move(stmt));
     },
