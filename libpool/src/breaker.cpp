@@ -1,7 +1,5 @@
 #include <vector>
 
-#include <spdlog/spdlog.h>
-
 #include "caf/actor_system.hpp"
 #include "caf/local_actor.hpp"
 #include "caf/send.hpp"
@@ -36,13 +34,6 @@ void transition(breaker_ptr self, breaker_state next, std::string reason) {
   breaker_event ev{next, st.state, std::move(reason)};
   st.state = next;
   st.probe_granted = false;
-  auto& log = *st.ctx->log;
-  if (next == breaker_state::open)
-    log.warn("circuit breaker {} -> open: {}", to_string(ev.previous),
-             ev.reason);
-  else
-    log.info("circuit breaker {} -> {}: {}", to_string(ev.previous),
-             to_string(next), ev.reason);
   if (next == breaker_state::open)
     self->delayed_send(self, st.ctx->cfg.breaker_cooldown, tick_atom::value,
                        ++st.epoch);

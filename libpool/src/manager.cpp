@@ -24,6 +24,14 @@ caf::result<T> reply(caf::expected<caf::response_promise> x) {
 void on_breaker_event(manager_ptr self, const breaker_event& ev) {
   auto& st = self->state;
   st.counters.breaker = ev.state;
+  // Logged here, not in the breaker: the manager is the pool's last logger,
+  // done before it answers shutdown (a breaker timer could fire after).
+  if (ev.state == breaker_state::open)
+    log(self).warn("circuit breaker {} -> open: {}", to_string(ev.previous),
+                   ev.reason);
+  else
+    log(self).info("circuit breaker {} -> {}: {}", to_string(ev.previous),
+                   to_string(ev.state), ev.reason);
   if (ev.state != breaker_state::open)
     return;
   ++st.counters.breaker_opened;

@@ -428,10 +428,12 @@ void finish_shutdown_if_done(manager_ptr self) {
   auto& st = self->state;
   if (!st.counters.shutting_down || !st.conns.empty() || st.connecting() > 0)
     return;
+  // Log first: the reply tells the caller the pool is done, and a caller may
+  // then destroy what the logger writes to.
+  log(self).info("pool shut down");
   for (auto& rp : st.shutdown_rps)
     rp.deliver(caf::ok_atom::value);
   st.shutdown_rps.clear();
-  log(self).info("pool shut down");
   self->quit();
 }
 
