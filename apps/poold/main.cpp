@@ -69,9 +69,9 @@ int run(caf::actor_system& sys, poold::poold_config& cfg,
   for (auto& kv : pools)
     names += (names.empty() ? "" : ", ") + kv.first;
   auto& sc = sys.config();
-  log->info("listening on {}:{} for CAF nodes (heartbeat {}, silent peer "
+  log->info("listening on {}:{} for CAF nodes{} (heartbeat {}, silent peer "
             "lost after {}); pools: {}",
-            cfg.node_address, pub->port,
+            cfg.node_address, pub->port, cfg.node_tls ? " over TLS" : "",
             caf::deep_to_string(caf::get_or(sc, "middleman.heartbeat-interval",
                                             caf::timespan{0})),
             caf::deep_to_string(caf::get_or(sc, "middleman.connection-timeout",

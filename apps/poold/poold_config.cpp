@@ -8,6 +8,7 @@
 #include "caf/config_option_set.hpp"
 #include "caf/config_value.hpp"
 #include "caf/deep_to_string.hpp"
+#include "caf/openssl/manager.hpp"
 #include "caf/settings.hpp"
 
 #include "pool/config_settings.hpp"
@@ -81,7 +82,10 @@ poold_config::poold_config() {
   opt_group{custom_options_, "node"}
     .add(node_address, "address",
          "address for other CAF nodes (default 127.0.0.1)")
-    .add(node_port, "port", "port for other CAF nodes (default 4270; 0: any)");
+    .add(node_port, "port", "port for other CAF nodes (default 4270; 0: any)")
+    .add(node_tls, "tls",
+         "TLS between nodes, certificates checked both ways (needs "
+         "openssl.certificate, openssl.key, openssl.cafile)");
   opt_group{custom_options_, "http"}
     .add(http_address, "address",
          "address of /metrics and /health "
@@ -147,6 +151,13 @@ caf::error poold_config::parse_all(int argc, char** argv) {
   if (scheduler != "io" && scheduler != "default")
     return bad("poold.scheduler: expected io or default, got \"" + scheduler +
                "\"");
+  if (node_tls) {
+    if (openssl_certificate.empty() || openssl_key.empty() ||
+        (openssl_cafile.empty() && openssl_capath.empty()))
+      return bad("node.tls: needs openssl.certificate, openssl.key and "
+                 "openssl.cafile (or openssl.capath)");
+    load<caf::openssl::manager>();
+  }
   if (shutdown_deadline.count() <= 0)
     return bad("poold.shutdown-deadline: must be positive");
   caf::settings all_pools;

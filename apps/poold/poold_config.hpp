@@ -22,6 +22,9 @@ struct poold_config : app::cli_config {
   std::string node_address = "127.0.0.1";
   /// Port the node listens on (0: any free port, printed at start).
   uint16_t node_port = 4270;
+  /// Speak TLS to other nodes, with mutual certificate checks (needs
+  /// openssl.certificate, openssl.key and openssl.cafile or capath).
+  bool node_tls = false;
   /// Address of the HTTP endpoint (/metrics, /health).
   std::string http_address = "127.0.0.1";
   /// Port of the HTTP endpoint (0: no HTTP endpoint).

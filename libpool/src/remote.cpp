@@ -7,6 +7,8 @@
 #include "caf/actor_system.hpp"
 #include "caf/io/middleman.hpp"
 #include "caf/io/middleman_actor.hpp"
+#include "caf/openssl/manager.hpp"
+#include "caf/openssl/publish.hpp"
 #include "caf/scoped_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
@@ -69,12 +71,13 @@ std::string where(const std::string& host, uint16_t port) {
   return host + ":" + std::to_string(port);
 }
 
-// Connects to the directory of the node at host:port within `timeout`.
-caf::expected<node_actor> connect_directory(caf::scoped_actor& self,
-                                            const std::string& host,
-                                            uint16_t port,
-                                            caf::timespan timeout) {
-  auto mm = self->system().middleman().actor_handle();
+// One connect through the middleman (or its TLS twin) to host:port.
+caf::expected<node_actor> connect_once(caf::scoped_actor& self,
+                                       const std::string& host, uint16_t port,
+                                       caf::timespan timeout) {
+  auto& sys = self->system();
+  auto mm = sys.has_openssl_manager() ? sys.openssl_manager().actor_handle()
+                                      : sys.middleman().actor_handle();
   caf::expected<node_actor> res{caf::error{}};
   self->request(mm, timeout, caf::connect_atom::value, host, port)
     .receive(
@@ -87,12 +90,34 @@ caf::expected<node_actor> connect_directory(caf::scoped_actor& self,
                            "the node at " + where(host, port) +
                              " published no pool directory");
       },
-      [&](caf::error& err) {
-        res = make_error(pool_errc::pool_down,
-                         "cannot reach the pool node at " + where(host, port) +
-                           ": " + describe(err));
-      });
+      [&](caf::error& err) { res = std::move(err); });
   return res;
+}
+
+// Connects to the directory of the node at host:port within `timeout`. A
+// handshake that stalled until CAF's connection timeout is tried again while
+// time is left: over TLS 1.3, CAF 0.17.6's OpenSSL session sometimes leaves
+// the peer's first bytes in OpenSSL's buffer with no readiness event to read
+// them (README, "Using pools from other nodes").
+caf::expected<node_actor> connect_directory(caf::scoped_actor& self,
+                                            const std::string& host,
+                                            uint16_t port,
+                                            caf::timespan timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = deadline - std::chrono::steady_clock::now();
+    auto res = connect_once(self, host, port,
+                            std::chrono::duration_cast<caf::timespan>(left));
+    if (res || res.error().category() == pool_error_category::value)
+      return res;
+    bool stalled = res.error() == caf::sec::connection_timeout;
+    if (!stalled ||
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(100) >=
+          deadline)
+      return make_error(pool_errc::pool_down, "cannot reach the pool node at " +
+                                                where(host, port) + ": " +
+                                                describe(res.error()));
+  }
 }
 
 } // namespace
@@ -102,6 +127,8 @@ void configure_node(caf::actor_system_config& cfg, node_options opts) {
   add_message_types(cfg);
   cfg.set("middleman.heartbeat-interval", opts.heartbeat_interval);
   cfg.set("middleman.connection-timeout", opts.connection_timeout);
+  if (opts.tls)
+    cfg.load<caf::openssl::manager>();
 }
 
 caf::expected<published_pools>
@@ -118,7 +145,9 @@ publish_pools(caf::actor_system& sys, std::map<std::string, pool_actor> pools,
                          caf::actor_cast<caf::strong_actor_ptr>(kv.second));
   }
   auto dir = sys.spawn(directory_impl, std::move(pools));
-  auto res = sys.middleman().publish(dir, port, address.c_str(), true);
+  auto res = sys.has_openssl_manager()
+               ? caf::openssl::publish(dir, port, address.c_str(), true)
+               : sys.middleman().publish(dir, port, address.c_str(), true);
   if (!res) {
     caf::anon_send_exit(dir, caf::exit_reason::user_shutdown);
     return std::move(res.error());

@@ -4,7 +4,8 @@
 // "DOWN <realtime ms> <reason>" and exits. The tests kill it with -9 (its
 // lease must come back) or cut its network (both sides must notice).
 //
-// Usage: lease_holder HOST PORT POOL TAG
+// Usage: lease_holder HOST PORT POOL TAG [CERT KEY CAFILE]
+// (with the last three: TLS between the nodes, this certificate presented)
 
 #include <cstdio>
 #include <string>
@@ -19,8 +20,15 @@
 namespace {
 
 struct holder_config : caf::actor_system_config {
-  holder_config() {
-    pool::configure_node(*this);
+  holder_config(int argc, char** argv) {
+    pool::node_options opts;
+    if (argc == 8) {
+      openssl_certificate = argv[5];
+      openssl_key = argv[6];
+      openssl_cafile = argv[7];
+      opts.tls = true;
+    }
+    pool::configure_node(*this, opts);
     set("scheduler.max-threads", 2);
   }
 };
@@ -28,17 +36,19 @@ struct holder_config : caf::actor_system_config {
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: lease_holder HOST PORT POOL TAG\n");
+  if (argc != 5 && argc != 8) {
+    std::fprintf(stderr,
+                 "usage: lease_holder HOST PORT POOL TAG [CERT KEY CAFILE]\n");
     return 2;
   }
-  holder_config cfg;
+  holder_config cfg{argc, argv};
   caf::actor_system sys{cfg};
   auto p = pool::connect_pool(
     sys, argv[1], static_cast<uint16_t>(std::stoi(argv[2])), argv[3]);
   if (!p) {
     std::printf("ERROR %s\n", pool::describe(p.error()).c_str());
-    return 1;
+    std::fflush(stdout);
+    std::_Exit(1);
   }
   caf::scoped_actor self{sys};
   self->monitor(*p);

@@ -43,6 +43,12 @@ struct node_options {
   /// A peer silent for this long is lost: its actors are reported down with
   /// `remote_link_unreachable` (`middleman.connection-timeout`).
   caf::timespan connection_timeout = std::chrono::seconds(1);
+  /// Speak TLS to other nodes (CAF's OpenSSL module), with mutual
+  /// certificate checks: each side presents `openssl.certificate` (with
+  /// `openssl.key`) and accepts only peers whose certificate `openssl.cafile`
+  /// (or `openssl.capath`) verifies. A TLS node cannot talk to a plain one.
+  /// CAF checks the chain, not the host name.
+  bool tls = false;
 };
 
 /// Prepares `cfg` for a node that serves or uses remote pools: loads CAF's
@@ -51,6 +57,8 @@ struct node_options {
 /// within about `opts.connection_timeout` (CAF's default notices a killed
 /// peer only when its socket closes, and a frozen one never). Command-line
 /// options and configuration files parsed later override the heartbeats.
+/// With `opts.tls`, loads CAF's OpenSSL module too: `publish_pools`,
+/// `connect_pool` and `list_pools` then use TLS.
 void configure_node(caf::actor_system_config& cfg, node_options opts = {});
 
 /// A directory published by `publish_pools`.
