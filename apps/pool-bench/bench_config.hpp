@@ -74,6 +74,11 @@ struct bench_config : app::cli_config {
   double idle_seconds = 0;
   /// Size of the idle pool.
   size_t idle_pool = 16;
+  /// A pool node (poold) "HOST:PORT": the throughput run's pool phases run
+  /// against its pool too, beside the in-process pool (empty: do not).
+  std::string remote;
+  /// The remote pool's name (empty: the node's only pool).
+  std::string remote_pool;
 
   bench_config();
 
