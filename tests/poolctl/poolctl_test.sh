@@ -6,7 +6,8 @@
 # Starts two poold processes on port 0 (port files) with $POOL_TEST_DSN as
 # conninfo: node A serves "orders" and "broken" (a conninfo nothing listens
 # on), node B serves only "solo". Then checks poolctl's commands, output
-# formats and exit codes. Both nodes are always stopped (trap).
+# formats and exit codes. Both nodes are always stopped (trap), and must
+# exit with 0 on SIGTERM.
 set -uo pipefail
 
 POOLD=$1
@@ -16,19 +17,8 @@ if [[ -z ${POOL_TEST_DSN:-} ]]; then
   exit 1
 fi
 
-WORK=$(mktemp -d /tmp/poolctl-test.XXXXXX)
-PIDS=()
-# shellcheck disable=SC2317 # invoked by the trap
-cleanup() {
-  for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=tests/support/poold_node.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/poold_node.sh"
 
 FAILS=0
 fail() {
@@ -40,31 +30,6 @@ ok() { echo "ok: $*"; }
 # A port nothing listens on: bound once, then closed.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-# start_node NAME ARGS...: starts poold, waits (at most 30 s) for its port.
-start_node() {
-  local name=$1
-  shift
-  "$POOLD" --node.port=0 --poold.port-file="$WORK/$name.port" \
-    --poold.shutdown-deadline=2s "$@" >"$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
-  local pid=$! i
-  for ((i = 0; i < 300; ++i)); do
-    [[ -s $WORK/$name.port ]] && break
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "poold $name exited early:" >&2
-      cat "$WORK/$name.log" >&2
-      exit 1
-    fi
-    sleep 0.1
-  done
-  if [[ ! -s $WORK/$name.port ]]; then
-    echo "poold $name wrote no port file within 30 s:" >&2
-    cat "$WORK/$name.log" >&2
-    exit 1
-  fi
-  cat "$WORK/$name.port"
 }
 
 # run ARGS...: runs poolctl; sets OUT, ERR, RC.
@@ -92,12 +57,12 @@ expect() {
 }
 
 DEAD_PORT=$(free_port)
-PORT_A=$(start_node a --pools.orders.conninfo="$POOL_TEST_DSN" \
+start_node a PORT_A --pools.orders.conninfo="$POOL_TEST_DSN" \
   --pools.orders.min-size=1 --pools.orders.max-size=2 \
   --pools.broken.conninfo="host=127.0.0.1 port=$DEAD_PORT connect_timeout=2" \
-  --pools.broken.min-size=1 --pools.broken.max-size=1) || exit 1
-PORT_B=$(start_node b --pools.solo.conninfo="$POOL_TEST_DSN" \
-  --pools.solo.min-size=1 --pools.solo.max-size=3) || exit 1
+  --pools.broken.min-size=1 --pools.broken.max-size=1 || exit 1
+start_node b PORT_B --pools.solo.conninfo="$POOL_TEST_DSN" \
+  --pools.solo.min-size=1 --pools.solo.max-size=3 || exit 1
 A=(--node "127.0.0.1:$PORT_A" --timeout 20s)
 B=(--node "127.0.0.1:$PORT_B" --timeout 20s)
 
@@ -215,13 +180,7 @@ expect 1 '' "^poolctl: cannot reach the pool node at 127.0.0.1:$DEAD_PORT: " \
 ((elapsed <= 15)) || fail "unreachable node: took ${elapsed}s with --timeout 5s"
 
 # -- the nodes stop cleanly ----------------------------------------------------
-for pid in "${PIDS[@]}"; do
-  kill -TERM "$pid"
-  wait "$pid"
-  rc=$?
-  [[ $rc -eq 0 ]] || fail "poold (pid $pid) exited with $rc after SIGTERM"
-done
-PIDS=()
+stop_nodes || fail "a pool node did not stop cleanly"
 
 if ((FAILS > 0)); then
   echo "poolctl test: $FAILS check(s) failed" >&2
