@@ -98,4 +98,19 @@ bench_config::run_list(std::string& error) const {
   return out;
 }
 
+remote_ref bench_config::remote_target(std::string& error) const {
+  remote_ref out;
+  if (remote.empty()) {
+    if (!remote_pool.empty())
+      error = "--remote-pool needs --remote";
+    return out;
+  }
+  error = app::parse_host_port("--remote", remote, out.host, out.port);
+  if (error.empty() && (scale || tpcb || idle))
+    error = "--remote runs with the throughput run only, not with --scale, "
+            "--tpcb or --idle";
+  out.name = remote_pool;
+  return out;
+}
+
 } // namespace bench

@@ -12,6 +12,7 @@
 #include "caf/fwd.hpp"
 
 #include "app_cli.hpp"
+#include "phases.hpp"
 
 namespace bench {
 
@@ -85,6 +86,11 @@ struct bench_config : app::cli_config {
   /// The configurations to run as (clients, pool) pairs, or an error
   /// message in `error`.
   std::vector<std::pair<size_t, size_t>> run_list(std::string& error) const;
+
+  /// The pool of --remote/--remote-pool (host empty: none), or an error
+  /// message in `error` (bad HOST:PORT, --remote-pool without --remote,
+  /// --remote with --scale, --tpcb or --idle).
+  remote_ref remote_target(std::string& error) const;
 };
 
 /// The scheduler settings (shared with pool-demo).

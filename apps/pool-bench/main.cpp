@@ -363,20 +363,9 @@ int main(int argc, char** argv) {
                          "and at most one of --scale, --tpcb, --idle\n");
     return 2;
   }
-  bench::remote_ref remote;
-  if (!cfg.remote.empty()) {
-    auto err =
-      app::parse_host_port("--remote", cfg.remote, remote.host, remote.port);
-    if (err.empty() && (cfg.scale || cfg.tpcb || cfg.idle))
-      err = "--remote runs with the throughput run only, not with --scale, "
-            "--tpcb or --idle";
-    if (!err.empty()) {
-      std::fprintf(stderr, "pool-bench: %s\n", err.c_str());
-      return 2;
-    }
-    remote.name = cfg.remote_pool;
-  } else if (!cfg.remote_pool.empty()) {
-    std::fprintf(stderr, "pool-bench: --remote-pool needs --remote\n");
+  auto remote = cfg.remote_target(error);
+  if (!error.empty()) {
+    std::fprintf(stderr, "pool-bench: %s\n", error.c_str());
     return 2;
   }
   std::vector<std::string> notes;
