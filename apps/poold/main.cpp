@@ -19,6 +19,7 @@
 #include "caf/scoped_actor.hpp"
 #include "caf/send.hpp"
 
+#include "http.hpp"
 #include "pool/error.hpp"
 #include "pool/io_scheduler.hpp"
 #include "pool/pool.hpp"
@@ -28,6 +29,17 @@
 namespace {
 
 using pool_map = std::map<std::string, pool::pool_actor>;
+
+// Writes `port` to `file` (atomically: a reader never sees half of it).
+void write_port_file(const std::string& file, uint16_t port) {
+  if (file.empty())
+    return;
+  {
+    std::ofstream out{file + ".tmp"};
+    out << port << "\n";
+  }
+  std::rename((file + ".tmp").c_str(), file.c_str());
+}
 
 // Asks every pool to shut down within `deadline` and waits for them all.
 void shut_down(caf::actor_system& sys, const pool_map& pools,
@@ -77,12 +89,27 @@ int run(caf::actor_system& sys, poold::poold_config& cfg,
             caf::deep_to_string(caf::get_or(sc, "middleman.connection-timeout",
                                             caf::timespan{0})),
             names);
-  if (!cfg.port_file.empty()) {
-    std::ofstream out{cfg.port_file + ".tmp"};
-    out << pub->port << "\n";
-    out.close();
-    std::rename((cfg.port_file + ".tmp").c_str(), cfg.port_file.c_str());
+  std::unique_ptr<poold::http_server> http;
+  if (!cfg.http_address.empty()) {
+    poold::http_config hc;
+    hc.address = cfg.http_address;
+    hc.port = cfg.http_port;
+    auto started = poold::http_server::start(sys, hc);
+    if (!started) {
+      log->error("HTTP: {}", pool::describe(started.error()));
+      sys.middleman().unpublish(pub->directory, pub->port);
+      shut_down(sys, pools, cfg.shutdown_deadline, *log);
+      caf::anon_send_exit(pub->directory, caf::exit_reason::user_shutdown);
+      return 1;
+    }
+    http = std::move(*started);
+    for (auto& kv : pools)
+      http->add(kv.first, kv.second);
+    log->info("HTTP on {}:{}: /metrics, /health", cfg.http_address,
+              http->port());
+    write_port_file(cfg.http_port_file, http->port());
   }
+  write_port_file(cfg.port_file, pub->port);
   int sig = 0;
   sigwait(&signals, &sig);
   log->info(
@@ -91,6 +118,7 @@ int run(caf::actor_system& sys, poold::poold_config& cfg,
       .count());
   sys.middleman().unpublish(pub->directory, pub->port);
   shut_down(sys, pools, cfg.shutdown_deadline, *log);
+  http.reset();
   caf::anon_send_exit(pub->directory, caf::exit_reason::user_shutdown);
   log->info("stopped");
   return 0;

@@ -100,7 +100,9 @@ poold_config::poold_config() {
     .add(scheduler, "scheduler",
          "io (libpool's io scheduler, the default) or default (CAF's)")
     .add(port_file, "port-file",
-         "write the node's port to this file once it listens");
+         "write the node's port to this file once it listens")
+    .add(http_port_file, "http-port-file",
+         "write the HTTP port to this file once it listens");
   // Two worker threads on a 2-core box that also runs the database: CAF's
   // spinning scheduler would take CPU from it (CAF-0.17-NOTES.md §12).
   set_default("scheduler.max-threads", 2);

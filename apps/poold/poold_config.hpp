@@ -27,8 +27,9 @@ struct poold_config : app::cli_config {
   bool node_tls = false;
   /// Address of the HTTP endpoint (/metrics, /health).
   std::string http_address = "127.0.0.1";
-  /// Port of the HTTP endpoint (0: no HTTP endpoint).
-  uint16_t http_port = 0;
+  /// Port of the HTTP endpoint (0: any free port, see `http_port_file`).
+  /// An empty `http_address` turns the endpoint off.
+  uint16_t http_port = 9187;
   /// spdlog level: trace, debug, info, warn, error, critical, off.
   std::string log_level = "info";
   /// Time that running work gets to finish at SIGINT/SIGTERM.
@@ -37,6 +38,8 @@ struct poold_config : app::cli_config {
   std::string scheduler = "io";
   /// Write the node's port to this file once it listens ("" = do not).
   std::string port_file;
+  /// Write the HTTP endpoint's port to this file once it listens.
+  std::string http_port_file;
 
   poold_config();
 

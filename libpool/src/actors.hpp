@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "caf/actor.hpp"
 #include "caf/atom.hpp"
@@ -77,6 +78,9 @@ using connecting_atom = caf::atom_constant<caf::atom("connecting")>;
 using connfail_atom = caf::atom_constant<caf::atom("connfail")>;
 /// Supervisor → manager: close this connection when it is free (lifetime).
 using retire_atom = caf::atom_constant<caf::atom("retire")>;
+/// Worker → manager: a statement failed with an error of this SQLSTATE
+/// class (two characters), for `pool_stats::errors_by_class`.
+using failed_atom = caf::atom_constant<caf::atom("failed")>;
 /// Supervisor → breaker: may I open a connection now?
 using permit_atom = caf::atom_constant<caf::atom("permit")>;
 /// Supervisor → breaker: a connect attempt ended (error, or none = success).
@@ -106,7 +110,8 @@ using manager_actor = pool_actor::extend<
   caf::reacts_to<connecting_atom, uint32_t, uint64_t>,
   caf::reacts_to<connfail_atom, caf::error>,
   caf::reacts_to<retire_atom, uint32_t>, caf::reacts_to<breaker_event>,
-  caf::reacts_to<tick_atom>, caf::reacts_to<close_atom>>;
+  caf::reacts_to<failed_atom, std::string>, caf::reacts_to<tick_atom>,
+  caf::reacts_to<close_atom>>;
 
 /// The circuit breaker: counts consecutive connect failures and gates
 /// connect attempts; publishes every transition as a `breaker_event`.

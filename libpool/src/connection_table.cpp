@@ -66,6 +66,7 @@ bool connection_table::add(uint32_t id, worker_actor worker, uint32_t capacity,
   e.credit = capacity;
   e.idle_since = now;
   e.last_checked = now;
+  e.opened_at = now;
   demand_ += weight(e);
   return true;
 }
@@ -251,7 +252,7 @@ bool connection_table::retire(uint32_t id) {
   return true;
 }
 
-bool connection_table::close(uint32_t id) {
+bool connection_table::close(uint32_t id, close_reason why) {
   auto e = get(id);
   if (!e || e->state == conn_state::closing)
     return false;
@@ -259,6 +260,7 @@ bool connection_table::close(uint32_t id) {
   if (e->state == conn_state::idle)
     leave_idle(id);
   e->state = conn_state::closing;
+  e->close_why = why;
   e->credit = 0;
   ++closing_;
   update_credit(id, *e);

@@ -67,6 +67,10 @@ class connection_table {
     caf::timespan last_checked{0};
     /// Whether it is to be closed when free (max_lifetime).
     bool retiring = false;
+    /// When it was added (connected).
+    caf::timespan opened_at{0};
+    /// Why it is closing (valid in state closing).
+    close_reason close_why = close_reason::other;
   };
 
   /// No connection.
@@ -158,9 +162,9 @@ class connection_table {
   /// it any more.
   bool retire(uint32_t id);
 
-  /// Marks the connection closing (from any state but closing): it leaves
-  /// the idle stack; its worker is told to close.
-  bool close(uint32_t id);
+  /// Marks the connection closing (from any state but closing), for reason
+  /// `why`: it leaves the idle stack; its worker is told to close.
+  bool close(uint32_t id, close_reason why = close_reason::other);
 
   /// Whether every invariant holds; else `why` says which broke. Invariants:
   /// idle ⇔ in the idle stack (once); credit ≤ capacity; idle ⇒ all credit;

@@ -32,6 +32,10 @@ void on_breaker_event(manager_ptr self, const breaker_event& ev) {
   else
     log(self).info("circuit breaker {} -> {}: {}", to_string(ev.previous),
                    to_string(ev.state), ev.reason);
+  if (ev.state == breaker_state::half_open)
+    ++st.counters.breaker_half_opened;
+  else if (ev.state == breaker_state::closed)
+    ++st.counters.breaker_closed;
   if (ev.state != breaker_state::open)
     return;
   ++st.counters.breaker_opened;
@@ -62,7 +66,7 @@ void start_shutdown(manager_ptr self, caf::timespan deadline) {
   fail_waiters(self, shutting_down_error());
   auto idle = st.conns.idle();
   for (auto id : idle)
-    close_slot(self, id);
+    close_slot(self, id, close_reason::shutdown);
   self->send(st.supervisor, close_atom::value);
   self->delayed_send(self, std::max(deadline, caf::timespan{0}),
                      close_atom::value);
@@ -252,11 +256,14 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
         return;
       if (st.conns.find(id)->state == conn_state::idle) {
         ++st.counters.connections_recycled;
-        close_slot(self, id);
+        close_slot(self, id, close_reason::lifetime);
         update_want(self);
       }
     },
     [=](const breaker_event& ev) { on_breaker_event(self, ev); },
+    [=](failed_atom, std::string& sqlstate_class) {
+      ++self->state.counters.errors_by_class[sqlstate_class];
+    },
     [=](tick_atom) {
       housekeeping(self);
       if (!self->state.counters.shutting_down)
@@ -266,8 +273,8 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
     [=](close_atom) {
       // The shutdown deadline: close what is still leased or busy.
       auto& st = self->state;
-      for (auto id : st.conns.ids())
-        close_slot(self, id); // skips those closing already
+      for (auto id : st.conns.ids()) // skips those closing already
+        close_slot(self, id, close_reason::shutdown);
     },
   };
 }

@@ -12,6 +12,7 @@
 #include "connection_table.hpp"
 #include "lease_table.hpp"
 #include "load_shedder.hpp"
+#include "query_timer.hpp"
 #include "waiter_queue.hpp"
 
 namespace pool {
@@ -59,6 +60,8 @@ struct manager_state {
   /// Counters, the breaker state and the overload flag (the gauges are
   /// computed from `conns` on demand).
   pool_stats counters;
+  /// Start times of the pooled operations in flight (for `query_time`).
+  query_timer query_times;
   /// Promises of shutdown requests, answered when every connection closed.
   std::vector<caf::response_promise> shutdown_rps;
 };

@@ -44,7 +44,7 @@ void check_idle_connections(manager_ptr self) {
   }
   for (auto id : to_close) {
     ++st.counters.connections_recycled;
-    close_slot(self, id);
+    close_slot(self, id, close_reason::idle_timeout);
   }
   for (auto id : to_check)
     validate(self, id); // it leaves the idle stack while pinged

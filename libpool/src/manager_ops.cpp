@@ -62,9 +62,13 @@ void note_wait(manager_ptr self, caf::timespan wait) {
 void assign(manager_ptr self, uint32_t id, waiter& w) {
   auto& st = self->state;
   auto& e = *st.conns.find(id);
-  auto wait = now(self) - w.since;
+  auto t = now(self);
+  auto wait = t - w.since;
   ++st.counters.acquired;
   st.counters.wait_time_total += wait;
+  st.counters.acquire_wait.observe(wait);
+  if (w.kind != waiter::acquire)
+    st.query_times.start(id, t);
   note_wait(self, wait);
   switch (w.kind) {
   case waiter::query:
@@ -294,10 +298,10 @@ void update_want(manager_ptr self) {
   }
 }
 
-void close_slot(manager_ptr self, uint32_t id) {
+void close_slot(manager_ptr self, uint32_t id, close_reason why) {
   auto& st = self->state;
   auto e = st.conns.find(id);
-  if (!e || !st.conns.close(id))
+  if (!e || !st.conns.close(id, why))
     return; // closing already
   self->send(e->worker, close_atom::value);
 }
@@ -320,6 +324,7 @@ void dispatch(manager_ptr self) {
 
 void on_done(manager_ptr self, uint32_t id, uint32_t n) {
   auto& st = self->state;
+  st.query_times.finish(id, n, now(self), st.counters.query_time);
   bool freed = false;
   if (!st.conns.give_back(id, n, freed)) {
     // Closing (its done crossed the close), or a bug.
@@ -341,7 +346,9 @@ void on_free(manager_ptr self, uint32_t id) {
   if (st.counters.shutting_down || e.retiring) {
     if (!st.counters.shutting_down)
       ++st.counters.connections_recycled;
-    close_slot(self, id);
+    close_slot(self, id,
+               st.counters.shutting_down ? close_reason::shutdown
+                                         : close_reason::lifetime);
     update_want(self);
     return;
   }
@@ -389,7 +396,7 @@ void on_validated(manager_ptr self, uint32_t id, bool ok) {
   ++st.counters.health_check_failures;
   log(self).warn("connection {} failed its health check; replacing it", id);
   st.waiters.unpark(id); // its waiter keeps its place in the queue
-  close_slot(self, id);
+  close_slot(self, id, close_reason::health_check);
   dispatch(self);
 }
 
@@ -443,6 +450,11 @@ void on_worker_down(manager_ptr self, uint32_t id, const caf::error& reason) {
   if (!e)
     return;
   ++st.counters.connections_closed;
+  auto why =
+    e->state == conn_state::closing ? e->close_why : close_reason::lost;
+  ++st.counters.connections_closed_by[static_cast<size_t>(why)];
+  st.counters.connection_lifetime.observe(now(self) - e->opened_at);
+  st.query_times.forget(id);
   if (e->state != conn_state::closing && reason && !st.counters.shutting_down)
     log(self).warn("connection {} lost: {}", id, describe(reason));
   if (auto ended = st.leases.close_conn(id); ended && ended->last_of_holder)

@@ -63,9 +63,10 @@ void on_free(manager_ptr self, uint32_t id);
 /// its credit back, the connection is free.
 void on_done(manager_ptr self, uint32_t id, uint32_t n);
 
-/// Tells the connection's worker to close; it is gone once its down message
-/// arrives.
-void close_slot(manager_ptr self, uint32_t id);
+/// Tells the connection's worker to close (counted under `why` once it is
+/// gone); it is gone once its down message arrives.
+void close_slot(manager_ptr self, uint32_t id,
+                close_reason why = close_reason::other);
 
 /// Pings the connection `id`; on success it goes to the waiter parked on it
 /// (or back to the idle set), on failure it is closed and that waiter goes

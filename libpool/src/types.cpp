@@ -24,6 +24,70 @@ std::string to_string(breaker_state x) {
   return "unknown";
 }
 
+std::string to_string(close_reason x) {
+  switch (x) {
+  case close_reason::lifetime:
+    return "lifetime";
+  case close_reason::idle_timeout:
+    return "idle_timeout";
+  case close_reason::health_check:
+    return "health_check";
+  case close_reason::lost:
+    return "lost";
+  case close_reason::reset:
+    return "reset";
+  case close_reason::shrink:
+    return "shrink";
+  case close_reason::shutdown:
+    return "shutdown";
+  case close_reason::other:
+    return "other";
+  }
+  return "unknown";
+}
+
+uint64_t duration_histogram::cumulative(size_t i) const {
+  uint64_t result = 0;
+  for (size_t j = 0; j <= i && j < counts.size(); ++j)
+    result += counts[j];
+  return result;
+}
+
+const std::vector<caf::timespan>& duration_histogram::latency_bounds() {
+  using namespace std::chrono;
+  static const std::vector<caf::timespan> bounds{
+    microseconds(50),  microseconds(100), microseconds(250),
+    microseconds(500), milliseconds(1),   microseconds(2500),
+    milliseconds(5),   milliseconds(10),  milliseconds(25),
+    milliseconds(50),  milliseconds(100), milliseconds(250),
+    milliseconds(500), seconds(1),        milliseconds(2500),
+    seconds(5),        seconds(10)};
+  return bounds;
+}
+
+const std::vector<caf::timespan>& duration_histogram::lifetime_bounds() {
+  using namespace std::chrono;
+  static const std::vector<caf::timespan> bounds{
+    seconds(1),  seconds(5), seconds(30), minutes(1), minutes(5), minutes(15),
+    minutes(30), hours(1),   hours(2),    hours(6),   hours(12),  hours(24)};
+  return bounds;
+}
+
+namespace {
+
+std::string format_ms(caf::timespan d) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3fms",
+                std::chrono::duration<double, std::milli>(d).count());
+  return buf;
+}
+
+std::string summary(const duration_histogram& h) {
+  return "count:" + std::to_string(h.count) + ",sum:" + format_ms(h.sum);
+}
+
+} // namespace
+
 std::string to_string(const pool_stats& x) {
   std::string out;
   auto add = [&](const char* label, const std::string& value) {
@@ -34,10 +98,6 @@ std::string to_string(const pool_stats& x) {
     out += value;
   };
   auto flag = [](bool b) { return std::string{b ? "true" : "false"}; };
-  auto wait_ms =
-    std::chrono::duration<double, std::milli>(x.wait_time_total).count();
-  char wait[32];
-  std::snprintf(wait, sizeof(wait), "%.3fms", wait_ms);
   add("total", std::to_string(x.total));
   add("idle", std::to_string(x.idle));
   add("leased", std::to_string(x.leased));
@@ -52,7 +112,7 @@ std::string to_string(const pool_stats& x) {
   add("connections_closed", std::to_string(x.connections_closed));
   add("connect_failures", std::to_string(x.connect_failures));
   add("leases_reclaimed", std::to_string(x.leases_reclaimed));
-  add("wait_time_total", wait);
+  add("wait_time_total", format_ms(x.wait_time_total));
   add("shutting_down", flag(x.shutting_down));
   add("shed", std::to_string(x.shed));
   add("overloaded", flag(x.overloaded));
@@ -64,6 +124,26 @@ std::string to_string(const pool_stats& x) {
   add("breaker", to_string(x.breaker));
   add("breaker_opened", std::to_string(x.breaker_opened));
   add("last_connect_error", '"' + x.last_connect_error + '"');
+  std::string closed;
+  for (size_t i = 0; i < close_reason_count; ++i) {
+    if (i > 0)
+      closed += ',';
+    closed += to_string(static_cast<close_reason>(i)) + ':' +
+              std::to_string(x.connections_closed_by[i]);
+  }
+  add("closed_by", closed);
+  std::string errors;
+  for (auto& kvp : x.errors_by_class) {
+    if (!errors.empty())
+      errors += ',';
+    errors += kvp.first + ':' + std::to_string(kvp.second);
+  }
+  add("errors_by_class", errors);
+  add("breaker_half_opened", std::to_string(x.breaker_half_opened));
+  add("breaker_closed", std::to_string(x.breaker_closed));
+  add("acquire_wait", summary(x.acquire_wait));
+  add("query_time", summary(x.query_time));
+  add("connection_lifetime", summary(x.connection_lifetime));
   return out;
 }
 

@@ -31,6 +31,16 @@ caf::timespan recheck_interval(const pool_config& cfg) {
   return std::clamp<caf::timespan>(base, milliseconds(1), seconds(1));
 }
 
+void note_failure(worker_ptr self, const worker_op& op, const caf::error& err) {
+  if (op.kind == worker_op::ping || op.kind == worker_op::unlease)
+    return;
+  auto state = sqlstate(err);
+  if (state.size() < 2)
+    return;
+  state.resize(2);
+  self->send(self->state.manager, failed_atom::value, std::move(state));
+}
+
 // A tick armed for later than one armed since fires anyway; `on_tick`
 // ignores it.
 void arm_tick(worker_ptr self, caf::timespan at) {

@@ -5,6 +5,7 @@
 // in the worker actor.
 
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "caf/typed_event_based_actor.hpp"
@@ -27,12 +28,18 @@ void arm_tick(worker_ptr self, caf::timespan at);
 /// past its deadline that is not running on the server yet.
 caf::timespan recheck_interval(const pool_config& cfg);
 
+/// Tells the manager the SQLSTATE class of `err` if `op` is a statement (a
+/// pooled query or transaction, or a query on a lease) and `err` carries one.
+void note_failure(worker_ptr self, const worker_op& op, const caf::error& err);
+
 /// Answers `op`'s promise with `x` unless it was answered.
 template <class T>
 void answer(worker_ptr self, worker_op& op, T&& x) {
   if (op.answered || !op.rp.pending())
     return;
   op.answered = true;
+  if constexpr (std::is_same<std::decay_t<T>, caf::error>::value)
+    note_failure(self, op, x);
   reply::deliver(self, op.rp, std::forward<T>(x));
 }
 

@@ -46,6 +46,7 @@ std::string poold_node::start(const std::vector<std::string>& extra) {
   {
     std::ofstream out{config_file()};
     out << "[node]\nport=0\n"
+        << "[http]\nport=0\n"
         << "[log]\nlevel=\"debug\"\n"
         << "[poold]\nshutdown-deadline=5s\nport-file=" << quoted(dir_ + "/port")
         << "\n"

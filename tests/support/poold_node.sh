@@ -29,7 +29,7 @@ trap _nodes_cleanup EXIT
 start_node() {
   local name=$1 var=$2
   shift 2
-  "$POOLD" --node.port=0 --poold.port-file="$WORK/$name.port" \
+  "$POOLD" --node.port=0 --poold.port-file="$WORK/$name.port" --http.port=0 \
     --poold.shutdown-deadline=2s "$@" >"$WORK/$name.log" 2>&1 &
   local pid=$! i
   NODE_PIDS+=("$pid")

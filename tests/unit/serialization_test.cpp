@@ -52,7 +52,7 @@ struct diff {
 CAF_TEST_FIXTURE_SCOPE(serialization_tests, fixture)
 
 CAF_TEST(every field of pool_stats survives) {
-  static_assert(sizeof(pool_stats) == 208,
+  static_assert(sizeof(pool_stats) == 528,
                 "pool_stats changed: set and compare the new field here and "
                 "add it to inspect");
   pool_stats st;
@@ -61,7 +61,9 @@ CAF_TEST(every field of pool_stats survives) {
          connect_failures, leases_reclaimed, wait_time_total, shutting_down,
          shed, overloaded, leaks, leases_timed_out, health_check_failures,
          connections_recycled, pipelined, breaker, breaker_opened,
-         last_connect_error] = st;
+         last_connect_error, connections_closed_by, errors_by_class,
+         breaker_half_opened, breaker_closed, acquire_wait, query_time,
+         connection_lifetime] = st;
   total = 1;
   idle = 2;
   leased = 3;
@@ -88,13 +90,24 @@ CAF_TEST(every field of pool_stats survives) {
   breaker = breaker_state::half_open;
   breaker_opened = 114;
   last_connect_error = "connect_failed: refused";
+  connections_closed_by = {1, 2, 3, 4, 5, 6, 7, 8};
+  errors_by_class = {{"23", 115}, {"40", 116}};
+  breaker_half_opened = 117;
+  breaker_closed = 118;
+  acquire_wait.observe(std::chrono::microseconds(70));
+  query_time.observe(std::chrono::seconds(20));
+  query_time.observe(std::chrono::milliseconds(3));
+  connection_lifetime.observe(std::chrono::minutes(2));
   auto copy = round_trip(sys, st);
   auto& [total2, idle2, leased2, busy2, connecting2, cleaning2, waiting2,
          acquired2, acquire_timeouts2, rejected2, connections_created2,
          connections_closed2, connect_failures2, leases_reclaimed2,
          wait_time_total2, shutting_down2, shed2, overloaded2, leaks2,
          leases_timed_out2, health_check_failures2, connections_recycled2,
-         pipelined2, breaker2, breaker_opened2, last_connect_error2] = copy;
+         pipelined2, breaker2, breaker_opened2, last_connect_error2,
+         connections_closed_by2, errors_by_class2, breaker_half_opened2,
+         breaker_closed2, acquire_wait2, query_time2, connection_lifetime2] =
+    copy;
   diff d;
   d("total", total, total2);
   d("idle", idle, idle2);
@@ -122,13 +135,21 @@ CAF_TEST(every field of pool_stats survives) {
   d("breaker", breaker, breaker2);
   d("breaker_opened", breaker_opened, breaker_opened2);
   d("last_connect_error", last_connect_error, last_connect_error2);
+  d("connections_closed_by", connections_closed_by, connections_closed_by2);
+  d("errors_by_class", errors_by_class, errors_by_class2);
+  d("breaker_half_opened", breaker_half_opened, breaker_half_opened2);
+  d("breaker_closed", breaker_closed, breaker_closed2);
+  d("acquire_wait", acquire_wait, acquire_wait2);
+  d("query_time", query_time, query_time2);
+  d("connection_lifetime", connection_lifetime, connection_lifetime2);
   CAF_CHECK_EQUAL(d.n, 0);
   // The values set are not the defaults: a field left out of `inspect`
   // would come back different.
   diff from_default;
   pool_stats def;
   auto& [t0, i0, l0, b0, c0, cl0, w0, a0, at0, r0, cc0, ccl0, cf0, lr0, wt0,
-         sd0, sh0, o0, lk0, lt0, hf0, cr0, p0, br0, bo0, le0] = def;
+         sd0, sh0, o0, lk0, lt0, hf0, cr0, p0, br0, bo0, le0, cb0, ec0, bh0,
+         bc0, aw0, qt0, cl0t] = def;
   from_default("total", total, t0);
   from_default("idle", idle, i0);
   from_default("leased", leased, l0);
@@ -155,7 +176,14 @@ CAF_TEST(every field of pool_stats survives) {
   from_default("breaker", breaker, br0);
   from_default("breaker_opened", breaker_opened, bo0);
   from_default("last_connect_error", last_connect_error, le0);
-  CAF_CHECK_EQUAL(from_default.n, 26);
+  from_default("connections_closed_by", connections_closed_by, cb0);
+  from_default("errors_by_class", errors_by_class, ec0);
+  from_default("breaker_half_opened", breaker_half_opened, bh0);
+  from_default("breaker_closed", breaker_closed, bc0);
+  from_default("acquire_wait", acquire_wait, aw0);
+  from_default("query_time", query_time, qt0);
+  from_default("connection_lifetime", connection_lifetime, cl0t);
+  CAF_CHECK_EQUAL(from_default.n, 33);
 }
 
 // to_string(pool_stats) labels every field with its value; the structured
@@ -167,7 +195,9 @@ CAF_TEST(pool_stats prints every field labelled) {
          connect_failures, leases_reclaimed, wait_time_total, shutting_down,
          shed, overloaded, leaks, leases_timed_out, health_check_failures,
          connections_recycled, pipelined, breaker, breaker_opened,
-         last_connect_error] = st;
+         last_connect_error, connections_closed_by, errors_by_class,
+         breaker_half_opened, breaker_closed, acquire_wait, query_time,
+         connection_lifetime] = st;
   total = 1;
   idle = 2;
   leased = 3;
@@ -194,6 +224,14 @@ CAF_TEST(pool_stats prints every field labelled) {
   breaker = breaker_state::half_open;
   breaker_opened = 114;
   last_connect_error = "connect_failed: refused";
+  connections_closed_by = {1, 2, 3, 4, 5, 6, 7, 8};
+  errors_by_class = {{"23", 115}, {"40", 116}};
+  breaker_half_opened = 117;
+  breaker_closed = 118;
+  acquire_wait.observe(std::chrono::microseconds(70));
+  query_time.observe(std::chrono::seconds(20));
+  query_time.observe(std::chrono::milliseconds(3));
+  connection_lifetime.observe(std::chrono::minutes(2));
   auto text = to_string(st);
   CAF_MESSAGE(text);
   const char* expected[] = {"total=1",
@@ -221,8 +259,17 @@ CAF_TEST(pool_stats prints every field labelled) {
                             "pipelined=113",
                             "breaker=half_open",
                             "breaker_opened=114",
-                            "last_connect_error=\"connect_failed: refused\""};
-  CAF_CHECK_EQUAL(std::size(expected), 26u);
+                            "last_connect_error=\"connect_failed: refused\"",
+                            "closed_by=lifetime:1,idle_timeout:2,"
+                            "health_check:3,lost:4,reset:5,shrink:6,"
+                            "shutdown:7,other:8",
+                            "errors_by_class=23:115,40:116",
+                            "breaker_half_opened=117",
+                            "breaker_closed=118",
+                            "acquire_wait=count:1,sum:0.070ms",
+                            "query_time=count:2,sum:20003.000ms",
+                            "connection_lifetime=count:1,sum:120000.000ms"};
+  CAF_CHECK_EQUAL(std::size(expected), 33u);
   for (auto x : expected) {
     // Preceded by the start or a space, so "total=" does not match inside
     // "wait_time_total=".

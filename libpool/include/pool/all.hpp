@@ -5,6 +5,7 @@
 #include "pool/client.hpp"
 #include "pool/config.hpp"
 #include "pool/error.hpp"
+#include "pool/health.hpp"
 #include "pool/io_scheduler.hpp"
 #include "pool/pool.hpp"
 #include "pool/protocol.hpp"

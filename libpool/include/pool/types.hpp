@@ -1,9 +1,12 @@
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <iosfwd>
+#include <map>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -147,6 +150,97 @@ typename Inspector::result_type inspect(Inspector& f, breaker_event& x) {
            x.reason);
 }
 
+/// Why the pool closed a connection (`pool_stats::connections_closed_by`).
+enum class close_reason : uint8_t {
+  /// It reached `max_lifetime` (recycled).
+  lifetime,
+  /// It stayed idle for `idle_timeout` above `min_size`.
+  idle_timeout,
+  /// It failed a health check or a validation before use.
+  health_check,
+  /// It broke: the server closed it, the network failed, its cleanup after a
+  /// lease failed, or its worker died.
+  lost,
+  /// An operator reset recycled it.
+  reset,
+  /// The pool shrank (resize below its size).
+  shrink,
+  /// The pool shut down.
+  shutdown,
+  /// Any other reason.
+  other,
+};
+
+/// The number of `close_reason` values.
+constexpr size_t close_reason_count = 8;
+
+/// Returns "lifetime", "idle_timeout", "health_check", "lost", "reset",
+/// "shrink", "shutdown" or "other".
+std::string to_string(close_reason x);
+
+/// A histogram of durations with fixed bucket bounds, the shape a Prometheus
+/// histogram needs. Recording costs a few comparisons and three adds, no
+/// allocation.
+struct duration_histogram {
+  /// The buckets' upper bounds (inclusive), ascending; a last bucket above
+  /// every bound (+Inf) is implicit.
+  std::vector<caf::timespan> bounds;
+  /// Observations per bucket, not cumulative: `counts[i]` counts those in
+  /// (bounds[i-1], bounds[i]]; `counts[bounds.size()]` those above every
+  /// bound. Always `bounds.size() + 1` entries when built by the pool.
+  std::vector<uint64_t> counts;
+  /// Observations in all.
+  uint64_t count = 0;
+  /// The sum of all observations.
+  caf::timespan sum{0};
+
+  /// One bucket (+Inf) and nothing else.
+  duration_histogram() : counts(1, 0) {}
+
+  /// Empty buckets with the upper bounds `xs` (ascending).
+  explicit duration_histogram(std::vector<caf::timespan> xs)
+    : bounds(std::move(xs)), counts(bounds.size() + 1, 0) {}
+
+  /// Counts `x` in its bucket and in `count` and `sum`.
+  void observe(caf::timespan x) {
+    auto i = static_cast<size_t>(
+      std::lower_bound(bounds.begin(), bounds.end(), x) - bounds.begin());
+    if (i < counts.size())
+      ++counts[i];
+    ++count;
+    sum += x;
+  }
+
+  /// Observations up to and including `bounds[i]` (with `i ==
+  /// bounds.size()`: all of them), as Prometheus' cumulative `le` buckets.
+  uint64_t cumulative(size_t i) const;
+
+  /// Bounds for waits and query times: 50 µs to 10 s.
+  static const std::vector<caf::timespan>& latency_bounds();
+
+  /// Bounds for connection lifetimes: 1 s to 24 h.
+  static const std::vector<caf::timespan>& lifetime_bounds();
+};
+
+/// Whether `x` and `y` have the same bounds, counts and sum.
+inline bool operator==(const duration_histogram& x,
+                       const duration_histogram& y) {
+  return x.bounds == y.bounds && x.counts == y.counts && x.count == y.count &&
+         x.sum == y.sum;
+}
+
+/// Whether `x` and `y` differ.
+inline bool operator!=(const duration_histogram& x,
+                       const duration_histogram& y) {
+  return !(x == y);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, duration_histogram& x) {
+  return f(caf::meta::type_name("pool::duration_histogram"), x.bounds, x.counts,
+           x.count, x.sum);
+}
+
 /// A snapshot of the pool's state and counters.
 struct pool_stats {
   /// Connections that exist: idle + leased + busy + connecting + cleaning.
@@ -202,12 +296,36 @@ struct pool_stats {
   uint64_t breaker_opened = 0;
   /// The most recent connect error ("" if none since the last success).
   std::string last_connect_error;
+  /// Connections closed, by reason (indexed by `close_reason`); they add up
+  /// to `connections_closed`.
+  std::array<uint64_t, close_reason_count> connections_closed_by{};
+  /// Failed statements (pooled queries, transactions, queries on a lease)
+  /// answered with an error that carries a SQLSTATE, by its class (the first
+  /// two characters, e.g. "23" for a unique violation 23505).
+  std::map<std::string, uint64_t> errors_by_class;
+  /// How often the circuit breaker went to half_open, and to closed.
+  uint64_t breaker_half_opened = 0;
+  uint64_t breaker_closed = 0;
+  /// How long requests waited for a connection (each request that got one).
+  duration_histogram acquire_wait{duration_histogram::latency_bounds()};
+  /// How long pooled queries and transactions held their connection, from
+  /// the manager handing them out to the worker giving it back.
+  duration_histogram query_time{duration_histogram::latency_bounds()};
+  /// How long connections lived, from connected to closed.
+  duration_histogram connection_lifetime{duration_histogram::lifetime_bounds()};
+
+  /// Returns the count for `why` in `connections_closed_by`.
+  uint64_t closed_by(close_reason why) const {
+    return connections_closed_by[static_cast<size_t>(why)];
+  }
 };
 
 /// Returns every field of `x`, labelled, on one line, e.g. "total=4 idle=4
 /// leased=0 ... wait_time_total=1.250ms ... breaker=closed ...
-/// last_connect_error=\"\"" (durations in milliseconds, booleans as
-/// true/false, the last connect error in double quotes).
+/// last_connect_error=\"\" closed_by=lifetime:0,idle_timeout:1,...
+/// errors_by_class=23:2,40:1 ... acquire_wait=count:5,sum:1.250ms ..."
+/// (durations in milliseconds, booleans as true/false, the last connect
+/// error in double quotes; histograms as count and sum, without buckets).
 std::string to_string(const pool_stats& x);
 
 /// Writes `to_string(x)` to `out`.
@@ -221,7 +339,10 @@ typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
            x.connections_closed, x.connect_failures, x.leases_reclaimed,
            x.wait_time_total, x.shutting_down, x.shed, x.overloaded, x.leaks,
            x.leases_timed_out, x.health_check_failures, x.connections_recycled,
-           x.pipelined, x.breaker, x.breaker_opened, x.last_connect_error);
+           x.pipelined, x.breaker, x.breaker_opened, x.last_connect_error,
+           x.connections_closed_by, x.errors_by_class, x.breaker_half_opened,
+           x.breaker_closed, x.acquire_wait, x.query_time,
+           x.connection_lifetime);
 }
 
 } // namespace pool

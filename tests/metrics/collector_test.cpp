@@ -1,0 +1,125 @@
+#define CAF_SUITE metrics_collector
+#include "caf/test/unit_test.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include <unistd.h>
+
+#include <prometheus/text_serializer.h>
+
+#include "pool/metrics.hpp"
+
+#include "live.hpp"
+
+using namespace metrics_test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Runs `promtool check metrics` on `text`; returns its exit code and puts
+// what it printed into `out`. Fails the test if PROMTOOL is not set.
+int promtool_check(const std::string& text, std::string& out) {
+  const char* promtool = std::getenv("PROMTOOL");
+  if (promtool == nullptr || *promtool == '\0')
+    CAF_FAIL("PROMTOOL is not set (CMake did not find promtool; install the "
+             "prometheus package)");
+  auto file = "/tmp/libpool_metrics_" + std::to_string(::getpid()) + ".prom";
+  std::ofstream{file} << text;
+  auto cmd = std::string{promtool} + " check metrics < " + file + " 2>&1";
+  auto* pipe = ::popen(cmd.c_str(), "r");
+  if (pipe == nullptr)
+    CAF_FAIL("cannot run " << cmd);
+  char buf[512];
+  while (auto n = std::fread(buf, 1, sizeof(buf), pipe))
+    out.append(buf, n);
+  auto rc = ::pclose(pipe);
+  std::remove(file.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+bool contains(const std::string& text, const std::string& what) {
+  return text.find(what) != std::string::npos;
+}
+
+} // namespace
+
+// Two live pools, some queries and a failing one: the collector's families,
+// in Prometheus' text format, pass `promtool check metrics` and carry both
+// pool labels, the histogram buckets and the SQLSTATE class.
+CAF_TEST(collector output passes promtool) {
+  pool_test::live_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  auto dsn = test_dsn();
+  auto orders = spawn(sys, "orders", dsn);
+  auto reports = spawn(sys, "reports", dsn);
+  for (int i = 0; i < 5; ++i)
+    CAF_CHECK(run(self, orders, "SELECT " + std::to_string(i)));
+  CAF_CHECK(run(self, reports, "SELECT 1"));
+  auto failed = run(self, reports, "SELECT 1/0"); // 22012
+  CAF_REQUIRE(!failed);
+  CAF_CHECK_EQUAL(pool::sqlstate(failed.error()), "22012");
+  pool::pool_collector collector{sys};
+  CAF_CHECK(!collector.add("orders", orders));
+  CAF_CHECK(!collector.add("reports", reports));
+  // Bad input is refused with a clear error.
+  auto err = collector.add("", orders);
+  CAF_CHECK(pool::is(err, pool::pool_errc::invalid_request));
+  err = collector.add("nobody", pool::pool_actor{});
+  CAF_CHECK(pool::is(err, pool::pool_errc::invalid_request));
+  std::vector<std::string> names{"orders", "reports"};
+  CAF_CHECK_EQUAL(collector.names(), names);
+  // The failure reaches the manager as a message of its own: wait for it.
+  auto [st, seen] = pool_test::wait_for_stats(
+    self, reports, 5s,
+    [](const pool::pool_stats& s) { return s.errors_by_class.count("22"); },
+    10000ms);
+  CAF_CHECK(seen);
+  auto text = prometheus::TextSerializer{}.Serialize(collector.Collect());
+  CAF_MESSAGE("scrape:\n" << text);
+  std::string out;
+  auto rc = promtool_check(text, out);
+  CAF_MESSAGE("promtool: rc " << rc << ": " << out);
+  CAF_CHECK_EQUAL(rc, 0);
+  CAF_CHECK_EQUAL(out, "");
+  CAF_CHECK(contains(text, "libpool_pool_up{pool=\"orders\"} 1"));
+  CAF_CHECK(contains(text, "libpool_pool_up{pool=\"reports\"} 1"));
+  CAF_CHECK(contains(text, "libpool_acquired_total{pool=\"orders\"} 5"));
+  CAF_CHECK(contains(text, "libpool_query_errors_total{pool=\"reports\","
+                           "class=\"22\"} 1"));
+  CAF_CHECK(contains(text, "libpool_query_duration_seconds_bucket{pool="
+                           "\"orders\",le=\"0.001\"}"));
+  CAF_CHECK(contains(text, "libpool_query_duration_seconds_bucket{pool="
+                           "\"orders\",le=\"+Inf\"} 5"));
+  CAF_CHECK(contains(text, "libpool_query_duration_seconds_count{pool="
+                           "\"orders\"} 5"));
+  CAF_CHECK(contains(text, "libpool_acquire_wait_seconds_bucket{pool="
+                           "\"reports\",le=\"+Inf\"} 2"));
+  CAF_CHECK(contains(text, "libpool_connections{pool=\"orders\",state="
+                           "\"idle\"}"));
+  CAF_CHECK(contains(text, "libpool_connections_closed_total{pool=\"orders\","
+                           "reason=\"lost\"} 0"));
+  // A pool that does not answer is skipped, with libpool_pool_up 0.
+  shut_down(self, reports);
+  text = prometheus::TextSerializer{}.Serialize(collector.Collect());
+  CAF_CHECK(contains(text, "libpool_pool_up{pool=\"reports\"} 0"));
+  CAF_CHECK(contains(text, "libpool_pool_up{pool=\"orders\"} 1"));
+  CAF_CHECK(!contains(text, "libpool_acquired_total{pool=\"reports\"}"));
+  out.clear();
+  CAF_CHECK_EQUAL(promtool_check(text, out), 0);
+  CAF_CHECK(collector.remove("reports"));
+  CAF_CHECK(!collector.remove("reports"));
+  text = prometheus::TextSerializer{}.Serialize(collector.Collect());
+  CAF_CHECK(!contains(text, "pool=\"reports\""));
+  shut_down(self, orders);
+}
+
+// promtool itself must reject bad input, or the check above proves nothing.
+CAF_TEST(promtool rejects a broken exposition) {
+  std::string out;
+  auto rc = promtool_check("# TYPE x counter\nx{pool=\"a\" 1\n", out);
+  CAF_MESSAGE("promtool: rc " << rc << ": " << out);
+  CAF_CHECK_NOT_EQUAL(rc, 0);
+}
