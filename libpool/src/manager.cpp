@@ -219,6 +219,7 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
         return;
       }
       ++st.counters.connections_created;
+      log(self).info("connection {} opened ({} open)", id, st.conns.size());
       st.last_connect_error = caf::error{};
       ++st.readies_sent;
       self->send(st.supervisor, ready_atom::value, id);

@@ -455,8 +455,15 @@ void on_worker_down(manager_ptr self, uint32_t id, const caf::error& reason) {
   ++st.counters.connections_closed_by[static_cast<size_t>(why)];
   st.counters.connection_lifetime.observe(now(self) - e->opened_at);
   st.query_times.forget(id);
+  auto lived = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 now(self) - e->opened_at)
+                 .count();
   if (e->state != conn_state::closing && reason && !st.counters.shutting_down)
-    log(self).warn("connection {} lost: {}", id, describe(reason));
+    log(self).warn("connection {} lost after {} ms: {}", id, lived,
+                   describe(reason));
+  else
+    log(self).info("connection {} closed ({}) after {} ms", id, to_string(why),
+                   lived);
   if (auto ended = st.leases.close_conn(id); ended && ended->last_of_holder)
     self->demonitor(ended->holder);
   st.waiters.unpark(id); // a waiter parked on it keeps its place

@@ -219,7 +219,11 @@ CAF_TEST(poold refuses bad options and values naming them) {
 
 CAF_TEST(SIGTERM stops poold gracefully with exit code 0) {
   node_test::poold_node node;
-  if (auto err = node.start(); !err.empty())
+  // A password in the conninfo (trust auth ignores it): never logged.
+  if (auto err = node.start({"--pools.orders.conninfo=\""
+                             + node_test::test_dsn()
+                             + " password=sekret_pw_42\""});
+      !err.empty())
     CAF_FAIL(err);
   auto rc = node.stop();
   CAF_CHECK_EQUAL(rc, 0);
@@ -227,4 +231,11 @@ CAF_TEST(SIGTERM stops poold gracefully with exit code 0) {
   CAF_CHECK(log.find("SIGTERM: shutting down") != std::string::npos);
   CAF_CHECK(log.find("pool orders stopped") != std::string::npos);
   CAF_CHECK(log.find("pool reports stopped") != std::string::npos);
+  // One line per connection life-cycle event, with the connection's id.
+  CAF_CHECK(log.find("[poold.orders] [info] connection 1 opened")
+            != std::string::npos);
+  CAF_CHECK(log.find("closed (shutdown) after") != std::string::npos);
+  // The conninfo is logged, its password never.
+  CAF_CHECK(log.find("password=***") != std::string::npos);
+  CAF_CHECK(log.find("sekret_pw_42") == std::string::npos);
 }
