@@ -20,6 +20,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<lease>("pool::lease");
   cfg.add_message_type<lease_actor>("pool::lease_actor");
   cfg.add_message_type<breaker_event>("pool::breaker_event");
+  cfg.add_message_type<pool_settings>("pool::pool_settings");
+  cfg.add_message_type<priority>("pool::priority");
   cfg.add_error_category(
     pool_error_category::value,
     [](uint8_t code, caf::atom_value, const caf::message& ctx) {

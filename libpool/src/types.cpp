@@ -24,6 +24,18 @@ std::string to_string(breaker_state x) {
   return "unknown";
 }
 
+std::string to_string(priority x) {
+  switch (x) {
+  case priority::interactive:
+    return "interactive";
+  case priority::normal:
+    return "normal";
+  case priority::batch:
+    return "batch";
+  }
+  return "priority(" + std::to_string(static_cast<int>(x)) + ")";
+}
+
 std::string to_string(const pool_stats& x) {
   std::string out;
   auto add = [&](const char* label, const std::string& value) {
@@ -36,6 +48,12 @@ std::string to_string(const pool_stats& x) {
   auto flag = [](bool b) { return std::string{b ? "true" : "false"}; };
   auto wait_ms =
     std::chrono::duration<double, std::milli>(x.wait_time_total).count();
+  auto millis = [](caf::timespan d) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.3fms",
+                  std::chrono::duration<double, std::milli>(d).count());
+    return std::string{buf};
+  };
   char wait[32];
   std::snprintf(wait, sizeof(wait), "%.3fms", wait_ms);
   add("total", std::to_string(x.total));
@@ -64,6 +82,17 @@ std::string to_string(const pool_stats& x) {
   add("breaker", to_string(x.breaker));
   add("breaker_opened", std::to_string(x.breaker_opened));
   add("last_connect_error", '"' + x.last_connect_error + '"');
+  add("paused", flag(x.paused));
+  add("connections_reset", std::to_string(x.connections_reset));
+  for (size_t i = 0; i < x.by_priority.size(); ++i) {
+    auto& c = x.by_priority[i];
+    auto name = to_string(static_cast<priority>(i));
+    add((name + ".acquired").c_str(), std::to_string(c.acquired));
+    add((name + ".acquire_timeouts").c_str(),
+        std::to_string(c.acquire_timeouts));
+    add((name + ".wait_time_total").c_str(), millis(c.wait_time_total));
+    add((name + ".waiting").c_str(), std::to_string(c.waiting));
+  }
   return out;
 }
 

@@ -52,7 +52,7 @@ struct diff {
 CAF_TEST_FIXTURE_SCOPE(serialization_tests, fixture)
 
 CAF_TEST(every field of pool_stats survives) {
-  static_assert(sizeof(pool_stats) == 208,
+  static_assert(sizeof(pool_stats) == 248,
                 "pool_stats changed: set and compare the new field here and "
                 "add it to inspect");
   pool_stats st;
@@ -61,7 +61,7 @@ CAF_TEST(every field of pool_stats survives) {
          connect_failures, leases_reclaimed, wait_time_total, shutting_down,
          shed, overloaded, leaks, leases_timed_out, health_check_failures,
          connections_recycled, pipelined, breaker, breaker_opened,
-         last_connect_error] = st;
+         last_connect_error, paused, connections_reset, by_priority] = st;
   total = 1;
   idle = 2;
   leased = 3;
@@ -88,13 +88,23 @@ CAF_TEST(every field of pool_stats survives) {
   breaker = breaker_state::half_open;
   breaker_opened = 114;
   last_connect_error = "connect_failed: refused";
+  paused = true;
+  connections_reset = 115;
+  for (size_t i = 0; i < by_priority.size(); ++i) {
+    auto& [a, t, w, n] = by_priority[i];
+    a = 200 + i;
+    t = 210 + i;
+    w = caf::timespan{220 + static_cast<int64_t>(i)};
+    n = static_cast<uint32_t>(230 + i);
+  }
   auto copy = round_trip(sys, st);
   auto& [total2, idle2, leased2, busy2, connecting2, cleaning2, waiting2,
          acquired2, acquire_timeouts2, rejected2, connections_created2,
          connections_closed2, connect_failures2, leases_reclaimed2,
          wait_time_total2, shutting_down2, shed2, overloaded2, leaks2,
          leases_timed_out2, health_check_failures2, connections_recycled2,
-         pipelined2, breaker2, breaker_opened2, last_connect_error2] = copy;
+         pipelined2, breaker2, breaker_opened2, last_connect_error2, paused2,
+         connections_reset2, by_priority2] = copy;
   diff d;
   d("total", total, total2);
   d("idle", idle, idle2);
@@ -122,13 +132,25 @@ CAF_TEST(every field of pool_stats survives) {
   d("breaker", breaker, breaker2);
   d("breaker_opened", breaker_opened, breaker_opened2);
   d("last_connect_error", last_connect_error, last_connect_error2);
+  d("paused", paused, paused2);
+  d("connections_reset", connections_reset, connections_reset2);
+  CAF_REQUIRE_EQUAL(by_priority2.size(), by_priority.size());
+  for (size_t i = 0; i < by_priority.size(); ++i) {
+    auto& [a, t, w, n] = by_priority[i];
+    auto& [a2, t2, w2, n2] = by_priority2[i];
+    d("by_priority.acquired", a, a2);
+    d("by_priority.acquire_timeouts", t, t2);
+    d("by_priority.wait_time_total", w, w2);
+    d("by_priority.waiting", n, n2);
+  }
   CAF_CHECK_EQUAL(d.n, 0);
   // The values set are not the defaults: a field left out of `inspect`
   // would come back different.
   diff from_default;
   pool_stats def;
   auto& [t0, i0, l0, b0, c0, cl0, w0, a0, at0, r0, cc0, ccl0, cf0, lr0, wt0,
-         sd0, sh0, o0, lk0, lt0, hf0, cr0, p0, br0, bo0, le0] = def;
+         sd0, sh0, o0, lk0, lt0, hf0, cr0, p0, br0, bo0, le0, pa0, rs0, bp0] =
+    def;
   from_default("total", total, t0);
   from_default("idle", idle, i0);
   from_default("leased", leased, l0);
@@ -155,7 +177,13 @@ CAF_TEST(every field of pool_stats survives) {
   from_default("breaker", breaker, br0);
   from_default("breaker_opened", breaker_opened, bo0);
   from_default("last_connect_error", last_connect_error, le0);
-  CAF_CHECK_EQUAL(from_default.n, 26);
+  from_default("paused", paused, pa0);
+  from_default("connections_reset", connections_reset, rs0);
+  CAF_REQUIRE_EQUAL(bp0.size(), priority_classes);
+  for (size_t i = 0; i < priority_classes; ++i)
+    from_default("by_priority.acquired", by_priority[i].acquired,
+                 bp0[i].acquired);
+  CAF_CHECK_EQUAL(from_default.n, 28 + priority_classes);
 }
 
 // to_string(pool_stats) labels every field with its value; the structured
@@ -167,7 +195,7 @@ CAF_TEST(pool_stats prints every field labelled) {
          connect_failures, leases_reclaimed, wait_time_total, shutting_down,
          shed, overloaded, leaks, leases_timed_out, health_check_failures,
          connections_recycled, pipelined, breaker, breaker_opened,
-         last_connect_error] = st;
+         last_connect_error, paused, connections_reset, by_priority] = st;
   total = 1;
   idle = 2;
   leased = 3;
@@ -194,6 +222,12 @@ CAF_TEST(pool_stats prints every field labelled) {
   breaker = breaker_state::half_open;
   breaker_opened = 114;
   last_connect_error = "connect_failed: refused";
+  paused = true;
+  connections_reset = 115;
+  by_priority[0].acquired = 116;
+  by_priority[1].acquire_timeouts = 117;
+  by_priority[2].wait_time_total = caf::timespan{2500000};
+  by_priority[2].waiting = 118;
   auto text = to_string(st);
   CAF_MESSAGE(text);
   const char* expected[] = {"total=1",
@@ -221,8 +255,14 @@ CAF_TEST(pool_stats prints every field labelled) {
                             "pipelined=113",
                             "breaker=half_open",
                             "breaker_opened=114",
-                            "last_connect_error=\"connect_failed: refused\""};
-  CAF_CHECK_EQUAL(std::size(expected), 26u);
+                            "last_connect_error=\"connect_failed: refused\"",
+                            "paused=true",
+                            "connections_reset=115",
+                            "interactive.acquired=116",
+                            "normal.acquire_timeouts=117",
+                            "batch.wait_time_total=2.500ms",
+                            "batch.waiting=118"};
+  CAF_CHECK_EQUAL(std::size(expected), 32u);
   for (auto x : expected) {
     // Preceded by the start or a space, so "total=" does not match inside
     // "wait_time_total=".
@@ -330,6 +370,65 @@ CAF_TEST(every field of lease survives) {
   auto& [id2, handle2] = copy;
   CAF_CHECK_EQUAL(id2, 4711u);
   CAF_CHECK(handle2 == worker);
+}
+
+CAF_TEST(every field of pool_settings survives) {
+  static_assert(sizeof(pool_settings) == 320,
+                "pool_settings changed: set and compare the new field here "
+                "and add it to inspect");
+  pool_settings x;
+  auto& [acq, qt, ct, mn, mx, hci, it, ml, vai, mw, lkt, lst, pa, ci, rq, scs,
+         pd] = x;
+  acq = caf::timespan{1};
+  qt = caf::timespan{2};
+  ct = caf::timespan{3};
+  mn = 4;
+  mx = 5;
+  hci = caf::timespan{6};
+  it = caf::timespan{7};
+  ml = caf::timespan{8};
+  vai = caf::timespan{9};
+  mw = 10;
+  lkt = caf::timespan{11};
+  lst = caf::timespan{12};
+  pa = caf::timespan{13};
+  ci = std::string{"host=x"};
+  rq = std::string{"DISCARD ALL"};
+  scs = 14;
+  pd = 15;
+  auto copy = round_trip(sys, x);
+  auto& [acq2, qt2, ct2, mn2, mx2, hci2, it2, ml2, vai2, mw2, lkt2, lst2, pa2,
+         ci2, rq2, scs2, pd2] = copy;
+  diff d;
+  d("acquire_timeout", acq, acq2);
+  d("query_timeout", qt, qt2);
+  d("connect_timeout", ct, ct2);
+  d("min_size", mn, mn2);
+  d("max_size", mx, mx2);
+  d("health_check_interval", hci, hci2);
+  d("idle_timeout", it, it2);
+  d("max_lifetime", ml, ml2);
+  d("validate_after_idle", vai, vai2);
+  d("max_waiters", mw, mw2);
+  d("leak_threshold", lkt, lkt2);
+  d("lease_timeout", lst, lst2);
+  d("priority_aging", pa, pa2);
+  d("conninfo", ci, ci2);
+  d("reset_query", rq, rq2);
+  d("statement_cache_size", scs, scs2);
+  d("pipeline_depth", pd, pd2);
+  CAF_CHECK_EQUAL(d.n, 0);
+  // Unset fields stay unset.
+  auto empty = round_trip(sys, pool_settings{});
+  CAF_CHECK(!empty.acquire_timeout && !empty.conninfo && !empty.min_size);
+  // A priority request, as it crosses the network.
+  auto msg = round_trip(
+    sys, caf::make_message(query_atom::value, priority::batch, statement{"x"}));
+  CAF_REQUIRE((msg.match_elements<caf::atom_value, priority, statement>()));
+  CAF_CHECK_EQUAL(msg.get_as<priority>(1), priority::batch);
+  auto rmsg = round_trip(sys, caf::make_message(reconfigure_atom::value, x));
+  CAF_REQUIRE((rmsg.match_elements<caf::atom_value, pool_settings>()));
+  CAF_CHECK_EQUAL(*rmsg.get_as<pool_settings>(1).pipeline_depth, 15u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
