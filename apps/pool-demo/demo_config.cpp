@@ -11,7 +11,13 @@ demo_config::demo_config() {
     .add(duration, "duration", "workload duration in seconds (default 3)")
     .add(accounts, "accounts", "accounts used by the transfers (default 16)")
     .add(scheduler, "scheduler",
-         "io (libpool's io scheduler, the default) or default (CAF's)");
+         "io (libpool's io scheduler, the default) or default (CAF's)")
+    .add(remote, "remote",
+         "HOST:PORT of a pool node (poold): use its pool over the network")
+    .add(remote_pool, "remote-pool",
+         "the remote pool's name (default: the node's only pool)")
+    .add(progress, "progress",
+         "seconds between progress lines while running (0: none; default 1)");
   opt_group{custom_options_, "pool"}
     .add(min_size, "min-size", "connections kept open (default 2)")
     .add(max_size, "max-size", "upper bound on connections (default 8)");

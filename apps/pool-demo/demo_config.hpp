@@ -24,6 +24,13 @@ struct demo_config : app::cli_config {
   /// "io" (libpool's io scheduler, pool/io_scheduler.hpp) or "default"
   /// (CAF's work stealing + the pool's poller thread).
   std::string scheduler = "io";
+  /// "HOST:PORT" of a pool node (poold): drive its pool `remote_pool` over
+  /// the network instead of a pool in this process ("" = in-process).
+  std::string remote;
+  /// The remote pool's name ("" = the node's only pool).
+  std::string remote_pool;
+  /// Print a progress line this often while the clients run (0 = never).
+  double progress = 1.0;
 
   demo_config();
 };

@@ -19,6 +19,7 @@
 #include "pool/error.hpp"
 #include "pool/io_scheduler.hpp"
 #include "pool/pool.hpp"
+#include "pool/remote.hpp"
 
 #include "demo_config.hpp"
 #include "report.hpp"
@@ -80,10 +81,41 @@ std::vector<client_report> run_clients(caf::actor_system& sys,
   std::vector<client_report> reports;
   bool late = false;
   // Each client finishes at most one request timeout after `duration`.
-  for (size_t i = 0; i < cfg.clients && !late; ++i)
+  auto t0 = std::chrono::steady_clock::now();
+  auto give_up = t0 + duration + 30s;
+  auto every = std::chrono::duration_cast<caf::timespan>(
+    std::chrono::duration<double>(cfg.progress > 0 ? cfg.progress : 3600.0));
+  uint64_t last_acquired = 0;
+  auto last = t0;
+  while (reports.size() < cfg.clients && !late) {
     self->receive(
       [&](client_report& rep) { reports.emplace_back(std::move(rep)); },
-      caf::after(duration + 30s) >> [&] { late = true; });
+      caf::after(every) >>
+        [&] {
+          auto now = std::chrono::steady_clock::now();
+          late = now >= give_up;
+          if (cfg.progress <= 0)
+            return;
+          self->request(pool, 1s, pool::stats_atom_v)
+            .receive(
+              [&](const pool::pool_stats& st) {
+                double secs = std::chrono::duration<double>(now - last).count();
+                std::printf("progress %5.1f s: %6.0f requests/s, total %u, "
+                            "busy %u, leased %u, waiting %u, clients done "
+                            "%zu/%zu\n",
+                            std::chrono::duration<double>(now - t0).count(),
+                            double(st.acquired - last_acquired) / secs,
+                            st.total, st.busy, st.leased, st.waiting,
+                            reports.size(), cfg.clients);
+                last_acquired = st.acquired;
+                last = now;
+              },
+              [&](caf::error& err) {
+                std::printf("progress: stats failed: %s\n",
+                            pool::describe(err).c_str());
+              });
+        });
+  }
   if (late)
     std::printf("FAIL: only %zu of %zu clients reported back\n", reports.size(),
                 cfg.clients);
@@ -139,15 +171,19 @@ bool run_checks(pool::blocking_pool& db, const demo_config& cfg,
                       std::to_string(cfg.clients) + " clients reported");
   ok &= print_check("unexpected outcomes", t.unexpected() == 0,
                     std::to_string(t.unexpected()) + " (see errors above)");
+  // A remote pool has its node's sizes, not this demo's.
+  bool local = cfg.remote.empty();
+  bool sized = !local || (st.total <= cfg.max_size && st.total >= cfg.min_size);
   bool quiet = st.leased == 0 && st.busy == 0 && st.waiting == 0 &&
-               st.cleaning == 0 && st.total <= cfg.max_size &&
-               st.total >= cfg.min_size;
-  ok &= print_check(
-    "pool at rest", quiet,
-    "total " + std::to_string(st.total) + " within [" +
-      std::to_string(cfg.min_size) + ", " + std::to_string(cfg.max_size) +
-      "], leased " + std::to_string(st.leased) + ", busy " +
-      std::to_string(st.busy) + ", waiting " + std::to_string(st.waiting));
+               st.cleaning == 0 && sized;
+  ok &= print_check("pool at rest", quiet,
+                    "total " + std::to_string(st.total) +
+                      (local ? " within [" + std::to_string(cfg.min_size) +
+                                 ", " + std::to_string(cfg.max_size) + "]"
+                             : std::string{}) +
+                      ", leased " + std::to_string(st.leased) + ", busy " +
+                      std::to_string(st.busy) + ", waiting " +
+                      std::to_string(st.waiting));
   return ok;
 }
 
@@ -169,18 +205,47 @@ bool shutdown_pool(pool::blocking_pool& db, const pool::pool_actor& pool) {
   return false;
 }
 
+/// The pool of this demo: spawned here, or a pool node's (--remote).
+caf::expected<pool::pool_actor> open_pool(caf::actor_system& sys,
+                                          const demo_config& cfg) {
+  if (cfg.remote.empty()) {
+    pool::pool_config pc;
+    pc.conninfo = cfg.conninfo;
+    pc.min_size = cfg.min_size;
+    pc.max_size = cfg.max_size;
+    return pool::spawn_pool(sys, pc);
+  }
+  std::string host;
+  uint16_t port = 0;
+  if (auto err = app::parse_host_port("--remote", cfg.remote, host, port);
+      !err.empty())
+    return pool::make_error(pool::pool_errc::invalid_config, err);
+  auto name = cfg.remote_pool;
+  if (name.empty()) {
+    auto names = pool::list_pools(sys, host, port);
+    if (!names)
+      return std::move(names.error());
+    if (names->size() != 1)
+      return pool::make_error(pool::pool_errc::invalid_config,
+                              "the node at " + cfg.remote + " has " +
+                                std::to_string(names->size()) +
+                                " pools: name one with --remote-pool");
+    name = names->front();
+  }
+  std::printf("remote pool '%s' on the node at %s\n", name.c_str(),
+              cfg.remote.c_str());
+  return pool::connect_pool(sys, host, port, name);
+}
+
 int run(caf::actor_system& sys, const demo_config& cfg) {
   std::printf("pool-demo: conninfo '%s', pool %zu..%zu, %zu clients, %.1f s\n",
               pool::redact_conninfo(cfg.conninfo).c_str(), cfg.min_size,
               cfg.max_size, cfg.clients, cfg.duration);
   std::printf("CAF: %s\n", scheduler_summary(sys).c_str());
-  pool::pool_config pc;
-  pc.conninfo = cfg.conninfo;
-  pc.min_size = cfg.min_size;
-  pc.max_size = cfg.max_size;
-  auto spawned = pool::spawn_pool(sys, pc);
+  auto spawned = open_pool(sys, cfg);
   if (!spawned) {
-    std::printf("cannot start the pool: %s\n",
+    std::printf("cannot %s the pool: %s\n",
+                cfg.remote.empty() ? "start" : "connect to",
                 pool::describe(spawned.error()).c_str());
     return 2;
   }
@@ -207,7 +272,10 @@ int run(caf::actor_system& sys, const demo_config& cfg) {
   } else {
     std::printf("\nstats failed: %s\n", pool::describe(st.error()).c_str());
   }
-  ok &= shutdown_pool(db, pool);
+  if (cfg.remote.empty())
+    ok &= shutdown_pool(db, pool);
+  else
+    std::printf("\nthe remote pool keeps running on its node\n");
   std::printf("\nresult: %s\n", ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;
 }
@@ -238,6 +306,8 @@ int main(int argc, char** argv) {
                  cfg.scheduler.c_str());
     return 2;
   }
+  if (!cfg.remote.empty())
+    pool::configure_node(cfg);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   caf::actor_system sys{cfg};
   return demo::run(sys, cfg);

@@ -82,6 +82,38 @@ std::string stats_json(const std::string& pool, const pool::pool_stats& x) {
     .add("breaker", pool::to_string(x.breaker))
     .add("breaker_opened", u(x.breaker_opened))
     .add("last_connect_error", x.last_connect_error);
+  auto ms = [](caf::timespan d) {
+    return std::chrono::duration<double, std::milli>(d).count();
+  };
+  app::json_object closed;
+  for (size_t i = 0; i < pool::close_reason_count; ++i)
+    closed.add(pool::to_string(static_cast<pool::close_reason>(i)).c_str(),
+               u(x.connections_closed_by[i]));
+  app::json_object errors;
+  for (auto& kv : x.errors_by_class)
+    errors.add(kv.first.c_str(), u(kv.second));
+  auto hist = [&](const pool::duration_histogram& h) {
+    app::json_object o;
+    o.add("count", u(h.count)).add("sum_ms", ms(h.sum));
+    return o.str();
+  };
+  j.add_raw("closed_by", closed.str())
+    .add_raw("errors_by_class", errors.str())
+    .add("breaker_half_opened", u(x.breaker_half_opened))
+    .add("breaker_closed", u(x.breaker_closed))
+    .add_raw("acquire_wait", hist(x.acquire_wait))
+    .add_raw("query_time", hist(x.query_time))
+    .add_raw("connection_lifetime", hist(x.connection_lifetime))
+    .add("paused", x.paused)
+    .add("connections_reset", u(x.connections_reset));
+  for (size_t i = 0; i < x.by_priority.size(); ++i) {
+    auto& c = x.by_priority[i];
+    auto name = pool::to_string(static_cast<pool::priority>(i));
+    j.add((name + ".acquired").c_str(), u(c.acquired))
+      .add((name + ".acquire_timeouts").c_str(), u(c.acquire_timeouts))
+      .add((name + ".wait_time_total").c_str(), ms(c.wait_time_total))
+      .add((name + ".waiting").c_str(), u(c.waiting));
+  }
   return j.str();
 }
 

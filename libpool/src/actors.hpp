@@ -31,6 +31,16 @@ class logger;
 } // namespace spdlog
 
 namespace pool {
+struct pool_context;
+/// The shared, read-only context of a pool's actors; `reconfigure` makes a
+/// new one and sends it around (`settings_atom`).
+using context_ptr = std::shared_ptr<const pool_context>;
+} // namespace pool
+
+// Local only: a context never leaves its node.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pool::context_ptr)
+
+namespace pool {
 
 /// Manager → worker: run one autocommit statement for the original sender
 /// (delegated), then report `done` to the manager. The flag says whether the
@@ -81,6 +91,11 @@ using retire_atom = caf::atom_constant<caf::atom("retire")>;
 /// Worker → manager: a statement failed with an error of this SQLSTATE
 /// class (two characters), for `pool_stats::errors_by_class`.
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
+/// Manager → supervisor → workers: the settings changed; here is the new
+/// context (`reconfigure`).
+using settings_atom = caf::atom_constant<caf::atom("settings")>;
+/// Timer → manager: the deadline of the pause with this number.
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
 /// Supervisor → breaker: may I open a connection now?
 using permit_atom = caf::atom_constant<caf::atom("permit")>;
 /// Supervisor → breaker: a connect attempt ended (error, or none = success).
@@ -96,7 +111,7 @@ using worker_actor = lease_actor::extend<
   caf::replies_to<ping_atom>::with<caf::ok_atom>,
   caf::reacts_to<lease_atom, uint64_t>, caf::reacts_to<unlease_atom, uint64_t>,
   caf::reacts_to<wake_atom>, caf::reacts_to<tick_atom>,
-  caf::reacts_to<close_atom>>;
+  caf::reacts_to<close_atom>, caf::reacts_to<settings_atom, context_ptr>>;
 
 /// The pool manager: the public interface plus what the supervisor, the
 /// breaker, workers and its own timers send.
@@ -111,7 +126,7 @@ using manager_actor = pool_actor::extend<
   caf::reacts_to<connfail_atom, caf::error>,
   caf::reacts_to<retire_atom, uint32_t>, caf::reacts_to<breaker_event>,
   caf::reacts_to<failed_atom, std::string>, caf::reacts_to<tick_atom>,
-  caf::reacts_to<close_atom>>;
+  caf::reacts_to<close_atom>, caf::reacts_to<drain_atom, uint64_t>>;
 
 /// The circuit breaker: counts consecutive connect failures and gates
 /// connect attempts; publishes every transition as a `breaker_event`.
@@ -124,11 +139,10 @@ using breaker_actor = caf::typed_actor<
 /// The supervisor: opens connections up to what the manager wants (within
 /// max_size), replaces failed ones with backoff and jitter, asks the breaker
 /// before each connect, and retires connections past their lifetime.
-using supervisor_actor =
-  caf::typed_actor<caf::reacts_to<want_atom, uint32_t>,
-                   caf::reacts_to<ready_atom, uint32_t>,
-                   caf::reacts_to<expire_atom, uint32_t>,
-                   caf::reacts_to<tick_atom>, caf::reacts_to<close_atom>>;
+using supervisor_actor = caf::typed_actor<
+  caf::reacts_to<want_atom, uint32_t>, caf::reacts_to<ready_atom, uint32_t>,
+  caf::reacts_to<expire_atom, uint32_t>, caf::reacts_to<tick_atom>,
+  caf::reacts_to<close_atom>, caf::reacts_to<settings_atom, context_ptr>>;
 
 /// What the actors of a pool share (read-only after start).
 struct pool_context {

@@ -151,6 +151,54 @@ caf::error blocking_pool::shutdown(caf::timespan deadline) {
   return res ? caf::error{} : res.error();
 }
 
+caf::expected<query_result> blocking_pool::query(priority prio, statement st) {
+  return impl_->call<query_result>(impl_->pool, true, query_atom::value, prio,
+                                   std::move(st));
+}
+
+caf::expected<lease> blocking_pool::acquire(caf::timespan wait, priority prio) {
+  return impl_->call<lease>(impl_->pool, true, acquire_atom::value, wait, prio);
+}
+
+caf::expected<std::vector<query_result>>
+blocking_pool::transaction(priority prio, std::vector<statement> sts) {
+  return impl_->call<std::vector<query_result>>(
+    impl_->pool, true, transaction_atom::value, prio, std::move(sts));
+}
+
+namespace {
+
+caf::error to_error(const caf::expected<caf::ok_atom>& res) {
+  return res ? caf::error{} : res.error();
+}
+
+} // namespace
+
+caf::error blocking_pool::resize(uint64_t min_size, uint64_t max_size) {
+  return to_error(impl_->call<caf::ok_atom>(
+    impl_->pool, true, resize_atom::value, min_size, max_size));
+}
+
+caf::error blocking_pool::pause(caf::timespan deadline) {
+  return to_error(
+    impl_->call<caf::ok_atom>(impl_->pool, true, pause_atom::value, deadline));
+}
+
+caf::error blocking_pool::resume() {
+  return to_error(
+    impl_->call<caf::ok_atom>(impl_->pool, true, resume_atom::value));
+}
+
+caf::error blocking_pool::reset() {
+  return to_error(
+    impl_->call<caf::ok_atom>(impl_->pool, true, reset_atom::value));
+}
+
+caf::error blocking_pool::reconfigure(pool_settings x) {
+  return to_error(impl_->call<caf::ok_atom>(
+    impl_->pool, true, reconfigure_atom::value, std::move(x)));
+}
+
 size_t blocking_pool::stale_replies() const noexcept {
   return impl_->stale.size();
 }

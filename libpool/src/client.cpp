@@ -313,4 +313,20 @@ client::query(const lease& l, caf::timespan timeout, statement st) {
   return request_to(l.worker, timeout, query_atom_v, l.id, std::move(st));
 }
 
+client_response<caf::detail::type_list<query_result>>
+client::query(caf::timespan timeout, priority prio, statement st) {
+  return request(timeout, query_atom_v, prio, std::move(st));
+}
+
+client_response<caf::detail::type_list<lease>>
+client::acquire(caf::timespan timeout, caf::timespan wait, priority prio) {
+  return request(timeout, acquire_atom_v, wait, prio);
+}
+
+client_response<caf::detail::type_list<std::vector<query_result>>>
+client::transaction(caf::timespan timeout, priority prio,
+                    std::vector<statement> sts) {
+  return request(timeout, transaction_atom_v, prio, std::move(sts));
+}
+
 } // namespace pool

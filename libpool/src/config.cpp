@@ -245,7 +245,8 @@ caf::error validate(const pool_config& cfg) {
                   {"validate_after_idle", cfg.validate_after_idle},
                   {"queue_target", cfg.queue_target},
                   {"leak_threshold", cfg.leak_threshold},
-                  {"lease_timeout", cfg.lease_timeout}};
+                  {"lease_timeout", cfg.lease_timeout},
+                  {"priority_aging", cfg.priority_aging}};
   for (auto& d : positive)
     if (d.value.count() <= 0)
       return invalid(d.name, "must be positive, is " + count(d.value));

@@ -37,6 +37,10 @@ std::string to_string(pool_errc x) {
     return "request_timeout";
   case pool_errc::pool_down:
     return "pool_down";
+  case pool_errc::pause_timeout:
+    return "pause_timeout";
+  case pool_errc::pause_cancelled:
+    return "pause_cancelled";
   }
   return "pool_errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

@@ -64,6 +64,7 @@ void start_shutdown(manager_ptr self, caf::timespan deadline) {
   log(self).info("shutting down: {} waiters, {} leases", st.waiters.size(),
                  st.leases.size());
   fail_waiters(self, shutting_down_error());
+  cancel_pauses(self, shutting_down_error());
   auto idle = st.conns.idle();
   for (auto id : idle)
     close_slot(self, id, close_reason::shutdown);
@@ -95,6 +96,72 @@ waiter retry_waiter(statement stmt, bool piped) {
   return w;
 }
 
+// A priority class out of range, named for `what`.
+caf::error bad_priority(const char* what, priority prio) {
+  return make_error(pool_errc::invalid_request,
+                    std::string{what} + ": priority class " +
+                      std::to_string(static_cast<int>(prio)) +
+                      " out of range (0 interactive, 1 normal, 2 batch)");
+}
+
+bool valid(priority prio) {
+  return static_cast<size_t>(prio) < priority_classes;
+}
+
+caf::result<query_result> on_query(manager_ptr self, statement stmt,
+                                   priority prio) {
+  if (!valid(prio))
+    return bad_priority("query", prio);
+  if (stmt.sql.empty())
+    return make_error(pool_errc::invalid_request, "query: empty SQL");
+  if (auto err = check_statement(stmt, "query"))
+    return err;
+  auto w = query_waiter(self, std::move(stmt));
+  w.prio = prio;
+  return reply<query_result>(
+    admit(self, std::move(w), self->state.ctx->cfg.acquire_timeout));
+}
+
+caf::result<std::vector<query_result>>
+on_transaction(manager_ptr self, std::vector<statement> stmts, priority prio) {
+  if (!valid(prio))
+    return bad_priority("transaction", prio);
+  if (stmts.empty())
+    return make_error(pool_errc::invalid_request, "transaction: no statements");
+  for (size_t i = 0; i < stmts.size(); ++i) {
+    if (stmts[i].sql.empty())
+      return make_error(pool_errc::invalid_request,
+                        "transaction: " + statement_place(i, stmts.size()) +
+                          " has empty SQL");
+    if (auto err = check_statement(stmts[i], "transaction", i, stmts.size()))
+      return err;
+  }
+  waiter w;
+  w.kind = waiter::txn;
+  w.prio = prio;
+  w.stmts = std::move(stmts);
+  return reply<std::vector<query_result>>(
+    admit(self, std::move(w), self->state.ctx->cfg.acquire_timeout));
+}
+
+caf::result<lease> on_acquire(manager_ptr self, caf::timespan timeout,
+                              priority prio) {
+  if (!valid(prio))
+    return bad_priority("acquire", prio);
+  if (timeout.count() <= 0)
+    return make_error(pool_errc::invalid_request,
+                      "acquire: timeout must be positive");
+  auto sender = self->current_sender();
+  if (!sender)
+    return make_error(pool_errc::invalid_request,
+                      "acquire: anonymous requests cannot hold a lease");
+  waiter w;
+  w.kind = waiter::acquire;
+  w.prio = prio;
+  w.holder = caf::actor_cast<caf::actor_addr>(sender);
+  return reply<lease>(admit(self, std::move(w), timeout));
+}
+
 manager_actor::behavior_type
 manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
   auto& st = self->state;
@@ -109,6 +176,7 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
   }
   st.supervisor = spawn_supervisor(self, caf::actor_cast<manager_actor>(self),
                                    st.breaker, st.ctx);
+  st.waiters.aging(cfg.priority_aging);
   st.shedder.start(st.ctx->cfg.queue_target, st.ctx->cfg.queue_interval,
                    now(self));
   self->set_down_handler([=](caf::down_msg& dm) {
@@ -124,33 +192,19 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
   self->delayed_send(self, housekeeping_interval(cfg), tick_atom::value);
   return {
     [=](query_atom, statement& stmt) -> caf::result<query_result> {
-      if (stmt.sql.empty())
-        return make_error(pool_errc::invalid_request, "query: empty SQL");
-      if (auto err = check_statement(stmt, "query"))
-        return err;
-      return reply<query_result>(admit(self,
-                                       query_waiter(self, std::move(stmt)),
-                                       self->state.ctx->cfg.acquire_timeout));
+      return on_query(self, std::move(stmt), priority::normal);
+    },
+    [=](query_atom, priority prio,
+        statement& stmt) -> caf::result<query_result> {
+      return on_query(self, std::move(stmt), prio);
     },
     [=](transaction_atom, std::vector<statement>& stmts)
       -> caf::result<std::vector<query_result>> {
-      if (stmts.empty())
-        return make_error(pool_errc::invalid_request,
-                          "transaction: no statements");
-      for (size_t i = 0; i < stmts.size(); ++i) {
-        if (stmts[i].sql.empty())
-          return make_error(pool_errc::invalid_request,
-                            "transaction: " + statement_place(i, stmts.size()) +
-                              " has empty SQL");
-        if (auto err =
-              check_statement(stmts[i], "transaction", i, stmts.size()))
-          return err;
-      }
-      waiter w;
-      w.kind = waiter::txn;
-      w.stmts = std::move(stmts);
-      return reply<std::vector<query_result>>(
-        admit(self, std::move(w), self->state.ctx->cfg.acquire_timeout));
+      return on_transaction(self, std::move(stmts), priority::normal);
+    },
+    [=](transaction_atom, priority prio, std::vector<statement>& stmts)
+      -> caf::result<std::vector<query_result>> {
+      return on_transaction(self, std::move(stmts), prio);
     },
     [=](retry_atom, statement& stmt, bool piped) -> caf::result<query_result> {
       return reply<query_result>(
@@ -166,18 +220,10 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
         admit(self, std::move(w), self->state.ctx->cfg.acquire_timeout, true));
     },
     [=](acquire_atom, caf::timespan timeout) -> caf::result<lease> {
-      if (timeout.count() <= 0)
-        return make_error(pool_errc::invalid_request,
-                          "acquire: timeout must be positive");
-      auto sender = self->current_sender();
-      if (!sender)
-        return make_error(pool_errc::invalid_request,
-                          "acquire: anonymous requests cannot hold a lease");
-      waiter w;
-      w.kind = waiter::acquire;
-      w.holder = caf::actor_cast<caf::actor_addr>(sender);
-      return reply<lease>(admit(self, std::move(w), timeout));
+      return on_acquire(self, timeout, priority::normal);
     },
+    [=](acquire_atom, caf::timespan timeout, priority prio)
+      -> caf::result<lease> { return on_acquire(self, timeout, prio); },
     [=](release_atom, uint64_t lease_id) -> caf::result<caf::ok_atom> {
       if (self->state.leases.find(lease_id) == nullptr)
         return make_error(pool_errc::invalid_lease, "release: lease " +
@@ -270,6 +316,34 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       if (!self->state.counters.shutting_down)
         self->delayed_send(self, housekeeping_interval(self->state.ctx->cfg),
                            tick_atom::value);
+    },
+    [=](resize_atom, uint64_t min_size,
+        uint64_t max_size) -> caf::result<caf::ok_atom> {
+      pool_settings x;
+      x.min_size = min_size;
+      x.max_size = max_size;
+      if (auto err = reconfigure(self, x, "resize"))
+        return err;
+      return caf::ok_atom::value;
+    },
+    [=](reconfigure_atom, const pool_settings& x) -> caf::result<caf::ok_atom> {
+      if (auto err = reconfigure(self, x, "reconfigure"))
+        return err;
+      return caf::ok_atom::value;
+    },
+    [=](pause_atom, caf::timespan deadline) { return pause(self, deadline); },
+    [=](drain_atom, uint64_t n) { pause_deadline(self, n); },
+    [=](resume_atom) -> caf::result<caf::ok_atom> {
+      if (self->state.counters.shutting_down)
+        return shutting_down_error();
+      resume(self);
+      return caf::ok_atom::value;
+    },
+    [=](reset_atom) -> caf::result<caf::ok_atom> {
+      if (self->state.counters.shutting_down)
+        return shutting_down_error();
+      reset(self);
+      return caf::ok_atom::value;
     },
     [=](close_atom) {
       // The shutdown deadline: close what is still leased or busy.

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <unordered_set>
 #include <vector>
 
 #include "caf/actor_addr.hpp"
@@ -20,6 +22,7 @@ namespace pool {
 /// All pool state, owned by the manager actor alone.
 struct manager_state {
   static const char* name;
+  /// The live settings: `reconfigure` replaces the context.
   std::shared_ptr<const pool_context> ctx;
   supervisor_actor supervisor;
   breaker_actor breaker;
@@ -64,6 +67,13 @@ struct manager_state {
   query_timer query_times;
   /// Promises of shutdown requests, answered when every connection closed.
   std::vector<caf::response_promise> shutdown_rps;
+  /// Pause requests still draining, by number (their deadline timers carry
+  /// it); answered when drained, at their deadline, or by a resume.
+  std::map<uint64_t, caf::response_promise> pauses;
+  uint64_t next_pause = 0;
+  /// Connections a `reset` marked: closed when they come back, counted in
+  /// `connections_reset`.
+  std::unordered_set<uint32_t> resetting;
 };
 
 } // namespace pool

@@ -69,6 +69,9 @@ void assign(manager_ptr self, uint32_t id, waiter& w) {
   st.counters.acquire_wait.observe(wait);
   if (w.kind != waiter::acquire)
     st.query_times.start(id, t);
+  auto& by_class = st.counters.by_priority[static_cast<size_t>(w.prio)];
+  ++by_class.acquired;
+  by_class.wait_time_total += wait;
   note_wait(self, wait);
   switch (w.kind) {
   case waiter::query:
@@ -105,8 +108,11 @@ uint32_t pipeline_for(manager_ptr self, const waiter& w) {
 
 // Answers the waiter with `err`, counting it where it belongs.
 void reject(manager_ptr self, waiter& w, const caf::error& err) {
-  if (is(err, pool_errc::acquire_timeout))
-    ++self->state.counters.acquire_timeouts;
+  if (is(err, pool_errc::acquire_timeout)) {
+    auto& c = self->state.counters;
+    ++c.acquire_timeouts;
+    ++c.by_priority[static_cast<size_t>(w.prio)].acquire_timeouts;
+  }
   w.rp.deliver(err);
 }
 
@@ -127,11 +133,11 @@ void hand_out_front(manager_ptr self) {
   auto& st = self->state;
   auto [id, check] = take_idle(self);
   if (check) {
-    st.waiters.park_front(id);
+    st.waiters.park_front(id, now(self));
     validate(self, id);
     return;
   }
-  auto w = st.waiters.pop_front();
+  auto w = st.waiters.pop_front(now(self));
   assign(self, id, w);
 }
 
@@ -194,6 +200,9 @@ std::string pool_situation(manager_ptr self, caf::timespan t) {
   if (g.cleaning > 0)
     result += ", " + std::to_string(g.cleaning) + " cleaning or closing";
   auto waiting = st.waiters.size();
+  if (st.counters.paused)
+    result =
+      "the pool is paused (it hands out no connection until resume); " + result;
   result += "; " + std::to_string(waiting) +
             (waiting == 1 ? " request waiting" : " requests waiting");
   if (g.breaker != breaker_state::closed)
@@ -213,10 +222,11 @@ caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
   w.since = now(self);
   w.timeout = timeout;
   // Served now if nobody waits and a connection is idle, or a busy one has
-  // room in its pipeline for it (tried first with fill_pipelines).
-  auto shared = st.waiters.empty() ? pipeline_for(self, w) : no_slot;
-  bool at_once =
-    st.waiters.empty() && (shared != no_slot || st.conns.idle_count() > 0);
+  // room in its pipeline for it (tried first with fill_pipelines); never
+  // while paused.
+  bool open = st.waiters.empty() && !st.counters.paused;
+  auto shared = open ? pipeline_for(self, w) : no_slot;
+  bool at_once = open && (shared != no_slot || st.conns.idle_count() > 0);
   // Else it has to wait: refuse it if it cannot be served soon (not a
   // retry: it was admitted before).
   if (!at_once && !retry)
@@ -277,7 +287,9 @@ spdlog::logger& log(manager_ptr self) {
 
 void roll_window(manager_ptr self) {
   auto& st = self->state;
-  if (!st.shedder.roll(now(self), st.waiters.oldest_since()))
+  // Requests held by a pause do not count as waits of an overloaded pool.
+  auto oldest = st.counters.paused ? std::nullopt : st.waiters.oldest_since();
+  if (!st.shedder.roll(now(self), oldest))
     return;
   st.counters.overloaded = st.shedder.overloaded();
   log(self).warn("load shedding {}", st.counters.overloaded ? "on" : "off");
@@ -292,6 +304,8 @@ void update_want(manager_ptr self) {
   // first on its connection, every waiter.
   auto want = std::clamp(st.conns.demand() + st.waiters.size(), cfg.min_size,
                          cfg.max_size);
+  if (st.counters.paused && cfg.pause_closes_idle)
+    want = 0; // the database may restart: open nothing until resume
   if (want != st.wanted) {
     st.wanted = static_cast<uint32_t>(want);
     self->send(st.supervisor, want_atom::value, st.wanted);
@@ -308,12 +322,12 @@ void close_slot(manager_ptr self, uint32_t id, close_reason why) {
 
 void dispatch(manager_ptr self) {
   auto& st = self->state;
-  while (!st.waiters.empty()) {
-    auto shared = pipeline_for(self, *st.waiters.front());
+  while (!st.counters.paused && !st.waiters.empty()) {
+    auto shared = pipeline_for(self, *st.waiters.front(now(self)));
     if (shared == no_slot && st.conns.idle_count() == 0)
       break;
     if (shared != no_slot) {
-      auto w = st.waiters.pop_front();
+      auto w = st.waiters.pop_front(now(self));
       assign(self, shared, w);
     } else {
       hand_out_front(self);
@@ -343,17 +357,33 @@ void on_done(manager_ptr self, uint32_t id, uint32_t n) {
 void on_free(manager_ptr self, uint32_t id) {
   auto& st = self->state;
   auto& e = *st.conns.find(id);
-  if (st.counters.shutting_down || e.retiring) {
-    if (!st.counters.shutting_down)
+  bool shrink = over_max(self); // after a resize: close until within max
+  bool closes_idle = st.counters.paused && st.ctx->cfg.pause_closes_idle;
+  if (st.counters.shutting_down || e.retiring || shrink || closes_idle) {
+    auto why = close_reason::other; // paused with pause_closes_idle
+    if (st.resetting.erase(id) > 0) {
+      ++st.counters.connections_reset;
+      why = close_reason::reset;
+    } else if (st.counters.shutting_down) {
+      why = close_reason::shutdown;
+    } else if (e.retiring) {
       ++st.counters.connections_recycled;
-    close_slot(self, id,
-               st.counters.shutting_down ? close_reason::shutdown
-                                         : close_reason::lifetime);
+      why = close_reason::lifetime;
+    } else if (shrink) {
+      why = close_reason::shrink;
+    }
+    close_slot(self, id, why);
     update_want(self);
+    check_drained(self);
+    return;
+  }
+  if (st.counters.paused) {
+    must(self, st.conns.park(id, now(self)), "park", id);
+    check_drained(self);
     return;
   }
   if (!st.waiters.empty()) {
-    auto w = st.waiters.pop_front();
+    auto w = st.waiters.pop_front(now(self));
     assign(self, id, w); // just used: no validation needed
     dispatch(self);      // more waiters may join its pipeline
     return;
@@ -377,6 +407,8 @@ void on_validated(manager_ptr self, uint32_t id, bool ok) {
   if (!e || e->state != conn_state::validating)
     return; // closed meanwhile; its down handler requeued the waiter
   if (ok) {
+    if (st.counters.paused)
+      st.waiters.unpark(id); // held: it keeps its place in the queue
     auto pending = st.waiters.take_parked(id);
     st.conns.validated(id, now(self));
     if (pending && !st.counters.shutting_down) {
@@ -385,12 +417,14 @@ void on_validated(manager_ptr self, uint32_t id, bool ok) {
     }
     if (pending)
       reject(self, *pending, shutting_down_error());
-    if (st.counters.shutting_down || e->retiring || !st.waiters.empty()) {
+    if (st.counters.shutting_down || e->retiring || !st.waiters.empty() ||
+        over_max(self)) {
       on_free(self, id);
       return;
     }
     // A health check keeps the connection's idle time (for idle_timeout).
     st.conns.park(id, now(self), true);
+    check_drained(self);
     return;
   }
   ++st.counters.health_check_failures;
@@ -468,7 +502,9 @@ void on_worker_down(manager_ptr self, uint32_t id, const caf::error& reason) {
     self->demonitor(ended->holder);
   st.waiters.unpark(id); // a waiter parked on it keeps its place
   st.conns.remove(id);
+  st.resetting.erase(id);
   dispatch(self);
+  check_drained(self);
   finish_shutdown_if_done(self);
 }
 
@@ -497,6 +533,9 @@ pool_stats snapshot(manager_ptr self) {
   result.connecting = st.connecting();
   result.total = static_cast<uint32_t>(st.conns.size()) + result.connecting;
   result.waiting = static_cast<uint32_t>(st.waiters.size());
+  for (size_t c = 0; c < priority_classes; ++c)
+    result.by_priority[c].waiting =
+      static_cast<uint32_t>(st.waiters.count(static_cast<priority>(c)));
   result.last_connect_error =
     st.last_connect_error ? describe(st.last_connect_error) : std::string{};
   return result;

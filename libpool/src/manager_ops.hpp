@@ -10,6 +10,7 @@
 #include "caf/typed_event_based_actor.hpp"
 
 #include "manager.hpp"
+#include "pool/settings.hpp"
 
 namespace spdlog {
 class logger;
@@ -98,5 +99,39 @@ void housekeeping(manager_ptr self);
 
 /// How often the housekeeping tick runs.
 caf::timespan housekeeping_interval(const pool_config& cfg);
+
+// -- operating a running pool (manager_admin.cpp) ----------------------------
+
+/// Whether more connections are open or being opened than max_size allows
+/// (after a shrink): a connection that comes back is closed then.
+bool over_max(manager_ptr self);
+
+/// Applies a change of settings (`reconfigure`, `resize`): validates the
+/// result like `validate(pool_config)` (`invalid_request` naming the field,
+/// prefixed with `what`), shares the new context with the supervisor and
+/// the workers, closes idle connections above a smaller max_size, and
+/// resets the connections if a setting that needs new ones changed.
+caf::error reconfigure(manager_ptr self, const pool_settings& x,
+                       const std::string& what);
+
+/// Starts (or joins) a pause with its own `deadline`; see `pause_atom`.
+caf::result<caf::ok_atom> pause(manager_ptr self, caf::timespan deadline);
+
+/// The deadline of the pause `n` passed: answers it with `pause_timeout`
+/// if it still drains.
+void pause_deadline(manager_ptr self, uint64_t n);
+
+/// Ends a pause (cancelling those that drain) and serves the waiters.
+void resume(manager_ptr self);
+
+/// Answers every pause still draining with `err`.
+void cancel_pauses(manager_ptr self, const caf::error& err);
+
+/// While paused: answers the pauses that drain once no lease is held and
+/// nothing runs (and closes idle connections with pause_closes_idle).
+void check_drained(manager_ptr self);
+
+/// Replaces every connection: idle ones now, the others when they come back.
+void reset(manager_ptr self);
 
 } // namespace pool

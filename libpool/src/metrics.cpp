@@ -32,7 +32,7 @@ class family_set {
   }
 
   void counter(const char* name, const char* help, const std::string& pool,
-               uint64_t value, const char* label = nullptr,
+               double value, const char* label = nullptr,
                const std::string& label_value = {}) {
     sample(name, help, MetricType::Counter, pool, label, label_value)
       .counter.value = static_cast<double>(value);
@@ -151,6 +151,28 @@ void add_pool(family_set& fs, const std::string& pool, const pool_stats& st) {
   fs.counter("libpool_pipelined_total",
              "Queries that joined a busy connection's pipeline.", pool,
              st.pipelined);
+  fs.gauge("libpool_paused", "1 while the pool is paused (pause/resume).",
+           pool, st.paused ? 1 : 0);
+  fs.counter("libpool_connections_reset_total",
+             "Connections replaced by a reset.", pool, st.connections_reset);
+  for (size_t i = 0; i < st.by_priority.size(); ++i) {
+    auto& c = st.by_priority[i];
+    auto cls = to_string(static_cast<priority>(i));
+    fs.counter("libpool_priority_acquired_total",
+               "Requests that got a connection, by priority class.", pool,
+               c.acquired, "class", cls);
+    fs.counter("libpool_priority_acquire_timeouts_total",
+               "Requests answered with acquire_timeout, by priority class.",
+               pool, c.acquire_timeouts, "class", cls);
+    fs.gauge("libpool_priority_waiting_requests",
+             "Requests waiting for a connection, by priority class.", pool,
+             c.waiting, "class", cls);
+    fs.counter("libpool_priority_wait_seconds_total",
+               "Time requests waited for a connection, by priority class.",
+               pool,
+               std::chrono::duration<double>(c.wait_time_total).count(),
+               "class", cls);
+  }
   fs.histogram("libpool_acquire_wait_seconds",
                "How long requests waited for a connection.", pool,
                st.acquire_wait);

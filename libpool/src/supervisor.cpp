@@ -224,6 +224,15 @@ supervisor_impl(supervisor_ptr self, manager_actor manager,
       self->state.retry_pending = false;
       reconcile(self);
     },
+    [=](settings_atom, context_ptr& ctx) {
+      // New workers connect with the new settings; running ones take the
+      // new timeouts.
+      auto& st = self->state;
+      st.ctx = ctx;
+      for (auto& kvp : st.workers)
+        self->send(kvp.second.first, settings_atom::value, ctx);
+      reconcile(self); // max_size may have grown
+    },
     [=](close_atom) {
       auto& st = self->state;
       st.closing = true;

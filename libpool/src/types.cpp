@@ -88,6 +88,19 @@ std::string summary(const duration_histogram& h) {
 
 } // namespace
 
+
+std::string to_string(priority x) {
+  switch (x) {
+  case priority::interactive:
+    return "interactive";
+  case priority::normal:
+    return "normal";
+  case priority::batch:
+    return "batch";
+  }
+  return "priority(" + std::to_string(static_cast<int>(x)) + ")";
+}
+
 std::string to_string(const pool_stats& x) {
   std::string out;
   auto add = [&](const char* label, const std::string& value) {
@@ -98,6 +111,16 @@ std::string to_string(const pool_stats& x) {
     out += value;
   };
   auto flag = [](bool b) { return std::string{b ? "true" : "false"}; };
+  auto wait_ms =
+    std::chrono::duration<double, std::milli>(x.wait_time_total).count();
+  auto millis = [](caf::timespan d) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.3fms",
+                  std::chrono::duration<double, std::milli>(d).count());
+    return std::string{buf};
+  };
+  char wait[32];
+  std::snprintf(wait, sizeof(wait), "%.3fms", wait_ms);
   add("total", std::to_string(x.total));
   add("idle", std::to_string(x.idle));
   add("leased", std::to_string(x.leased));
@@ -144,6 +167,17 @@ std::string to_string(const pool_stats& x) {
   add("acquire_wait", summary(x.acquire_wait));
   add("query_time", summary(x.query_time));
   add("connection_lifetime", summary(x.connection_lifetime));
+  add("paused", flag(x.paused));
+  add("connections_reset", std::to_string(x.connections_reset));
+  for (size_t i = 0; i < x.by_priority.size(); ++i) {
+    auto& c = x.by_priority[i];
+    auto name = to_string(static_cast<priority>(i));
+    add((name + ".acquired").c_str(), std::to_string(c.acquired));
+    add((name + ".acquire_timeouts").c_str(),
+        std::to_string(c.acquire_timeouts));
+    add((name + ".wait_time_total").c_str(), millis(c.wait_time_total));
+    add((name + ".waiting").c_str(), std::to_string(c.waiting));
+  }
   return out;
 }
 

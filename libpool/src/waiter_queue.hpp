@@ -1,7 +1,8 @@
 #pragma once
 
-// The manager's queue of requests waiting for a connection: FIFO order,
-// deadlines, requests parked on a connection under validation. A plain class
+// The manager's queue of requests waiting for a connection: priority
+// classes with aging, FIFO within a class, deadlines, requests parked on a
+// connection under validation. A plain class
 // (no actor), so that its rules are unit-tested on their own; the manager
 // actor feeds it and answers what it returns.
 
@@ -31,6 +32,8 @@ struct waiter {
   std::vector<statement> stmts;
   /// Whether it is a query that may share a busy connection's pipeline.
   bool piped = false;
+  /// Its priority class.
+  priority prio = priority::normal;
   /// The requester of an acquire, who will hold the lease.
   caf::actor_addr holder;
   /// When it started waiting (actor clock).
@@ -39,8 +42,14 @@ struct waiter {
   caf::timespan timeout{0};
 };
 
-/// Waiting requests in FIFO order with their deadlines. A request handed
-/// back by a worker (a retry) goes before every new one. A waiter can be
+/// Waiting requests in FIFO order per priority class, with their deadlines.
+/// A request handed back by a worker (a retry) goes before every new one.
+/// The next to be served is the front of the class with the best effective
+/// class: its class minus one per `aging` it has waited (not below 0); on a
+/// tie, the one that arrived first. With one class waiting (the usual case)
+/// that is simply the oldest waiter. Costs: push O(log n) (O(1) amortized at
+/// the back), front O(classes · log n) with several classes waiting, O(1)
+/// with one. A waiter can be
 /// parked on a connection that is being validated for it: it keeps its
 /// place and its deadline, but is not served to anyone else until unparked.
 class waiter_queue {
@@ -59,16 +68,23 @@ class waiter_queue {
   /// The number of waiters ready to be served.
   size_t size() const { return waiters_.size() - parked_; }
 
-  /// The oldest waiter ready to be served, or null.
-  const waiter* front() const;
+  /// Sets the aging interval (0: strict classes).
+  void aging(caf::timespan x) { aging_ = x; }
 
-  /// Removes and returns the oldest waiter ready to be served.
-  /// Precondition: `!empty()`.
-  waiter pop_front();
+  /// The next waiter to be served at time `t` (see the class comment), or
+  /// null.
+  const waiter* front(caf::timespan t = caf::timespan{0}) const;
 
-  /// Parks the oldest waiter ready to be served on `conn` and returns its id.
+  /// Removes and returns the next waiter to be served at time `t`.
   /// Precondition: `!empty()`.
-  uint64_t park_front(uint32_t conn);
+  waiter pop_front(caf::timespan t = caf::timespan{0});
+
+  /// Parks the next waiter to be served at time `t` on `conn` and returns
+  /// its id. Precondition: `!empty()`.
+  uint64_t park_front(uint32_t conn, caf::timespan t = caf::timespan{0});
+
+  /// The number of waiters of class `c`, parked ones included.
+  size_t count(priority c) const { return by_class_[static_cast<size_t>(c)]; }
 
   /// Removes and returns the waiter parked on `conn`, if any.
   std::optional<waiter> take_parked(uint32_t conn);
@@ -103,9 +119,30 @@ class waiter_queue {
 
   waiter take(entry_map::iterator i);
 
+  /// Ids are keys: the region (0 for retries, 1 + class for new requests)
+  /// in the top byte, then the arrival number.
+  static constexpr int region_shift = 56;
+  static constexpr uint64_t seq_mask = (uint64_t{1} << region_shift) - 1;
+  static constexpr size_t regions = priority_classes + 1;
+  static size_t region_of(uint64_t id) { return id >> region_shift; }
+
+  /// The first waiter ready to be served in region `r`, or end.
+  entry_map::const_iterator first_ready(size_t r) const;
+  /// The next waiter to be served at `t`, or end.
+  entry_map::const_iterator pick(caf::timespan t) const;
+  /// Whether `a` goes before `b` at `t`.
+  bool before(const entry& a, const entry& b, caf::timespan t) const;
+  entry_map::iterator mutable_pick(caf::timespan t);
+  void set_parked(entry& e, uint32_t conn);
+
   /// New requests count up from 2^40; retries count down from just below.
   uint64_t next_id_ = uint64_t{1} << 40;
   uint64_t next_retry_id_ = (uint64_t{1} << 40) - 1;
+  caf::timespan aging_{0};
+  /// Waiters ready to be served, per region.
+  size_t ready_[regions] = {};
+  /// Waiters per class, parked ones included.
+  size_t by_class_[priority_classes] = {};
   /// By id: iteration order is FIFO order.
   entry_map waiters_;
   deadline_map deadlines_;

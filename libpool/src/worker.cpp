@@ -573,6 +573,18 @@ worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
       stop(self, make_error(pool_errc::shutting_down, "connection closed"),
            caf::exit_reason::normal);
     },
+    [=](settings_atom, context_ptr& ctx) {
+      // The timeouts apply from now on; what the connection was opened with
+      // stays (a change of those comes with a reset that replaces it).
+      auto& st = self->state;
+      auto next = std::make_shared<pool_context>(*ctx);
+      auto& old = st.ctx->cfg;
+      next->cfg.conninfo = old.conninfo;
+      next->cfg.reset_query = old.reset_query;
+      next->cfg.statement_cache_size = old.statement_cache_size;
+      next->cfg.pipeline_depth = old.pipeline_depth;
+      st.ctx = std::move(next);
+    },
   };
 }
 

@@ -57,6 +57,10 @@ Promise answer(Promise rp, bool twice, T x) {
   return rp;
 }
 
+caf::error no() {
+  return pool::make_error(pool::pool_errc::invalid_request, "fake pool");
+}
+
 pool::pool_actor::behavior_type fake_pool(pool::pool_actor::pointer self,
                                           std::shared_ptr<fake_mode> mode) {
   auto next_id = std::make_shared<uint64_t>(0);
@@ -88,6 +92,23 @@ pool::pool_actor::behavior_type fake_pool(pool::pool_actor::pointer self,
       self->quit();
       return caf::ok_atom::value;
     },
+    // Not used by the load generator.
+    [](pool::query_atom, pool::priority,
+       pool::statement&) -> caf::result<pool::query_result> { return no(); },
+    [](pool::acquire_atom, caf::timespan,
+       pool::priority) -> caf::result<pool::lease> { return no(); },
+    [](pool::transaction_atom, pool::priority, std::vector<pool::statement>&)
+      -> caf::result<std::vector<pool::query_result>> { return no(); },
+    [](pool::resize_atom, uint64_t, uint64_t) -> caf::result<caf::ok_atom> {
+      return no();
+    },
+    [](pool::pause_atom, caf::timespan) -> caf::result<caf::ok_atom> {
+      return no();
+    },
+    [](pool::resume_atom) -> caf::result<caf::ok_atom> { return no(); },
+    [](pool::reset_atom) -> caf::result<caf::ok_atom> { return no(); },
+    [](pool::reconfigure_atom,
+       pool::pool_settings&) -> caf::result<caf::ok_atom> { return no(); },
   };
 }
 

@@ -165,9 +165,29 @@ expect 1 '' '^poolctl: query_failed \[42601\]: .*syntax error' \
 run "${A[@]}" --pool orders query 'CREATE TEMP TABLE t (x int)'
 expect 0 '^CREATE TABLE$' '' "command without rows: its tag"
 
-# -- operator requests (not in this build's protocol yet) ----------------------
+# -- operator requests ----------------------------------------------------------
+field() { # NAME: a field of `poolctl --pool orders stats --json`
+  "$POOLCTL" "${A[@]}" --pool orders stats --json |
+    python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"
+}
 run "${A[@]}" --pool orders pause
-expect 1 '' 'pause: not supported by this poolctl build yet' "pause"
+expect 0 '^orders: paused' '' "pause: drained"
+[[ $(field paused) == True ]] || fail "pause: stats do not say paused"
+run "${A[@]}" --pool orders --timeout 2s query 'SELECT 1'
+expect 1 '' '' "query while paused: not served"
+run "${A[@]}" --pool orders resume
+expect 0 '^orders: resumed$' '' "resume"
+[[ $(field paused) == False ]] || fail "resume: stats still say paused"
+run "${A[@]}" --pool orders query 'SELECT 5'
+expect 0 '^ 5$' '' "query after resume: served"
+before=$(field connections_reset)
+run "${A[@]}" --pool orders reset
+expect 0 '^orders: reset' '' "reset"
+after=$(field connections_reset)
+((after > before)) || fail "reset: connections_reset $before -> $after"
+run "${A[@]}" --pool orders resize 1 2
+expect 0 '^orders: resized to min 1, max 2$' '' "resize"
+(($(field total) <= 2)) || fail "resize: more than 2 connections after it"
 run "${A[@]}" --pool orders resize 4 2
 expect 2 '' 'resize: need 0 <= MIN <= MAX' "resize MIN > MAX: exit 2"
 

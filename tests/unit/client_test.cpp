@@ -42,6 +42,25 @@ pool_actor::behavior_type stub_pool(pool_actor::pointer self,
     [=](shutdown_atom, caf::timespan) -> caf::result<caf::ok_atom> {
       return no();
     },
+    [=](query_atom, priority, statement&) -> caf::result<query_result> {
+      return no();
+    },
+    [=](acquire_atom, caf::timespan, priority) -> caf::result<lease> {
+      return no();
+    },
+    [=](transaction_atom, priority, std::vector<statement>&)
+      -> caf::result<std::vector<query_result>> { return no(); },
+    [=](resize_atom, uint64_t, uint64_t) -> caf::result<caf::ok_atom> {
+      return no();
+    },
+    [=](pause_atom, caf::timespan) -> caf::result<caf::ok_atom> {
+      return no();
+    },
+    [=](resume_atom) -> caf::result<caf::ok_atom> { return no(); },
+    [=](reset_atom) -> caf::result<caf::ok_atom> { return no(); },
+    [=](reconfigure_atom, pool_settings&) -> caf::result<caf::ok_atom> {
+      return no();
+    },
   };
 }
 

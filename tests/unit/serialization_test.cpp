@@ -63,7 +63,7 @@ CAF_TEST(every field of pool_stats survives) {
          connections_recycled, pipelined, breaker, breaker_opened,
          last_connect_error, connections_closed_by, errors_by_class,
          breaker_half_opened, breaker_closed, acquire_wait, query_time,
-         connection_lifetime] = st;
+         connection_lifetime, paused, connections_reset, by_priority] = st;
   total = 1;
   idle = 2;
   leased = 3;
@@ -98,6 +98,15 @@ CAF_TEST(every field of pool_stats survives) {
   query_time.observe(std::chrono::seconds(20));
   query_time.observe(std::chrono::milliseconds(3));
   connection_lifetime.observe(std::chrono::minutes(2));
+  paused = true;
+  connections_reset = 115;
+  for (size_t i = 0; i < by_priority.size(); ++i) {
+    auto& [a, t, w, n] = by_priority[i];
+    a = 200 + i;
+    t = 210 + i;
+    w = caf::timespan{220 + static_cast<int64_t>(i)};
+    n = static_cast<uint32_t>(230 + i);
+  }
   auto copy = round_trip(sys, st);
   auto& [total2, idle2, leased2, busy2, connecting2, cleaning2, waiting2,
          acquired2, acquire_timeouts2, rejected2, connections_created2,
@@ -106,7 +115,7 @@ CAF_TEST(every field of pool_stats survives) {
          leases_timed_out2, health_check_failures2, connections_recycled2,
          pipelined2, breaker2, breaker_opened2, last_connect_error2,
          connections_closed_by2, errors_by_class2, breaker_half_opened2,
-         breaker_closed2, acquire_wait2, query_time2, connection_lifetime2] =
+         breaker_closed2, acquire_wait2, query_time2, connection_lifetime2, paused2, connections_reset2, by_priority2] =
     copy;
   diff d;
   d("total", total, total2);
@@ -142,6 +151,17 @@ CAF_TEST(every field of pool_stats survives) {
   d("acquire_wait", acquire_wait, acquire_wait2);
   d("query_time", query_time, query_time2);
   d("connection_lifetime", connection_lifetime, connection_lifetime2);
+  d("paused", paused, paused2);
+  d("connections_reset", connections_reset, connections_reset2);
+  CAF_REQUIRE_EQUAL(by_priority2.size(), by_priority.size());
+  for (size_t i = 0; i < by_priority.size(); ++i) {
+    auto& [a, t, w, n] = by_priority[i];
+    auto& [a2, t2, w2, n2] = by_priority2[i];
+    d("by_priority.acquired", a, a2);
+    d("by_priority.acquire_timeouts", t, t2);
+    d("by_priority.wait_time_total", w, w2);
+    d("by_priority.waiting", n, n2);
+  }
   CAF_CHECK_EQUAL(d.n, 0);
   // The values set are not the defaults: a field left out of `inspect`
   // would come back different.
@@ -149,7 +169,7 @@ CAF_TEST(every field of pool_stats survives) {
   pool_stats def;
   auto& [t0, i0, l0, b0, c0, cl0, w0, a0, at0, r0, cc0, ccl0, cf0, lr0, wt0,
          sd0, sh0, o0, lk0, lt0, hf0, cr0, p0, br0, bo0, le0, cb0, ec0, bh0,
-         bc0, aw0, qt0, cl0t] = def;
+         bc0, aw0, qt0, cl0t, pa0, rs0, bp0] = def;
   from_default("total", total, t0);
   from_default("idle", idle, i0);
   from_default("leased", leased, l0);
@@ -183,7 +203,13 @@ CAF_TEST(every field of pool_stats survives) {
   from_default("acquire_wait", acquire_wait, aw0);
   from_default("query_time", query_time, qt0);
   from_default("connection_lifetime", connection_lifetime, cl0t);
-  CAF_CHECK_EQUAL(from_default.n, 33);
+  from_default("paused", paused, pa0);
+  from_default("connections_reset", connections_reset, rs0);
+  CAF_REQUIRE_EQUAL(bp0.size(), priority_classes);
+  for (size_t i = 0; i < priority_classes; ++i)
+    from_default("by_priority.acquired", by_priority[i].acquired,
+                 bp0[i].acquired);
+  CAF_CHECK_EQUAL(from_default.n, 35 + priority_classes);
 }
 
 // to_string(pool_stats) labels every field with its value; the structured
@@ -197,7 +223,7 @@ CAF_TEST(pool_stats prints every field labelled) {
          connections_recycled, pipelined, breaker, breaker_opened,
          last_connect_error, connections_closed_by, errors_by_class,
          breaker_half_opened, breaker_closed, acquire_wait, query_time,
-         connection_lifetime] = st;
+         connection_lifetime, paused, connections_reset, by_priority] = st;
   total = 1;
   idle = 2;
   leased = 3;
@@ -232,6 +258,12 @@ CAF_TEST(pool_stats prints every field labelled) {
   query_time.observe(std::chrono::seconds(20));
   query_time.observe(std::chrono::milliseconds(3));
   connection_lifetime.observe(std::chrono::minutes(2));
+  paused = true;
+  connections_reset = 115;
+  by_priority[0].acquired = 116;
+  by_priority[1].acquire_timeouts = 117;
+  by_priority[2].wait_time_total = caf::timespan{2500000};
+  by_priority[2].waiting = 118;
   auto text = to_string(st);
   CAF_MESSAGE(text);
   const char* expected[] = {"total=1",
@@ -268,8 +300,14 @@ CAF_TEST(pool_stats prints every field labelled) {
                             "breaker_closed=118",
                             "acquire_wait=count:1,sum:0.070ms",
                             "query_time=count:2,sum:20003.000ms",
-                            "connection_lifetime=count:1,sum:120000.000ms"};
-  CAF_CHECK_EQUAL(std::size(expected), 33u);
+                            "connection_lifetime=count:1,sum:120000.000ms",
+                            "paused=true",
+                            "connections_reset=115",
+                            "interactive.acquired=116",
+                            "normal.acquire_timeouts=117",
+                            "batch.wait_time_total=2.500ms",
+                            "batch.waiting=118"};
+  CAF_CHECK_EQUAL(std::size(expected), 39u);
   for (auto x : expected) {
     // Preceded by the start or a space, so "total=" does not match inside
     // "wait_time_total=".
@@ -377,6 +415,65 @@ CAF_TEST(every field of lease survives) {
   auto& [id2, handle2] = copy;
   CAF_CHECK_EQUAL(id2, 4711u);
   CAF_CHECK(handle2 == worker);
+}
+
+CAF_TEST(every field of pool_settings survives) {
+  static_assert(sizeof(pool_settings) == 320,
+                "pool_settings changed: set and compare the new field here "
+                "and add it to inspect");
+  pool_settings x;
+  auto& [acq, qt, ct, mn, mx, hci, it, ml, vai, mw, lkt, lst, pa, ci, rq, scs,
+         pd] = x;
+  acq = caf::timespan{1};
+  qt = caf::timespan{2};
+  ct = caf::timespan{3};
+  mn = 4;
+  mx = 5;
+  hci = caf::timespan{6};
+  it = caf::timespan{7};
+  ml = caf::timespan{8};
+  vai = caf::timespan{9};
+  mw = 10;
+  lkt = caf::timespan{11};
+  lst = caf::timespan{12};
+  pa = caf::timespan{13};
+  ci = std::string{"host=x"};
+  rq = std::string{"DISCARD ALL"};
+  scs = 14;
+  pd = 15;
+  auto copy = round_trip(sys, x);
+  auto& [acq2, qt2, ct2, mn2, mx2, hci2, it2, ml2, vai2, mw2, lkt2, lst2, pa2,
+         ci2, rq2, scs2, pd2] = copy;
+  diff d;
+  d("acquire_timeout", acq, acq2);
+  d("query_timeout", qt, qt2);
+  d("connect_timeout", ct, ct2);
+  d("min_size", mn, mn2);
+  d("max_size", mx, mx2);
+  d("health_check_interval", hci, hci2);
+  d("idle_timeout", it, it2);
+  d("max_lifetime", ml, ml2);
+  d("validate_after_idle", vai, vai2);
+  d("max_waiters", mw, mw2);
+  d("leak_threshold", lkt, lkt2);
+  d("lease_timeout", lst, lst2);
+  d("priority_aging", pa, pa2);
+  d("conninfo", ci, ci2);
+  d("reset_query", rq, rq2);
+  d("statement_cache_size", scs, scs2);
+  d("pipeline_depth", pd, pd2);
+  CAF_CHECK_EQUAL(d.n, 0);
+  // Unset fields stay unset.
+  auto empty = round_trip(sys, pool_settings{});
+  CAF_CHECK(!empty.acquire_timeout && !empty.conninfo && !empty.min_size);
+  // A priority request, as it crosses the network.
+  auto msg = round_trip(
+    sys, caf::make_message(query_atom::value, priority::batch, statement{"x"}));
+  CAF_REQUIRE((msg.match_elements<caf::atom_value, priority, statement>()));
+  CAF_CHECK_EQUAL(msg.get_as<priority>(1), priority::batch);
+  auto rmsg = round_trip(sys, caf::make_message(reconfigure_atom::value, x));
+  CAF_REQUIRE((rmsg.match_elements<caf::atom_value, pool_settings>()));
+  CAF_CHECK_EQUAL(*rmsg.get_as<pool_settings>(1).pipeline_depth, 15u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

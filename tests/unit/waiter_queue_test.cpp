@@ -108,3 +108,59 @@ CAF_TEST(take all returns parked and ready waiters in FIFO order) {
   CAF_CHECK(!q.take_parked(1).has_value());
   CAF_CHECK_EQUAL(q.next_deadline(), caf::timespan::max());
 }
+
+namespace {
+
+waiter make_class(caf::timespan since, pool::priority prio, std::string sql) {
+  auto w = make(since, 60s, std::move(sql));
+  w.prio = prio;
+  return w;
+}
+
+} // namespace
+
+CAF_TEST(higher classes first then FIFO and retries before all) {
+  using pool::priority;
+  waiter_queue q; // no aging: strict classes
+  q.push(make_class(0s, priority::batch, "b1"), false);
+  q.push(make_class(0s, priority::normal, "n1"), false);
+  q.push(make_class(0s, priority::interactive, "i1"), false);
+  q.push(make_class(0s, priority::batch, "b2"), false);
+  q.push(make_class(0s, priority::interactive, "i2"), false);
+  q.push(make_class(0s, priority::batch, "r"), true);
+  CAF_CHECK_EQUAL(q.count(priority::batch), 3u);
+  CAF_CHECK_EQUAL(q.count(priority::interactive), 2u);
+  // Parking the front skips it; unparking puts it back in place.
+  auto parked = q.park_front(7);
+  CAF_CHECK_EQUAL(q.front()->stmt.sql, "i1");
+  CAF_CHECK_EQUAL(q.size(), 5u);
+  q.unpark(7);
+  CAF_CHECK_EQUAL(q.front()->id, parked);
+  std::vector<std::string> order;
+  while (!q.empty())
+    order.push_back(q.pop_front().stmt.sql);
+  CAF_CHECK_EQUAL(
+    order, (std::vector<std::string>{"r", "i1", "i2", "n1", "b1", "b2"}));
+  CAF_CHECK_EQUAL(q.count(priority::batch), 0u);
+}
+
+CAF_TEST(aging raises a class per interval and ties go to the older) {
+  using pool::priority;
+  waiter_queue q;
+  q.aging(1s);
+  q.push(make_class(0s, priority::batch, "b"), false);
+  q.push(make_class(500ms, priority::normal, "n"), false);
+  q.push(make_class(1500ms, priority::interactive, "i"), false);
+  // At 1.6 s: b is normal (aged once), n is interactive, i interactive
+  // and younger than n.
+  CAF_CHECK_EQUAL(q.front(1600ms)->stmt.sql, "n");
+  // At 0.9 s nothing aged yet: the best class, i, goes first.
+  CAF_CHECK_EQUAL(q.front(900ms)->stmt.sql, "i");
+  // At 1.5 s with n gone: i (interactive) beats b (aged to normal).
+  CAF_CHECK_EQUAL(q.pop_front(1500ms).stmt.sql, "n");
+  CAF_CHECK_EQUAL(q.front(1500ms)->stmt.sql, "i");
+  // At 2 s b reached the top class and is older than i.
+  CAF_CHECK_EQUAL(q.front(2s)->stmt.sql, "b");
+  // oldest_since looks at every class.
+  CAF_CHECK(q.oldest_since() == caf::timespan{0});
+}

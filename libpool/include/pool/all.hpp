@@ -9,4 +9,5 @@
 #include "pool/io_scheduler.hpp"
 #include "pool/pool.hpp"
 #include "pool/protocol.hpp"
+#include "pool/settings.hpp"
 #include "pool/types.hpp"

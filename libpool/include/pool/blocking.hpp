@@ -50,6 +50,29 @@ class blocking_pool {
   /// Returns the pool's statistics.
   caf::expected<pool_stats> stats();
 
+  /// `query`, `acquire` and `transaction` with a priority class (see
+  /// `pool::priority`); replies and errors as those.
+  caf::expected<query_result> query(priority prio, statement st);
+  caf::expected<lease> acquire(caf::timespan wait, priority prio);
+  caf::expected<std::vector<query_result>>
+  transaction(priority prio, std::vector<statement> sts);
+
+  /// Sends `(resize_atom, min_size, max_size)`; errors as that request.
+  caf::error resize(uint64_t min_size, uint64_t max_size);
+
+  /// Sends `(pause_atom, deadline)` and waits for its answer (the call's
+  /// own timeout still applies); errors as that request.
+  caf::error pause(caf::timespan deadline);
+
+  /// Sends `(resume_atom)`; errors as that request.
+  caf::error resume();
+
+  /// Sends `(reset_atom)`; errors as that request.
+  caf::error reset();
+
+  /// Sends `(reconfigure_atom, x)`; errors as that request.
+  caf::error reconfigure(pool_settings x);
+
   /// Shuts the pool down, letting leased work finish until `deadline`.
   caf::error shutdown(caf::timespan deadline);
 

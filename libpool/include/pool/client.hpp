@@ -281,6 +281,24 @@ class client {
   client_response<caf::detail::type_list<query_result>>
   query(const lease& l, caf::timespan timeout, statement st);
 
+  /// Runs `st` on any connection with priority class `prio`:
+  /// `(query_atom, prio, st)`. Replies and errors as that request, plus
+  /// those of `request`.
+  client_response<caf::detail::type_list<query_result>>
+  query(caf::timespan timeout, priority prio, statement st);
+
+  /// Leases a connection with priority class `prio`, waiting at most `wait`
+  /// in the pool: `(acquire_atom, wait, prio)`. Replies `lease`; errors as
+  /// that request, plus those of `request`.
+  client_response<caf::detail::type_list<lease>>
+  acquire(caf::timespan timeout, caf::timespan wait, priority prio);
+
+  /// Runs `sts` in one transaction with priority class `prio`:
+  /// `(transaction_atom, prio, sts)`. Replies one `query_result` per
+  /// statement; errors as that request, plus those of `request`.
+  client_response<caf::detail::type_list<std::vector<query_result>>>
+  transaction(caf::timespan timeout, priority prio, std::vector<statement> sts);
+
   /// The number of requests waiting for an answer (or their deadline).
   size_t pending() const noexcept { return core_ ? core_->pending() : 0; }
 

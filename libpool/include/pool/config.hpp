@@ -148,6 +148,22 @@ struct pool_config {
   /// holder's later use gets `invalid_lease`. Default 0 = never.
   caf::timespan lease_timeout = caf::timespan{0};
 
+  // -- operating a running pool -------------------------------------------
+
+  /// Whether a `pause` also closes the idle connections once the pool has
+  /// drained, and opens none (min_size is ignored) until `resume`: the
+  /// database can then restart while the pool holds new requests. Default
+  /// false (a paused pool keeps its connections open).
+  bool pause_closes_idle = false;
+
+  /// Aging of priority classes (see `pool::priority`): a waiting request's
+  /// class rises by one (toward `interactive`) per `priority_aging` it has
+  /// waited, and among equal classes the longer-waiting request goes first.
+  /// So a `batch` request that has waited 2 x priority_aging is served
+  /// before any request that came after it, whatever their class. Default
+  /// 1 s; 0 = strict priorities (a lower class may starve).
+  caf::timespan priority_aging = std::chrono::seconds(1);
+
   /// Run on a leased connection when it is returned, after any rollback,
   /// e.g. "DISCARD ALL"; if it fails, the connection is closed. Default ""
   /// (none).

@@ -52,6 +52,12 @@ enum class pool_errc : uint8_t {
   /// which. Every request of a `pool::client` still waiting then fails with
   /// this error at once.
   pool_down,
+  /// A `pause` did not drain by its deadline: leases were still held or
+  /// work still ran (the message says what). The pool stays paused.
+  pause_timeout,
+  /// A `pause` still draining was cancelled by a `resume`; the pool serves
+  /// again.
+  pause_cancelled,
 };
 
 /// Returns the name of `x`, e.g. "acquire_timeout".

@@ -12,6 +12,7 @@
 #include "caf/type_id.hpp"
 #include "caf/typed_actor.hpp"
 
+#include "pool/settings.hpp"
 #include "pool/types.hpp"
 
 // Atoms are types of their own in CAF 0.17 (no type ID needed).
@@ -22,6 +23,11 @@ CAF_ADD_ATOM(libpool, pool, transaction_atom, "txn")
 CAF_ADD_ATOM(libpool, pool, stats_atom, "stats")
 CAF_ADD_ATOM(libpool, pool, shutdown_atom, "shutdown")
 CAF_ADD_ATOM(libpool, pool, subscribe_atom, "subscribe")
+CAF_ADD_ATOM(libpool, pool, resize_atom, "resize")
+CAF_ADD_ATOM(libpool, pool, pause_atom, "pause")
+CAF_ADD_ATOM(libpool, pool, resume_atom, "resume")
+CAF_ADD_ATOM(libpool, pool, reset_atom, "reset")
+CAF_ADD_ATOM(libpool, pool, reconfigure_atom, "reconfig")
 
 namespace pool {
 
@@ -52,6 +58,8 @@ CAF_ADD_TYPE_ID(libpool, (pool::pool_stats))
 CAF_ADD_TYPE_ID(libpool, (pool::lease))
 CAF_ADD_TYPE_ID(libpool, (pool::lease_actor))
 CAF_ADD_TYPE_ID(libpool, (pool::breaker_event))
+CAF_ADD_TYPE_ID(libpool, (pool::pool_settings))
+CAF_ADD_TYPE_ID(libpool, (pool::priority))
 CAF_END_TYPE_ID_BLOCK(libpool)
 
 namespace pool {
@@ -100,14 +108,59 @@ typename Inspector::result_type inspect(Inspector& f, lease& x) {
 ///   stops admission, answers all waiters with `shutting_down`, lets leased
 ///   and running work finish until `deadline` (then closes anyway), closes all
 ///   connections; the pool actor then exits.
+///
+/// Priority classes (see `pool::priority` and `pool_config::priority_aging`):
+/// - `(query_atom, priority, statement)`, `(acquire_atom, timeout, priority)`
+///   and `(transaction_atom, priority, statements)` are the requests above
+///   with a priority class: while requests wait, a higher class is served
+///   first, with aging. The plain forms are `priority::normal`. Replies and
+///   errors as above; a class out of range is `invalid_request`.
+///
+/// Operating a running pool (a pool that is shutting down answers each of
+/// these with `shutting_down`):
+/// - `(resize_atom, min_size, max_size)` → `ok` at once: growing opens
+///   connections up to the new min_size; shrinking closes idle connections
+///   at once and leased or busy ones when they come back, until no more
+///   than max_size are open. Errors: `invalid_request` naming the values
+///   (max_size 0, min_size above max_size).
+/// - `(pause_atom, deadline)` → `ok` once drained: the pool stops handing
+///   out connections (new and waiting requests stay queued with their own
+///   deadlines; one that reaches it gets `acquire_timeout` saying the pool is
+///   paused) and replies when no lease is held and nothing runs. With
+///   `pool_config::pause_closes_idle` it then closes its idle connections.
+///   The pool stays paused until `resume`. A pause while paused joins the
+///   drain (or replies `ok` at once if drained). Errors: `pause_timeout`
+///   naming what still runs when `deadline` passes (the pool stays paused),
+///   `pause_cancelled` when a `resume` arrives while it drains,
+///   `invalid_request` (non-positive deadline).
+/// - `(resume_atom)` → `ok`: ends a pause (cancelling one that drains) and
+///   serves the held requests; `ok` too when not paused.
+/// - `(reset_atom)` → `ok` at once: replaces every connection without
+///   interrupting service: idle ones are closed and reopened at once, leased
+///   and busy ones are closed when they come back instead of being reused.
+///   New connections use the current settings (and resolve host names
+///   again). Counted in `pool_stats::connections_reset`.
+/// - `(reconfigure_atom, pool_settings)` → `ok`: changes the settings that
+///   are set (see `pool_settings` for when each takes effect; some take a
+///   reset). Errors: `invalid_request` naming the first bad field and its
+///   value.
 using pool_actor = caf::typed_actor<
   caf::replies_to<query_atom, statement>::with<query_result>,
+  caf::replies_to<query_atom, priority, statement>::with<query_result>,
   caf::replies_to<acquire_atom, caf::timespan>::with<lease>,
+  caf::replies_to<acquire_atom, caf::timespan, priority>::with<lease>,
   caf::replies_to<release_atom, uint64_t>::with<caf::ok_atom>,
   caf::replies_to<transaction_atom,
                   std::vector<statement>>::with<std::vector<query_result>>,
+  caf::replies_to<transaction_atom, priority,
+                  std::vector<statement>>::with<std::vector<query_result>>,
   caf::replies_to<stats_atom>::with<pool_stats>,
   caf::replies_to<subscribe_atom>::with<caf::ok_atom>,
-  caf::replies_to<shutdown_atom, caf::timespan>::with<caf::ok_atom>>;
+  caf::replies_to<shutdown_atom, caf::timespan>::with<caf::ok_atom>,
+  caf::replies_to<resize_atom, uint64_t, uint64_t>::with<caf::ok_atom>,
+  caf::replies_to<pause_atom, caf::timespan>::with<caf::ok_atom>,
+  caf::replies_to<resume_atom>::with<caf::ok_atom>,
+  caf::replies_to<reset_atom>::with<caf::ok_atom>,
+  caf::replies_to<reconfigure_atom, pool_settings>::with<caf::ok_atom>>;
 
 } // namespace pool

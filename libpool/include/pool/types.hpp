@@ -241,6 +241,44 @@ typename Inspector::result_type inspect(Inspector& f, duration_histogram& x) {
            x.count, x.sum);
 }
 
+/// The priority class of a request that waits for a connection. Waiting
+/// requests of a higher class (lower value) are served first; aging
+/// (`pool_config::priority_aging`) raises a waiting request's class over
+/// time so that no class starves. Requests sent without a class are
+/// `normal`.
+enum class priority : uint8_t {
+  /// Served first: user-facing requests.
+  interactive = 0,
+  /// The default class.
+  normal = 1,
+  /// Served last: background and bulk work.
+  batch = 2,
+};
+
+/// The number of priority classes.
+constexpr size_t priority_classes = 3;
+
+/// Returns "interactive", "normal" or "batch".
+std::string to_string(priority x);
+
+/// The counters of one priority class (see `pool_stats::by_priority`).
+struct priority_stats {
+  /// Requests of this class that got a connection.
+  uint64_t acquired = 0;
+  /// Requests of this class answered with `acquire_timeout`.
+  uint64_t acquire_timeouts = 0;
+  /// Sum over this class's acquired requests of the time spent waiting.
+  caf::timespan wait_time_total{0};
+  /// Requests of this class waiting now.
+  uint32_t waiting = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, priority_stats& x) {
+  return f(caf::meta::type_name("pool::priority_stats"), x.acquired,
+           x.acquire_timeouts, x.wait_time_total, x.waiting);
+}
+
 /// A snapshot of the pool's state and counters.
 struct pool_stats {
   /// Connections that exist: idle + leased + busy + connecting + cleaning.
@@ -318,6 +356,15 @@ struct pool_stats {
   uint64_t closed_by(close_reason why) const {
     return connections_closed_by[static_cast<size_t>(why)];
   }
+  /// Whether the pool is paused (`pause_atom`): it hands out no connection
+  /// until `resume`.
+  bool paused = false;
+  /// Connections closed by a `reset` (idle ones at once, the others when
+  /// they came back).
+  uint64_t connections_reset = 0;
+  /// Per priority class, indexed by `priority` (interactive, normal, batch).
+  std::vector<priority_stats> by_priority =
+    std::vector<priority_stats>(priority_classes);
 };
 
 /// Returns every field of `x`, labelled, on one line, e.g. "total=4 idle=4
@@ -342,7 +389,8 @@ typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
            x.pipelined, x.breaker, x.breaker_opened, x.last_connect_error,
            x.connections_closed_by, x.errors_by_class, x.breaker_half_opened,
            x.breaker_closed, x.acquire_wait, x.query_time,
-           x.connection_lifetime);
+           x.connection_lifetime, x.paused, x.connections_reset,
+           x.by_priority);
 }
 
 } // namespace pool

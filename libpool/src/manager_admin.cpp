@@ -1,0 +1,176 @@
+// Operating a running pool: resize, reconfigure, pause/resume and reset.
+// All run in the manager actor.
+
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "caf/typed_event_based_actor.hpp"
+
+#include "manager_ops.hpp"
+#include "pool/config.hpp"
+#include "pool/error.hpp"
+
+namespace pool {
+
+namespace {
+
+std::string format_ms(caf::timespan d) {
+  return std::to_string(
+           std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) +
+         "ms";
+}
+
+// Closes idle connections, least recently used first, while more are open
+// than max_size allows.
+void shrink_idle(manager_ptr self) {
+  auto& st = self->state;
+  auto idle = st.conns.idle(); // a copy: close_slot changes the stack
+  for (auto id : idle) {
+    if (!over_max(self))
+      break;
+    close_slot(self, id, close_reason::shrink);
+  }
+}
+
+} // namespace
+
+bool over_max(manager_ptr self) {
+  auto& st = self->state;
+  auto open = st.conns.size() - st.conns.closing() + st.connecting();
+  return open > st.ctx->cfg.max_size;
+}
+
+caf::error reconfigure(manager_ptr self, const pool_settings& x,
+                       const std::string& what) {
+  auto& st = self->state;
+  if (st.counters.shutting_down)
+    return shutting_down_error();
+  auto cfg = st.ctx->cfg;
+  bool needs_reset = false;
+  auto changed = apply(x, cfg, needs_reset);
+  if (auto err = validate(cfg))
+    return make_error(pool_errc::invalid_request,
+                      what + ": " + error_message(err));
+  if (changed.empty())
+    return {};
+  auto ctx = std::make_shared<pool_context>(*st.ctx);
+  ctx->cfg = std::move(cfg);
+  st.ctx = ctx;
+  st.waiters.aging(ctx->cfg.priority_aging);
+  // Names only: the conninfo may hold a password.
+  log(self).info("{}: changed {}", what, changed);
+  // Before `want`: the supervisor opens up to the new max_size.
+  self->send(st.supervisor, settings_atom::value, context_ptr{ctx});
+  shrink_idle(self);
+  if (needs_reset)
+    reset(self);
+  update_want(self);
+  dispatch(self);
+  return {};
+}
+
+caf::result<caf::ok_atom> pause(manager_ptr self, caf::timespan deadline) {
+  auto& st = self->state;
+  if (st.counters.shutting_down)
+    return shutting_down_error();
+  if (deadline.count() <= 0)
+    return make_error(pool_errc::invalid_request,
+                      "pause: deadline must be positive, is " +
+                        format_ms(deadline));
+  if (!st.counters.paused) {
+    st.counters.paused = true;
+    log(self).info("pausing: {} leases held, {} requests waiting",
+                   st.leases.size(), st.waiters.size());
+  }
+  auto n = st.next_pause++;
+  st.pauses.emplace(n, self->make_response_promise());
+  auto rp = st.pauses[n];
+  self->delayed_send(self, deadline, drain_atom::value, n);
+  check_drained(self);
+  return rp;
+}
+
+void pause_deadline(manager_ptr self, uint64_t n) {
+  auto& st = self->state;
+  auto i = st.pauses.find(n);
+  if (i == st.pauses.end())
+    return; // answered already
+  auto g = snapshot(self);
+  auto rp = i->second;
+  st.pauses.erase(i);
+  rp.deliver(make_error(
+    pool_errc::pause_timeout,
+    "pause: not drained by its deadline: " + std::to_string(g.leased) +
+      " connections leased (" + std::to_string(st.leases.size()) +
+      " leases held), " + std::to_string(g.busy) + " busy, " +
+      std::to_string(g.cleaning) +
+      " cleaning or closing; the pool stays paused until resume"));
+}
+
+void cancel_pauses(manager_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  auto pauses = std::move(st.pauses);
+  st.pauses.clear();
+  for (auto& kvp : pauses)
+    kvp.second.deliver(err);
+}
+
+void resume(manager_ptr self) {
+  auto& st = self->state;
+  if (!st.counters.paused)
+    return;
+  st.counters.paused = false;
+  cancel_pauses(self, make_error(pool_errc::pause_cancelled,
+                                 "pause: cancelled by a resume before the "
+                                 "pool drained"));
+  log(self).info("resumed: {} requests waiting", st.waiters.size());
+  update_want(self); // with pause_closes_idle, it wanted none
+  dispatch(self);
+}
+
+void check_drained(manager_ptr self) {
+  auto& st = self->state;
+  if (!st.counters.paused || st.conns.demand() > 0 || st.leases.size() > 0)
+    return;
+  if (st.ctx->cfg.pause_closes_idle && st.conns.idle_count() > 0) {
+    auto idle = st.conns.idle();
+    for (auto id : idle)
+      close_slot(self, id);
+    update_want(self);
+  }
+  if (st.pauses.empty())
+    return;
+  log(self).info("paused: drained");
+  auto pauses = std::move(st.pauses);
+  st.pauses.clear();
+  for (auto& kvp : pauses)
+    kvp.second.deliver(caf::ok_atom::value);
+}
+
+void reset(manager_ptr self) {
+  auto& st = self->state;
+  size_t now_closed = 0;
+  size_t later = 0;
+  for (auto id : st.conns.ids()) {
+    auto e = st.conns.find(id);
+    if (e->state == conn_state::closing)
+      continue;
+    if (e->state == conn_state::idle) {
+      ++st.counters.connections_reset;
+      ++now_closed;
+      close_slot(self, id, close_reason::reset);
+    } else {
+      // No pipelined query joins it any more; closed when it comes back.
+      st.conns.retire(id);
+      st.resetting.insert(id);
+      ++later;
+    }
+  }
+  log(self).info("reset: {} idle connections replaced, {} when they come back",
+                 now_closed, later);
+  update_want(self);
+}
+
+} // namespace pool

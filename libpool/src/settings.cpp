@@ -1,0 +1,51 @@
+#include "pool/settings.hpp"
+
+#include "pool/config.hpp"
+
+namespace pool {
+
+namespace {
+
+// Sets `field` to `*x` if `x` is set; notes its name if the value changed.
+template <class T, class U>
+bool set(const caf::optional<T>& x, U& field, const char* name,
+         std::string& changed) {
+  if (!x || static_cast<U>(*x) == field)
+    return false;
+  field = static_cast<U>(*x);
+  if (!changed.empty())
+    changed += ", ";
+  changed += name;
+  return true;
+}
+
+} // namespace
+
+std::string apply(const pool_settings& x, pool_config& cfg, bool& needs_reset) {
+  std::string changed;
+  set(x.acquire_timeout, cfg.acquire_timeout, "acquire_timeout", changed);
+  set(x.query_timeout, cfg.query_timeout, "query_timeout", changed);
+  set(x.connect_timeout, cfg.connect_timeout, "connect_timeout", changed);
+  set(x.min_size, cfg.min_size, "min_size", changed);
+  set(x.max_size, cfg.max_size, "max_size", changed);
+  set(x.health_check_interval, cfg.health_check_interval,
+      "health_check_interval", changed);
+  set(x.idle_timeout, cfg.idle_timeout, "idle_timeout", changed);
+  set(x.max_lifetime, cfg.max_lifetime, "max_lifetime", changed);
+  set(x.validate_after_idle, cfg.validate_after_idle, "validate_after_idle",
+      changed);
+  set(x.max_waiters, cfg.max_waiters, "max_waiters", changed);
+  set(x.leak_threshold, cfg.leak_threshold, "leak_threshold", changed);
+  set(x.lease_timeout, cfg.lease_timeout, "lease_timeout", changed);
+  set(x.priority_aging, cfg.priority_aging, "priority_aging", changed);
+  needs_reset = false;
+  needs_reset |= set(x.conninfo, cfg.conninfo, "conninfo", changed);
+  needs_reset |= set(x.reset_query, cfg.reset_query, "reset_query", changed);
+  needs_reset |= set(x.statement_cache_size, cfg.statement_cache_size,
+                     "statement_cache_size", changed);
+  needs_reset |=
+    set(x.pipeline_depth, cfg.pipeline_depth, "pipeline_depth", changed);
+  return changed;
+}
+
+} // namespace pool
