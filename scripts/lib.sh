@@ -24,7 +24,7 @@ fi
 # Packages the project needs on a bare Debian 12 machine.
 POOL_DEPS=(build-essential g++ cmake make libcaf-dev libspdlog-dev libpq-dev
   postgresql-15 ccache clang-format gnuplot-nox prometheus-cpp-dev
-  libcivetweb-dev prometheus openssl)
+  libcivetweb-dev prometheus openssl python3)
 POOL_PG_BIN=${POOL_PG_BIN:-/usr/lib/postgresql/15/bin}
 # Marker file that pg_start puts in its directory; pg_stop only deletes
 # directories that carry it.

@@ -1,5 +1,8 @@
 #include "app_cli.hpp"
 
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <limits>
 #include <utility>
 
@@ -54,6 +57,26 @@ caf::error cli_config::parse_args(int argc, char** argv) {
 
 void cli_config::set_default(std::string name, size_t value) {
   defaults_.emplace_back(std::move(name), value);
+}
+
+std::string parse_host_port(const std::string& option, const std::string& text,
+                            std::string& host, uint16_t& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+    return option + ": expected HOST:PORT, got '" + text + "'";
+  auto h = text.substr(0, colon);
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']')
+    h = h.substr(1, h.size() - 2);
+  auto p = text.substr(colon + 1);
+  char* end = nullptr;
+  errno = 0;
+  long n = std::strtol(p.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0' || n < 1 || n > 65535 ||
+      !std::isdigit(static_cast<unsigned char>(p[0])))
+    return option + ": bad port '" + p + "' in '" + text + "' (want 1..65535)";
+  host = h;
+  port = static_cast<uint16_t>(n);
+  return {};
 }
 
 std::string scheduler_info::to_string() const {

@@ -4,6 +4,7 @@
 // (pool-demo, pool-bench).
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,6 +41,11 @@ struct cli_config : caf::actor_system_config {
  private:
   std::vector<std::pair<std::string, size_t>> defaults_;
 };
+
+/// Splits "HOST:PORT" (or "[V6]:PORT") into `host` and `port`. Returns ""
+/// or a message naming `option` and what is wrong with `text`.
+std::string parse_host_port(const std::string& option, const std::string& text,
+                            std::string& host, uint16_t& port);
 
 /// The scheduler settings in effect.
 struct scheduler_info {

@@ -51,7 +51,12 @@ bench_config::bench_config() {
     .add(idle_seconds, "idle-seconds",
          "idle phase length (default 10 with --idle, 3 in the throughput "
          "run; < 0: none in the throughput run)")
-    .add(idle_pool, "idle-pool", "idle phase: pool size (default 16)");
+    .add(idle_pool, "idle-pool", "idle phase: pool size (default 16)")
+    .add(remote, "remote",
+         "HOST:PORT of a pool node (poold): run the pool phases against its "
+         "pool as well and report remote/in-process")
+    .add(remote_pool, "remote-pool",
+         "the remote pool's name (default: the node's only pool)");
   if (const char* dir = std::getenv("POOL_TEST_PGDATA"))
     pgdata = dir;
   // Client and server share this machine's cores: the default scheduler
@@ -90,6 +95,21 @@ bench_config::run_list(std::string& error) const {
     out.emplace_back(n, p);
     pos = end + 1;
   }
+  return out;
+}
+
+remote_ref bench_config::remote_target(std::string& error) const {
+  remote_ref out;
+  if (remote.empty()) {
+    if (!remote_pool.empty())
+      error = "--remote-pool needs --remote";
+    return out;
+  }
+  error = app::parse_host_port("--remote", remote, out.host, out.port);
+  if (error.empty() && (scale || tpcb || idle))
+    error = "--remote runs with the throughput run only, not with --scale, "
+            "--tpcb or --idle";
+  out.name = remote_pool;
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include "caf/fwd.hpp"
 
 #include "app_cli.hpp"
+#include "phases.hpp"
 
 namespace bench {
 
@@ -74,12 +75,22 @@ struct bench_config : app::cli_config {
   double idle_seconds = 0;
   /// Size of the idle pool.
   size_t idle_pool = 16;
+  /// A pool node (poold) "HOST:PORT": the throughput run's pool phases run
+  /// against its pool too, beside the in-process pool (empty: do not).
+  std::string remote;
+  /// The remote pool's name (empty: the node's only pool).
+  std::string remote_pool;
 
   bench_config();
 
   /// The configurations to run as (clients, pool) pairs, or an error
   /// message in `error`.
   std::vector<std::pair<size_t, size_t>> run_list(std::string& error) const;
+
+  /// The pool of --remote/--remote-pool (host empty: none), or an error
+  /// message in `error` (bad HOST:PORT, --remote-pool without --remote,
+  /// --remote with --scale, --tpcb or --idle).
+  remote_ref remote_target(std::string& error) const;
 };
 
 /// The scheduler settings (shared with pool-demo).

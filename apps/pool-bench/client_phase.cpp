@@ -18,7 +18,12 @@ load_result run_client_phase(caf::actor_system& sys, const run_spec& spec,
                              caf::timespan reply_timeout,
                              const client_spawner& spawn) {
   load_result res;
-  auto pool = start_pool(sys, std::move(settings));
+  // A remote pool belongs to its node: connect to it, do not start or stop
+  // it.
+  bool remote = !spec.remote.host.empty();
+  auto pool = remote ? connect_remote_pool(sys, spec.remote, spec.pool,
+                                           res.pool_connections)
+                     : start_pool(sys, std::move(settings));
   if (!pool) {
     res.failure = pool::describe(pool.error());
     return res;
@@ -48,7 +53,7 @@ load_result run_client_phase(caf::actor_system& sys, const run_spec& spec,
       },
       caf::after(reply_timeout) >> [&] { late = true; });
   print_pool_stats(sys, *pool, ("after " + label).c_str());
-  if (auto err = stop_pool(sys, *pool))
+  if (auto err = remote ? caf::error{} : stop_pool(sys, *pool))
     res.failure = "shutdown failed: " + pool::describe(err);
   if (late)
     res.failure = "only " + std::to_string(per_client.size()) + " of " +

@@ -12,6 +12,9 @@
 // after them: what an idle pool costs (idle phase).
 // The pool phases run once per scheduler mode (--scheduler io|default|
 // both), each in an actor system of its own; raw libpq runs outside them.
+// --remote HOST:PORT runs the pool phases against a pool node's pool as
+// well (after the in-process ones, same client actors, same scheduler
+// modes) and reports remote/in-process per configuration and mode.
 // --scale runs the scale checks instead (scale.cpp), --tpcb pgbench's TPC-B
 // transaction through the pool beside pgbench itself (tpcb.cpp), --idle only
 // the idle phase.
@@ -78,6 +81,8 @@ struct run_context {
   std::vector<scheduler_mode> modes;
   std::vector<std::string> notes;
   server_cpu_probe server;
+  /// --remote: the pool node and pool (host empty: none).
+  remote_ref remote;
 };
 
 void print_header(const run_context& ctx, const server_info& srv) {
@@ -234,8 +239,8 @@ int run_throughput(const run_context& ctx,
   for (auto [clients, pool] : list) {
     config_result r;
     r.spec =
-      run_spec{cfg.conninfo,       clients,   pool, cfg.warmup, cfg.duration,
-               cfg.pipeline_depth, ctx.server};
+      run_spec{cfg.conninfo,       clients,    pool, cfg.warmup, cfg.duration,
+               cfg.pipeline_depth, ctx.server, {}};
     std::printf("\nconfig %s: %zu client actors -> pool of %zu; raw libpq on "
                 "%zu threads\n",
                 r.spec.name().c_str(), clients, pool, pool);
@@ -246,6 +251,17 @@ int run_throughput(const run_context& ctx,
         r.pools.push_back({mode, run_pool_phase(sys, r.spec, label), acqs[i]});
       });
     }
+    for (size_t i = 0; i < ctx.modes.size() && !ctx.remote.host.empty(); ++i) {
+      auto mode = ctx.modes[i];
+      auto spec = r.spec;
+      spec.remote = ctx.remote;
+      auto label = "remote " + std::string{to_string(mode)} + " " + spec.name();
+      std::printf("%s: %zu client actors -> the pool node at %s\n",
+                  label.c_str(), clients, ctx.remote.node().c_str());
+      ok &= in_system(ctx, mode, [&](caf::actor_system& sys) {
+        r.remotes.push_back({mode, run_pool_phase(sys, spec, label), {}});
+      });
+    }
     r.raw = run_raw_phase(r.spec, raw_mode::dedicated);
     if (results.empty() || cfg.connect_baseline)
       r.connect = run_raw_phase(r.spec, raw_mode::connect_per_query);
@@ -253,6 +269,8 @@ int run_throughput(const run_context& ctx,
     if (cfg.result_line)
       print_result_lines(r);
     for (const auto& p : r.pools)
+      ok &= clean(p.load) && p.load.ran;
+    for (const auto& p : r.remotes)
       ok &= clean(p.load) && p.load.ran;
     ok &= clean(r.raw) && clean(r.connect) && r.raw.ran;
     for (auto& obj : to_json(r, sched))
@@ -345,6 +363,11 @@ int main(int argc, char** argv) {
                          "and at most one of --scale, --tpcb, --idle\n");
     return 2;
   }
+  auto remote = cfg.remote_target(error);
+  if (!error.empty()) {
+    std::fprintf(stderr, "pool-bench: %s\n", error.c_str());
+    return 2;
+  }
   std::vector<std::string> notes;
   auto modes = bench::system_factory::usable(wanted, notes);
   if (modes.empty()) {
@@ -353,8 +376,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  bench::run_context ctx{cfg, bench::system_factory{argc, argv},
-                         std::move(modes), std::move(notes),
-                         bench::server_cpu_probe{cfg.pgdata}};
+  bench::run_context ctx{
+    cfg,
+    bench::system_factory{argc, argv, !remote.host.empty()},
+    std::move(modes),
+    std::move(notes),
+    bench::server_cpu_probe{cfg.pgdata},
+    std::move(remote)};
   return bench::run(ctx, list);
 }

@@ -124,58 +124,6 @@ uint64_t rss_bytes() {
   return kb * 1024;
 }
 
-void json_object::key(const char* name) {
-  if (!body_.empty())
-    body_ += ", ";
-  body_ += '"';
-  body_ += name; // names are plain identifiers
-  body_ += "\": ";
-}
-
-json_object& json_object::add(const char* name, double value) {
-  key(name);
-  if (!std::isfinite(value)) {
-    body_ += "null";
-    return *this;
-  }
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.3f", value);
-  body_ += buf;
-  return *this;
-}
-
-json_object& json_object::add(const char* name, uint64_t value) {
-  key(name);
-  body_ += std::to_string(value);
-  return *this;
-}
-
-json_object& json_object::add(const char* name, int64_t value) {
-  key(name);
-  body_ += std::to_string(value);
-  return *this;
-}
-
-json_object& json_object::add(const char* name, const std::string& value) {
-  key(name);
-  body_ += '"';
-  for (char c : value) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      body_ += '\\';
-      body_ += c;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", u);
-      body_ += buf;
-    } else {
-      body_ += c;
-    }
-  }
-  body_ += '"';
-  return *this;
-}
-
 bool write_json_file(const std::string& path,
                      const std::vector<std::string>& objects) {
   std::ofstream out{path};

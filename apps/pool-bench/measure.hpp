@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "json.hpp"
+
 namespace bench {
 
 /// Percentiles of a set of latencies, in microseconds.
@@ -56,22 +58,8 @@ double process_cpu_seconds();
 /// or 0 if unreadable.
 uint64_t rss_bytes();
 
-/// Builds one flat JSON object, fields in insertion order.
-class json_object {
- public:
-  json_object& add(const char* name, double value);
-  json_object& add(const char* name, uint64_t value);
-  json_object& add(const char* name, int64_t value);
-  json_object& add(const char* name, const std::string& value);
-  json_object& add(const char* name, const char* value) {
-    return add(name, std::string{value});
-  }
-  std::string str() const { return "{" + body_ + "}"; }
-
- private:
-  void key(const char* name);
-  std::string body_;
-};
+/// One flat JSON object (the apps' shared writer).
+using app::json_object;
 
 /// Writes `objects` as a JSON array to `path`; returns false on I/O errors.
 bool write_json_file(const std::string& path,

@@ -15,6 +15,18 @@
 
 namespace bench {
 
+/// A pool on a pool node (pool-bench --remote).
+struct remote_ref {
+  /// The node; empty: no remote pool.
+  std::string host;
+  uint16_t port = 0;
+  /// The pool's name (empty: the node's only pool).
+  std::string name;
+
+  /// "HOST:PORT".
+  std::string node() const { return host + ":" + std::to_string(port); }
+};
+
 /// One configuration of the throughput phases.
 struct run_spec {
   std::string conninfo;
@@ -26,6 +38,10 @@ struct run_spec {
   size_t pipeline_depth = 4;
   /// Where the server's CPU time is read.
   server_cpu_probe server;
+  /// The pool phase runs against this pool node's pool instead of an
+  /// in-process pool when `remote.host` is set (the node owns that pool:
+  /// its size and pipeline_depth are the node's, not the ones above).
+  remote_ref remote;
 
   /// "64x16".
   std::string name() const {
@@ -80,6 +96,9 @@ struct load_result {
   /// malloc/calloc/realloc calls per query in the window (whole process,
   /// libpq included); -1 if not counted.
   double mallocs_per_query = -1;
+  /// A remote pool: its connections (`total` of its stats) when the phase
+  /// began; -1 for an in-process pool.
+  int64_t pool_connections = -1;
   std::string failure;
 
   /// Fills in ops, qps, latency, per-query figures from `hist` and `u`.

@@ -11,6 +11,7 @@
 #include "pool/config.hpp"
 #include "pool/error.hpp"
 #include "pool/pool.hpp"
+#include "pool/remote.hpp"
 
 namespace bench {
 
@@ -47,6 +48,48 @@ start_pool(caf::actor_system& sys, pool::pool_config cfg, caf::timespan wait) {
     }
     std::this_thread::sleep_for(5ms);
   }
+}
+
+caf::expected<pool::pool_actor>
+connect_remote_pool(caf::actor_system& sys, const remote_ref& ref,
+                    size_t connections, int64_t& total, caf::timespan wait) {
+  auto fail = [&](const std::string& what) {
+    return caf::make_error(caf::sec::runtime_error,
+                           "remote pool at " + ref.node() + ": " + what);
+  };
+  auto name = ref.name;
+  if (name.empty()) {
+    auto names = pool::list_pools(sys, ref.host, ref.port, wait);
+    if (!names)
+      return fail(pool::describe(names.error()));
+    if (names->size() != 1) {
+      std::string all;
+      for (auto& n : *names)
+        all += (all.empty() ? "" : ", ") + n;
+      return fail("the node serves " + std::to_string(names->size()) +
+                  " pools (" + all + "): choose one with --remote-pool");
+    }
+    name = names->front();
+  }
+  auto p = pool::connect_pool(sys, ref.host, ref.port, name, wait);
+  if (!p)
+    return fail(pool::describe(p.error()));
+  pool::blocking_pool db{sys, *p, wait};
+  auto st = db.stats();
+  if (!st)
+    return fail("stats: " + pool::describe(st.error()));
+  total = st->total;
+  std::printf("  remote pool '%s' at %s: %u connections (total of its stats; "
+              "pool_stats has no max_size), idle %u; its own pipeline_depth "
+              "and settings apply\n",
+              name.c_str(), ref.node().c_str(), st->total, st->idle);
+  if (st->total != connections)
+    std::printf("  WARNING: the remote pool has %u connections, the "
+                "configuration asks for %zu: start poold with "
+                "--pools.%s.min-size=%zu --pools.%s.max-size=%zu\n",
+                st->total, connections, name.c_str(), connections, name.c_str(),
+                connections);
+  return p;
 }
 
 void print_pool_stats(caf::actor_system& sys, const pool::pool_actor& pool,

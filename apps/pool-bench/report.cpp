@@ -112,6 +112,10 @@ void print_config(const config_result& r) {
     print_row("pool " + std::string{to_string(p.mode)} + " " +
                 std::to_string(s.clients) + " actors",
               p.load);
+  for (const auto& p : r.remotes)
+    print_row("remote " + std::string{to_string(p.mode)} + " " +
+                std::to_string(s.clients) + " actors",
+              p.load);
   print_row("raw libpq " + std::to_string(s.pool) + " threads", r.raw);
   if (r.connect.ran || !r.connect.failure.empty())
     print_row("connect/query " + std::to_string(s.pool) + " thr", r.connect);
@@ -120,11 +124,20 @@ void print_config(const config_result& r) {
   for (const auto& p : r.pools)
     std::printf("ratio (%s scheduler) = pool qps / raw libpq qps = %.3f\n",
                 to_string(p.mode), ratio(p.load.qps, r.raw.qps));
+  for (size_t i = 0; i < r.remotes.size() && i < r.pools.size(); ++i)
+    std::printf("ratio (%s scheduler) = remote pool qps / in-process pool qps "
+                "= %.3f (remote: %.0f qps, %.1f client CPU us/q, not counting "
+                "the pool node's CPU)\n",
+                to_string(r.remotes[i].mode),
+                ratio(r.remotes[i].load.qps, r.pools[i].load.qps),
+                r.remotes[i].load.qps, r.remotes[i].load.cpu_us_per_query);
   if (r.connect.ran)
     std::printf("connect-per-request: %.0f qps = %.3f of raw libpq\n",
                 r.connect.qps, ratio(r.connect.qps, r.raw.qps));
   for (const auto& p : r.pools)
     print_problems("pool " + std::string{to_string(p.mode)}, p.load);
+  for (const auto& p : r.remotes)
+    print_problems("remote " + std::string{to_string(p.mode)}, p.load);
   print_problems("raw libpq", r.raw);
   print_problems("connect-per-request", r.connect);
 }
@@ -145,6 +158,17 @@ void print_summary(const std::vector<config_result>& rs) {
         p.latency.p99_us, p.latency.p999_us, r.raw.qps, ratio(p.qps, r.raw.qps),
         p.cpu_us_per_query, p.ctx_per_query, p.server_cpu_us_per_query,
         p.allocs_per_query, x.acq.acquire.p99_us, p.ops_min, p.ops_max);
+    }
+    for (const auto& x : r.remotes) {
+      const auto& p = x.load;
+      std::printf("%-9s %-7s %8.0f %8.1f %8.1f %9.1f %8.0f %6.3f %6.1f %6.2f "
+                  "%7.1f %6.2f %6s  %" PRIu64 "..%" PRIu64 "\n",
+                  r.spec.name().c_str(),
+                  x.mode == scheduler_mode::io ? "r:io" : "r:def", p.qps,
+                  p.latency.p50_us, p.latency.p99_us, p.latency.p999_us,
+                  r.raw.qps, ratio(p.qps, r.raw.qps), p.cpu_us_per_query,
+                  p.ctx_per_query, p.server_cpu_us_per_query,
+                  p.allocs_per_query, "", p.ops_min, p.ops_max);
     }
     const auto& w = r.raw;
     std::printf("%-9s %-7s %8.0f %8.1f %8.1f %9.1f %8s %6s %6.1f %6.2f %7.1f "
@@ -197,6 +221,16 @@ std::vector<std::string> to_json(const config_result& r,
       .add("scheduler", i < sched.size() ? sched[i] : std::string{})
       .add("query", query_text)
       .add("version", libpool_version());
+    if (i < r.remotes.size()) {
+      const auto& x = r.remotes[i].load;
+      j.add("remote_qps", x.qps)
+        .add("remote_over_inprocess", ratio(x.qps, p.qps))
+        .add("remote_p50_us", x.latency.p50_us)
+        .add("remote_p99_us", x.latency.p99_us)
+        .add("remote_errors", x.errors)
+        .add("remote_client_cpu_us_per_q", x.cpu_us_per_query)
+        .add("remote_pool_connections", x.pool_connections);
+    }
     out.emplace_back(j.str());
   }
   return out;
@@ -210,6 +244,10 @@ void print_result_lines(const config_result& r) {
                                     x.acq.acquire.p50_us, x.acq.acquire.p99_us,
                                     libpool_version())
                           .c_str());
+  for (const auto& x : r.remotes)
+    std::printf("%s\n", result_line("libpool-remote", to_string(x.mode), n, p,
+                                    x.load, -1, -1, libpool_version())
+                          .c_str());
   std::printf("%s\n", result_line("raw-libpq", "none", p, p, r.raw, -1, -1,
                                   libpq_version())
                         .c_str());
@@ -217,6 +255,23 @@ void print_result_lines(const config_result& r) {
     std::printf("%s\n", result_line("libpq-connect-per-request", "none", p, 0,
                                     r.connect, -1, -1, libpq_version())
                           .c_str());
+  for (size_t i = 0; i < r.remotes.size() && i < r.pools.size(); ++i) {
+    const auto& in = r.pools[i].load;
+    const auto& re = r.remotes[i].load;
+    json_object j;
+    j.add("scheduler_mode", to_string(r.remotes[i].mode))
+      .add("clients", n)
+      .add("pool", p)
+      .add("inprocess_qps", in.qps)
+      .add("remote_qps", re.qps)
+      .add("ratio", ratio(re.qps, in.qps))
+      .add("remote_pool_connections", re.pool_connections)
+      .add("inprocess_client_cpu_us_per_q", in.cpu_us_per_query)
+      .add("remote_client_cpu_us_per_q", re.cpu_us_per_query)
+      .add("inprocess_errors", in.errors)
+      .add("remote_errors", re.errors);
+    std::printf("REMOTE %s\n", j.str().c_str());
+  }
 }
 
 } // namespace bench

@@ -25,6 +25,9 @@ struct config_result {
   run_spec spec;
   /// One per scheduler mode that ran, in the order they ran.
   std::vector<pool_run> pools;
+  /// --remote: the same phase against the remote pool, one per scheduler
+  /// mode of this (client) process, in the order of `pools`.
+  std::vector<pool_run> remotes;
   load_result raw;
   /// Connect-per-request; `connect.ran` is false where it was skipped.
   load_result connect;
@@ -44,8 +47,11 @@ void print_summary(const std::vector<config_result>& rs);
 std::vector<std::string> to_json(const config_result& r,
                                  const std::vector<std::string>& sched);
 
-/// Prints "RESULT {json}" lines for the pool (per scheduler mode), raw
-/// libpq and, if it ran, connect-per-request.
+/// Prints "RESULT {json}" lines for the pool (per scheduler mode), the
+/// remote pool (peer "libpool-remote", per mode), raw libpq and, if it ran,
+/// connect-per-request; then with --remote one "REMOTE {json}" line per
+/// mode: remote and in-process qps, their ratio, the remote pool's
+/// connections and both client CPU costs.
 void print_result_lines(const config_result& r);
 
 /// Adds the per-query costs of `r` as <prefix>client_cpu_us_per_q,

@@ -10,6 +10,8 @@
 
 #include "caf/actor_system.hpp"
 
+#include "pool/remote.hpp"
+
 #include "bench_config.hpp"
 #include "scheduler_mode.hpp"
 
@@ -18,7 +20,9 @@ namespace bench {
 /// Makes actor systems from the command line.
 class system_factory {
  public:
-  system_factory(int argc, char** argv) : argc_(argc), argv_(argv) {
+  /// `node`: configure every system with pool::configure_node (--remote).
+  system_factory(int argc, char** argv, bool node = false)
+    : argc_(argc), argv_(argv), node_(node) {
     // nop
   }
 
@@ -29,6 +33,8 @@ class system_factory {
   template <class F>
   caf::error run(scheduler_mode mode, F&& f) const {
     bench_config cfg;
+    if (node_)
+      pool::configure_node(cfg);
     if (auto err = cfg.parse_args(argc_, argv_))
       return err;
     if (auto err = apply_scheduler(cfg, mode))
@@ -58,6 +64,7 @@ class system_factory {
  private:
   int argc_;
   char** argv_;
+  bool node_;
 };
 
 } // namespace bench

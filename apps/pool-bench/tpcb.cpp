@@ -82,7 +82,7 @@ bool run_tpcb_mode(const bench_config& cfg, const system_factory& systems,
   for (auto [clients, pool] : list) {
     run_spec spec{
       cfg.conninfo, clients, pool, cfg.warmup, static_cast<double>(seconds), 1,
-      server};
+      server,       {}};
     std::printf("\ntpcb %s: %zu client actors -> pool of %zu, one "
                 "`transaction` message per TPC-B transaction; pgbench -M "
                 "prepared -c %zu -j %zu -T %d\n",

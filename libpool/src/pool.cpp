@@ -7,19 +7,29 @@
 #include "caf/message.hpp"
 
 #include "actors.hpp"
+#include "pool/remote.hpp"
 
 namespace pool {
 
+namespace {
+
+// Registers the types of one type-ID block, under the names the block gives
+// them: the block is the one list of the pool's message types.
+template <caf::type_id_t I, caf::type_id_t End>
+void add_block(caf::actor_system_config& cfg) {
+  if constexpr (I < End) {
+    using type = typename caf::type_by_id<I>::type;
+    cfg.add_message_type<type>(caf::type_name<type>::value);
+    add_block<I + 1, End>(cfg);
+  }
+}
+
+} // namespace
+
 void add_message_types(caf::actor_system_config& cfg) {
-  cfg.add_message_type<statement>("pool::statement");
-  cfg.add_message_type<std::vector<statement>>("std::vector<pool::statement>");
-  cfg.add_message_type<query_result>("pool::query_result");
-  cfg.add_message_type<std::vector<query_result>>(
-    "std::vector<pool::query_result>");
-  cfg.add_message_type<pool_stats>("pool::pool_stats");
-  cfg.add_message_type<lease>("pool::lease");
-  cfg.add_message_type<lease_actor>("pool::lease_actor");
-  cfg.add_message_type<breaker_event>("pool::breaker_event");
+  add_block<caf::id_block::libpool::begin, caf::id_block::libpool::end>(cfg);
+  add_block<caf::id_block::libpool_node::begin,
+            caf::id_block::libpool_node::end>(cfg);
   cfg.add_error_category(
     pool_error_category::value,
     [](uint8_t code, caf::atom_value, const caf::message& ctx) {

@@ -14,20 +14,7 @@
 
 #include "pool/types.hpp"
 
-namespace pool {
-struct lease;
-} // namespace pool
-
-CAF_BEGIN_TYPE_ID_BLOCK(libpool, caf::first_custom_type_id)
-CAF_ADD_TYPE_ID(libpool, (pool::param))
-CAF_ADD_TYPE_ID(libpool, (pool::statement))
-CAF_ADD_TYPE_ID(libpool, (std::vector<pool::statement>))
-CAF_ADD_TYPE_ID(libpool, (pool::column))
-CAF_ADD_TYPE_ID(libpool, (pool::query_result))
-CAF_ADD_TYPE_ID(libpool, (std::vector<pool::query_result>))
-CAF_ADD_TYPE_ID(libpool, (pool::pool_stats))
-CAF_ADD_TYPE_ID(libpool, (pool::lease))
-CAF_ADD_TYPE_ID(libpool, (pool::breaker_event))
+// Atoms are types of their own in CAF 0.17 (no type ID needed).
 CAF_ADD_ATOM(libpool, pool, query_atom, "query")
 CAF_ADD_ATOM(libpool, pool, acquire_atom, "acquire")
 CAF_ADD_ATOM(libpool, pool, release_atom, "release")
@@ -35,9 +22,10 @@ CAF_ADD_ATOM(libpool, pool, transaction_atom, "txn")
 CAF_ADD_ATOM(libpool, pool, stats_atom, "stats")
 CAF_ADD_ATOM(libpool, pool, shutdown_atom, "shutdown")
 CAF_ADD_ATOM(libpool, pool, subscribe_atom, "subscribe")
-CAF_END_TYPE_ID_BLOCK(libpool)
 
 namespace pool {
+
+struct lease;
 
 /// The connection side of a lease: queries sent here run on the leased
 /// connection, in the order they arrive.
@@ -48,6 +36,25 @@ namespace pool {
 ///   `connection_lost`, `invalid_request` (malformed statement).
 using lease_actor = caf::typed_actor<
   caf::replies_to<query_atom, uint64_t, statement>::with<query_result>>;
+
+} // namespace pool
+
+// The pool's message types. `add_message_types` registers exactly this list
+// (and remote.hpp's block), under these names, on every node.
+CAF_BEGIN_TYPE_ID_BLOCK(libpool, caf::first_custom_type_id)
+CAF_ADD_TYPE_ID(libpool, (pool::param))
+CAF_ADD_TYPE_ID(libpool, (pool::statement))
+CAF_ADD_TYPE_ID(libpool, (std::vector<pool::statement>))
+CAF_ADD_TYPE_ID(libpool, (pool::column))
+CAF_ADD_TYPE_ID(libpool, (pool::query_result))
+CAF_ADD_TYPE_ID(libpool, (std::vector<pool::query_result>))
+CAF_ADD_TYPE_ID(libpool, (pool::pool_stats))
+CAF_ADD_TYPE_ID(libpool, (pool::lease))
+CAF_ADD_TYPE_ID(libpool, (pool::lease_actor))
+CAF_ADD_TYPE_ID(libpool, (pool::breaker_event))
+CAF_END_TYPE_ID_BLOCK(libpool)
+
+namespace pool {
 
 /// Exclusive use of one connection until it is released. Lease ids are unique
 /// and single-use: once released, the id is rejected everywhere.

@@ -1,0 +1,130 @@
+// poold: the pool node. Serves the named pools of its configuration to
+// other CAF nodes (pool::connect_pool), until SIGINT or SIGTERM.
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <pthread.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
+#include "caf/deep_to_string.hpp"
+#include "caf/io/middleman.hpp"
+#include "caf/scoped_actor.hpp"
+#include "caf/send.hpp"
+
+#include "pool/error.hpp"
+#include "pool/io_scheduler.hpp"
+#include "pool/pool.hpp"
+#include "pool/remote.hpp"
+#include "poold_config.hpp"
+
+namespace {
+
+using pool_map = std::map<std::string, pool::pool_actor>;
+
+// Asks every pool to shut down within `deadline` and waits for them all.
+void shut_down(caf::actor_system& sys, const pool_map& pools,
+               caf::timespan deadline, spdlog::logger& log) {
+  caf::scoped_actor self{sys};
+  auto bound = deadline + std::chrono::seconds(5);
+  for (auto& kv : pools) {
+    self->request(kv.second, bound, pool::shutdown_atom::value, deadline)
+      .receive([&](caf::ok_atom) { log.info("pool {} stopped", kv.first); },
+               [&](caf::error& err) {
+                 log.warn("pool {}: shutdown: {}", kv.first,
+                          pool::describe(err));
+               });
+  }
+}
+
+int run(caf::actor_system& sys, poold::poold_config& cfg,
+        std::shared_ptr<spdlog::logger> log, const sigset_t& signals) {
+  pool_map pools;
+  for (auto& kv : cfg.pools) {
+    auto pc = kv.second;
+    pc.logger = log;
+    auto p = pool::spawn_pool(sys, std::move(pc));
+    if (!p) {
+      log->error("pool {}: {}", kv.first, pool::describe(p.error()));
+      shut_down(sys, pools, cfg.shutdown_deadline, *log);
+      return 1;
+    }
+    pools.emplace(kv.first, *p);
+  }
+  auto pub = pool::publish_pools(sys, pools, cfg.node_port, cfg.node_address);
+  if (!pub) {
+    log->error("cannot listen on {}:{}: {}", cfg.node_address, cfg.node_port,
+               pool::describe(pub.error()));
+    shut_down(sys, pools, cfg.shutdown_deadline, *log);
+    return 1;
+  }
+  std::string names;
+  for (auto& kv : pools)
+    names += (names.empty() ? "" : ", ") + kv.first;
+  auto& sc = sys.config();
+  log->info("listening on {}:{} for CAF nodes{} (heartbeat {}, silent peer "
+            "lost after {}); pools: {}",
+            cfg.node_address, pub->port, cfg.node_tls ? " over TLS" : "",
+            caf::deep_to_string(caf::get_or(sc, "middleman.heartbeat-interval",
+                                            caf::timespan{0})),
+            caf::deep_to_string(caf::get_or(sc, "middleman.connection-timeout",
+                                            caf::timespan{0})),
+            names);
+  if (!cfg.port_file.empty()) {
+    std::ofstream out{cfg.port_file + ".tmp"};
+    out << pub->port << "\n";
+    out.close();
+    std::rename((cfg.port_file + ".tmp").c_str(), cfg.port_file.c_str());
+  }
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log->info(
+    "{}: shutting down (deadline {} ms)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+    std::chrono::duration_cast<std::chrono::milliseconds>(cfg.shutdown_deadline)
+      .count());
+  sys.middleman().unpublish(pub->directory, pub->port);
+  shut_down(sys, pools, cfg.shutdown_deadline, *log);
+  caf::anon_send_exit(pub->directory, caf::exit_reason::user_shutdown);
+  log->info("stopped");
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  poold::poold_config cfg;
+  if (auto err = cfg.parse_all(argc, argv)) {
+    std::fprintf(stderr, "poold: %s\n", pool::describe(err).c_str());
+    return 2;
+  }
+  if (cfg.help_printed)
+    return 0;
+  auto level = spdlog::level::from_str(cfg.log_level);
+  if (level == spdlog::level::off && cfg.log_level != "off") {
+    std::fprintf(stderr, "poold: log.level: unknown level \"%s\"\n",
+                 cfg.log_level.c_str());
+    return 2;
+  }
+  if (cfg.scheduler == "io")
+    pool::use_io_scheduler(cfg);
+  // Signals go to sigwait in main, not to a thread of the actor system:
+  // block them before the system starts its threads (they inherit the mask).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto log = std::make_shared<spdlog::logger>(
+    "poold", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  log->set_level(level);
+  log->flush_on(spdlog::level::trace);
+  caf::actor_system sys{cfg};
+  return run(sys, cfg, log, signals);
+}

@@ -1,0 +1,55 @@
+#pragma once
+
+// poold's configuration: CAF's INI file (--config-file, default
+// caf-application.ini in the working directory), then the command line.
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "caf/timespan.hpp"
+
+#include "app_cli.hpp"
+#include "pool/config.hpp"
+
+namespace poold {
+
+/// Every option of poold. Pools come from the `pools` section: one
+/// sub-section per pool (`[pools.orders]`), its keys those of
+/// pool::pool_setting_docs(); `--pools.NAME.KEY=VALUE` overrides one.
+struct poold_config : app::cli_config {
+  /// Address the node listens on for other CAF nodes.
+  std::string node_address = "127.0.0.1";
+  /// Port the node listens on (0: any free port, printed at start).
+  uint16_t node_port = 4270;
+  /// Speak TLS to other nodes, with mutual certificate checks (needs
+  /// openssl.certificate, openssl.key and openssl.cafile or capath).
+  bool node_tls = false;
+  /// Address of the HTTP endpoint (/metrics, /health).
+  std::string http_address = "127.0.0.1";
+  /// Port of the HTTP endpoint (0: no HTTP endpoint).
+  uint16_t http_port = 0;
+  /// spdlog level: trace, debug, info, warn, error, critical, off.
+  std::string log_level = "info";
+  /// Time that running work gets to finish at SIGINT/SIGTERM.
+  caf::timespan shutdown_deadline = std::chrono::seconds(10);
+  /// "io" (libpool's io scheduler) or "default" (CAF's).
+  std::string scheduler = "io";
+  /// Write the node's port to this file once it listens ("" = do not).
+  std::string port_file;
+
+  poold_config();
+
+  /// Parses the command line and the configuration file, then the pools.
+  /// Returns an error naming the bad option, key or value. Sets
+  /// `help_printed` when --help was given (the help is printed then).
+  caf::error parse_all(int argc, char** argv);
+
+  /// The pools, by name, with their logger not yet set.
+  std::map<std::string, pool::pool_config> pools;
+
+  /// Whether --help printed the help (poold then exits with 0).
+  bool help_printed = false;
+};
+
+} // namespace poold

@@ -1,0 +1,101 @@
+#pragma once
+
+// Pools on other CAF nodes: a node publishes its pools by name (a directory
+// actor behind CAF's middleman), and a client node connects to one of them
+// by host, port and name. The handle it gets is the same `pool_actor`: every
+// request of the protocol works remotely unchanged.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "caf/actor_system_config.hpp"
+#include "caf/expected.hpp"
+#include "caf/fwd.hpp"
+#include "caf/replies_to.hpp"
+#include "caf/timespan.hpp"
+#include "caf/typed_actor.hpp"
+
+#include "pool/protocol.hpp"
+
+CAF_BEGIN_TYPE_ID_BLOCK(libpool_node, caf::first_custom_type_id + 100)
+CAF_ADD_TYPE_ID(libpool_node, (pool::pool_actor))
+CAF_ADD_ATOM(libpool_node, pool, lookup_atom, "lookup")
+CAF_ADD_ATOM(libpool_node, pool, list_atom, "list")
+CAF_END_TYPE_ID_BLOCK(libpool_node)
+
+namespace pool {
+
+/// The directory of a pool node: the one actor a node publishes on its port.
+///
+/// - `(lookup_atom, name)` → the pool called `name`. Errors:
+///   `invalid_request` naming the unknown pool and the pools the node has.
+/// - `(list_atom)` → the names of the node's pools, sorted.
+using node_actor =
+  caf::typed_actor<caf::replies_to<lookup_atom, std::string>::with<pool_actor>,
+                   caf::replies_to<list_atom>::with<std::vector<std::string>>>;
+
+/// How a node talks to other nodes.
+struct node_options {
+  /// Heartbeat period between connected nodes (`middleman.heartbeat-interval`).
+  caf::timespan heartbeat_interval = std::chrono::milliseconds(250);
+  /// A peer silent for this long is lost: its actors are reported down with
+  /// `remote_link_unreachable` (`middleman.connection-timeout`).
+  caf::timespan connection_timeout = std::chrono::seconds(1);
+  /// Speak TLS to other nodes (CAF's OpenSSL module), with mutual
+  /// certificate checks: each side presents `openssl.certificate` (with
+  /// `openssl.key`) and accepts only peers whose certificate `openssl.cafile`
+  /// (or `openssl.capath`) verifies. A TLS node cannot talk to a plain one.
+  /// CAF checks the chain, not the host name.
+  bool tls = false;
+};
+
+/// Prepares `cfg` for a node that serves or uses remote pools: loads CAF's
+/// middleman, registers the pool's message types (`add_message_types`) and
+/// sets the heartbeats of `opts`, so that a peer that went silent is noticed
+/// within about `opts.connection_timeout` (CAF's default notices a killed
+/// peer only when its socket closes, and a frozen one never). Command-line
+/// options and configuration files parsed later override the heartbeats.
+/// With `opts.tls`, loads CAF's OpenSSL module too: `publish_pools`,
+/// `connect_pool` and `list_pools` then use TLS.
+void configure_node(caf::actor_system_config& cfg, node_options opts = {});
+
+/// A directory published by `publish_pools`.
+struct published_pools {
+  /// The directory actor; stop it with an exit message when the node stops.
+  node_actor directory;
+  /// The port it listens on (the one asked for, or the one chosen for 0).
+  uint16_t port = 0;
+};
+
+/// Spawns a directory of `pools` (name → pool) and publishes it through
+/// CAF's middleman on `address:port` (port 0 picks a free one; address
+/// "127.0.0.1" unless the caller wants other interfaces). Each pool whose
+/// name is a valid CAF atom (at most 10 characters) is also put in the
+/// actor registry under that atom. Blocking: call it from `main` or a
+/// thread, not from an actor's handler. Errors: `invalid_config` (no pools,
+/// an empty name), or CAF's error when the port cannot be opened.
+caf::expected<published_pools>
+publish_pools(caf::actor_system& sys, std::map<std::string, pool_actor> pools,
+              uint16_t port, const std::string& address = "127.0.0.1");
+
+/// Connects to the pool node at `host:port` and returns its pool called
+/// `name`, all within `timeout`. Blocking: call it from `main`, a thread or
+/// a detached actor, never from an event-based actor's handler. Errors:
+/// `pool_down` (no node there, or it did not answer within `timeout`; the
+/// message says which), `invalid_request` (the node has no pool `name`; the
+/// message lists the ones it has). The system must have been configured
+/// with `configure_node`.
+caf::expected<pool_actor>
+connect_pool(caf::actor_system& sys, const std::string& host, uint16_t port,
+             const std::string& name,
+             caf::timespan timeout = std::chrono::seconds(5));
+
+/// Returns the names of the pools that the node at `host:port` serves.
+/// Blocking, like `connect_pool`, with the same errors.
+caf::expected<std::vector<std::string>>
+list_pools(caf::actor_system& sys, const std::string& host, uint16_t port,
+           caf::timespan timeout = std::chrono::seconds(5));
+
+} // namespace pool

@@ -1,0 +1,199 @@
+#include "pool/remote.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "caf/actor_registry.hpp"
+#include "caf/actor_system.hpp"
+#include "caf/io/middleman.hpp"
+#include "caf/io/middleman_actor.hpp"
+#include "caf/openssl/manager.hpp"
+#include "caf/openssl/publish.hpp"
+#include "caf/scoped_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+
+#include "pool/error.hpp"
+#include "pool/pool.hpp"
+
+namespace pool {
+
+namespace {
+
+struct directory_state {
+  static const char* name;
+  std::map<std::string, pool_actor> pools;
+};
+
+const char* directory_state::name = "pool.directory";
+
+std::string joined_names(const std::map<std::string, pool_actor>& pools) {
+  std::string out;
+  for (auto& kv : pools) {
+    if (!out.empty())
+      out += ", ";
+    out += kv.first;
+  }
+  return out.empty() ? "none" : out;
+}
+
+node_actor::behavior_type
+directory_impl(node_actor::stateful_pointer<directory_state> self,
+               std::map<std::string, pool_actor> pools) {
+  self->state.pools = std::move(pools);
+  return {
+    [=](lookup_atom, const std::string& name) -> caf::result<pool_actor> {
+      auto& ps = self->state.pools;
+      auto i = ps.find(name);
+      if (i == ps.end())
+        return make_error(pool_errc::invalid_request,
+                          "this node has no pool named '" + name +
+                            "' (its pools: " + joined_names(ps) + ")");
+      return i->second;
+    },
+    [=](list_atom) {
+      std::vector<std::string> names;
+      for (auto& kv : self->state.pools)
+        names.push_back(kv.first);
+      return names;
+    },
+  };
+}
+
+// Whether `name` survives the round trip through a CAF atom (at most 10
+// characters of the atom alphabet).
+bool is_atom_name(const std::string& name) {
+  if (name.empty() || name.size() > 10)
+    return false;
+  return caf::to_string(caf::atom_from_string(name)) == name;
+}
+
+std::string where(const std::string& host, uint16_t port) {
+  return host + ":" + std::to_string(port);
+}
+
+// One connect through the middleman (or its TLS twin) to host:port.
+caf::expected<node_actor> connect_once(caf::scoped_actor& self,
+                                       const std::string& host, uint16_t port,
+                                       caf::timespan timeout) {
+  auto& sys = self->system();
+  auto mm = sys.has_openssl_manager() ? sys.openssl_manager().actor_handle()
+                                      : sys.middleman().actor_handle();
+  caf::expected<node_actor> res{caf::error{}};
+  self->request(mm, timeout, caf::connect_atom::value, host, port)
+    .receive(
+      [&](const caf::node_id&, caf::strong_actor_ptr& ptr,
+          const std::set<std::string>&) {
+        if (ptr)
+          res = caf::actor_cast<node_actor>(std::move(ptr));
+        else
+          res = make_error(pool_errc::pool_down,
+                           "the node at " + where(host, port) +
+                             " published no pool directory");
+      },
+      [&](caf::error& err) { res = std::move(err); });
+  return res;
+}
+
+// Connects to the directory of the node at host:port within `timeout`. A
+// handshake that stalled until CAF's connection timeout is tried again while
+// time is left: over TLS 1.3, CAF 0.17.6's OpenSSL session sometimes leaves
+// the peer's first bytes in OpenSSL's buffer with no readiness event to read
+// them (README, "Using pools from other nodes").
+caf::expected<node_actor> connect_directory(caf::scoped_actor& self,
+                                            const std::string& host,
+                                            uint16_t port,
+                                            caf::timespan timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = deadline - std::chrono::steady_clock::now();
+    auto res = connect_once(self, host, port,
+                            std::chrono::duration_cast<caf::timespan>(left));
+    if (res || res.error().category() == pool_error_category::value)
+      return res;
+    bool stalled = res.error() == caf::sec::connection_timeout;
+    if (!stalled ||
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(100) >=
+          deadline)
+      return make_error(pool_errc::pool_down, "cannot reach the pool node at " +
+                                                where(host, port) + ": " +
+                                                describe(res.error()));
+  }
+}
+
+} // namespace
+
+void configure_node(caf::actor_system_config& cfg, node_options opts) {
+  cfg.load<caf::io::middleman>();
+  add_message_types(cfg);
+  cfg.set("middleman.heartbeat-interval", opts.heartbeat_interval);
+  cfg.set("middleman.connection-timeout", opts.connection_timeout);
+  if (opts.tls)
+    cfg.load<caf::openssl::manager>();
+}
+
+caf::expected<published_pools>
+publish_pools(caf::actor_system& sys, std::map<std::string, pool_actor> pools,
+              uint16_t port, const std::string& address) {
+  if (pools.empty())
+    return make_error(pool_errc::invalid_config, "publish_pools: no pools");
+  for (auto& kv : pools) {
+    if (kv.first.empty())
+      return make_error(pool_errc::invalid_config,
+                        "publish_pools: a pool has an empty name");
+    if (is_atom_name(kv.first))
+      sys.registry().put(caf::atom_from_string(kv.first),
+                         caf::actor_cast<caf::strong_actor_ptr>(kv.second));
+  }
+  auto dir = sys.spawn(directory_impl, std::move(pools));
+  auto res = sys.has_openssl_manager()
+               ? caf::openssl::publish(dir, port, address.c_str(), true)
+               : sys.middleman().publish(dir, port, address.c_str(), true);
+  if (!res) {
+    caf::anon_send_exit(dir, caf::exit_reason::user_shutdown);
+    return std::move(res.error());
+  }
+  return published_pools{dir, *res};
+}
+
+caf::expected<pool_actor> connect_pool(caf::actor_system& sys,
+                                       const std::string& host, uint16_t port,
+                                       const std::string& name,
+                                       caf::timespan timeout) {
+  caf::scoped_actor self{sys};
+  auto dir = connect_directory(self, host, port, timeout);
+  if (!dir)
+    return std::move(dir.error());
+  caf::expected<pool_actor> res{caf::error{}};
+  self->request(*dir, timeout, lookup_atom::value, name)
+    .receive([&](pool_actor& p) { res = std::move(p); },
+             [&](caf::error& err) {
+               res = err.category() == pool_error_category::value
+                       ? std::move(err)
+                       : make_error(pool_errc::pool_down,
+                                    "the pool node at " + where(host, port) +
+                                      " did not answer the lookup of '" + name +
+                                      "': " + describe(err));
+             });
+  return res;
+}
+
+caf::expected<std::vector<std::string>> list_pools(caf::actor_system& sys,
+                                                   const std::string& host,
+                                                   uint16_t port,
+                                                   caf::timespan timeout) {
+  caf::scoped_actor self{sys};
+  auto dir = connect_directory(self, host, port, timeout);
+  if (!dir)
+    return std::move(dir.error());
+  caf::expected<std::vector<std::string>> res{caf::error{}};
+  self->request(*dir, timeout, list_atom::value)
+    .receive([&](std::vector<std::string>& xs) { res = std::move(xs); },
+             [&](caf::error& err) {
+               res = make_error(pool_errc::pool_down,
+                                "the pool node at " + where(host, port) +
+                                  " did not list its pools: " + describe(err));
+             });
+  return res;
+}
+
+} // namespace pool

@@ -1,0 +1,100 @@
+#include "node_fixture.hpp"
+
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+namespace node_test {
+
+std::string test_dsn() {
+  auto v = std::getenv("POOL_TEST_DSN");
+  return v != nullptr ? std::string{v} : std::string{};
+}
+
+std::string poold_path() {
+  return POOL_NODE_POOLD;
+}
+
+std::string lease_holder_path() {
+  return POOL_NODE_LEASE_HOLDER;
+}
+
+namespace {
+
+// `s` as a quoted string of CAF's INI syntax.
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (auto c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+} // namespace
+
+poold_node::poold_node() : dir_(make_temp_dir()) {
+  // nop
+}
+
+std::string poold_node::start(const std::vector<std::string>& extra) {
+  auto dsn = test_dsn();
+  if (dsn.empty())
+    return "POOL_TEST_DSN is not set (scripts/test sets it)";
+  {
+    std::ofstream out{config_file()};
+    out << "[node]\nport=0\n"
+        << "[log]\nlevel=\"debug\"\n"
+        << "[poold]\nshutdown-deadline=5s\nport-file=" << quoted(dir_ + "/port")
+        << "\n"
+        << "[pools.orders]\nconninfo=" << quoted(dsn)
+        << "\nmin-size=2\nmax-size=4\nacquire-timeout=5s\n"
+        << "[pools.reports]\nconninfo=" << quoted(dsn)
+        << "\nmin-size=0\nmax-size=3\n";
+  }
+  std::vector<std::string> argv{poold_path(), "--config-file=" + config_file()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  if (auto err = proc_.start(argv, dir_ + "/stdout", dir_ + "/stderr");
+      !err.empty())
+    return err;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto text = read_file(dir_ + "/port");
+    if (!text.empty() && text.back() == '\n') {
+      port_ = static_cast<uint16_t>(std::stoi(text));
+      return {};
+    }
+    if (proc_.wait(std::chrono::milliseconds{20}) >= 0)
+      return "poold exited at start: " + log();
+  }
+  return "poold did not write its port file within 20 s: " + log();
+}
+
+int poold_node::stop(std::chrono::milliseconds limit) {
+  proc_.signal(SIGTERM);
+  return proc_.wait(limit);
+}
+
+void poold_node::kill9() {
+  proc_.signal(SIGKILL);
+  proc_.wait(std::chrono::seconds(10));
+}
+
+std::string poold_node::log() const {
+  return read_file(dir_ + "/stderr");
+}
+
+std::pair<int, std::string> run_poold(const std::vector<std::string>& args) {
+  auto dir = make_temp_dir();
+  process p;
+  std::vector<std::string> argv{poold_path()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  if (auto err = p.start(argv, dir + "/stdout", dir + "/stderr"); !err.empty())
+    return {-1, err};
+  auto rc = p.wait(std::chrono::seconds(20));
+  return {rc, read_file(dir + "/stderr") + read_file(dir + "/stdout")};
+}
+
+} // namespace node_test
