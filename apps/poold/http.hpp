@@ -53,6 +53,7 @@ struct http_config {
 ///
 /// Requests are served on civetweb's threads, which block on the pools'
 /// answers for at most `stats_timeout`: never a CAF scheduler thread.
+/// Destroy the server before the actor system it asks.
 class http_server {
  public:
   /// Starts serving. Errors (as a `pool_errc::invalid_config` error naming
