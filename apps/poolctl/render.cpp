@@ -82,6 +82,29 @@ std::string stats_json(const std::string& pool, const pool::pool_stats& x) {
     .add("breaker", pool::to_string(x.breaker))
     .add("breaker_opened", u(x.breaker_opened))
     .add("last_connect_error", x.last_connect_error);
+  std::string closed = "{";
+  for (size_t i = 0; i < pool::close_reason_count; ++i)
+    closed +=
+      (i == 0 ? "" : ",") +
+      app::json_quote(pool::to_string(static_cast<pool::close_reason>(i))) +
+      ":" + std::to_string(x.connections_closed_by[i]);
+  std::string errors = "{";
+  for (auto& kvp : x.errors_by_class)
+    errors += (errors.size() == 1 ? "" : ",") + app::json_quote(kvp.first) +
+              ":" + std::to_string(kvp.second);
+  auto histogram = [](const pool::duration_histogram& h) {
+    app::json_object o;
+    o.add("count", static_cast<uint64_t>(h.count))
+      .add("sum_ms", std::chrono::duration<double, std::milli>(h.sum).count());
+    return o.str();
+  };
+  j.add_raw("closed_by", closed + "}")
+    .add_raw("errors_by_class", errors + "}")
+    .add("breaker_half_opened", u(x.breaker_half_opened))
+    .add("breaker_closed", u(x.breaker_closed))
+    .add_raw("acquire_wait", histogram(x.acquire_wait))
+    .add_raw("query_time", histogram(x.query_time))
+    .add_raw("connection_lifetime", histogram(x.connection_lifetime));
   return j.str();
 }
 
