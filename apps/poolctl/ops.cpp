@@ -54,11 +54,9 @@ int run_resize(ctl_context& ctx) {
     return ctx.fail("resize: need 0 <= MIN <= MAX and MAX >= 1, got " +
                       args[0] + " " + args[1],
                     exit_usage);
-  return run_op(ctx,
-                "resized to min " + args[0] + ", max " + args[1],
-                [&](pool::blocking_pool& db) {
-                  return db.resize(min_size, max_size);
-                });
+  return run_op(
+    ctx, "resized to min " + args[0] + ", max " + args[1],
+    [&](pool::blocking_pool& db) { return db.resize(min_size, max_size); });
 }
 
 int run_pause(ctl_context& ctx) {

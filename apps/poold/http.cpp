@@ -1,6 +1,5 @@
 #include "http.hpp"
 
-#include <cstdio>
 #include <exception>
 #include <functional>
 
@@ -8,6 +7,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include "json.hpp"
 #include "pool/error.hpp"
 #include "pool/metrics.hpp"
 
@@ -45,39 +45,6 @@ class http_server::handler : public CivetHandler {
   std::function<void(mg_connection*)> f_;
 };
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    switch (c) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    case '\r':
-      out += "\\r";
-      break;
-    case '\t':
-      out += "\\t";
-      break;
-    default:
-      if (c < 0x20) {
-        char buf[8];
-        std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-        out += buf;
-      } else {
-        out += static_cast<char>(c);
-      }
-    }
-  }
-  return out;
-}
-
 std::string health_body(
   const std::vector<std::pair<std::string, pool::health_status>>& xs) {
   bool all_ok = true;
@@ -86,10 +53,9 @@ std::string health_body(
     all_ok = all_ok && h.ok;
     if (!pools.empty())
       pools += ',';
-    pools +=
-      '"' + json_escape(name) + "\":{\"ok\":" + (h.ok ? "true" : "false");
+    pools += app::json_quote(name) + ":{\"ok\":" + (h.ok ? "true" : "false");
     if (!h.ok)
-      pools += ",\"reason\":\"" + json_escape(h.reason) + '"';
+      pools += ",\"reason\":" + app::json_quote(h.reason);
     pools += '}';
   }
   return std::string{"{\"status\":\""} + (all_ok ? "ok" : "unavailable") +

@@ -53,6 +53,7 @@ struct http_config {
 ///
 /// Requests are served on civetweb's threads, which block on the pools'
 /// answers for at most `stats_timeout`: never a CAF scheduler thread.
+/// Destroy the server before the actor system it asks.
 class http_server {
  public:
   /// Starts serving. Errors (as a `pool_errc::invalid_config` error naming
@@ -100,11 +101,8 @@ class http_server {
   uint16_t port_ = 0;
 };
 
-/// `s` as the inside of a JSON string: quotes, backslashes and control
-/// characters escaped (UTF-8 passes through).
-std::string json_escape(const std::string& s);
-
-/// The /health body for these pools' health, e.g.
+/// The /health body for these pools' health (names and reasons escaped by
+/// `app::json_quote`), e.g.
 /// `{"status":"ok","pools":{"orders":{"ok":true}}}`.
 std::string
 health_body(const std::vector<std::pair<std::string, pool::health_status>>& xs);

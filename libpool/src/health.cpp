@@ -13,6 +13,8 @@ health_status health(const caf::expected<pool_stats>& stats) {
   auto& st = *stats;
   if (st.shutting_down)
     return bad("shutting down");
+  if (st.paused)
+    return bad("paused: no connection is handed out until resume");
   auto last = st.last_connect_error.empty() ? std::string{"none recorded"}
                                             : st.last_connect_error;
   if (st.breaker == breaker_state::open)

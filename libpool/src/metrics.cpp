@@ -151,8 +151,8 @@ void add_pool(family_set& fs, const std::string& pool, const pool_stats& st) {
   fs.counter("libpool_pipelined_total",
              "Queries that joined a busy connection's pipeline.", pool,
              st.pipelined);
-  fs.gauge("libpool_paused", "1 while the pool is paused (pause/resume).",
-           pool, st.paused ? 1 : 0);
+  fs.gauge("libpool_paused", "1 while the pool is paused (pause/resume).", pool,
+           st.paused ? 1 : 0);
   fs.counter("libpool_connections_reset_total",
              "Connections replaced by a reset.", pool, st.connections_reset);
   for (size_t i = 0; i < st.by_priority.size(); ++i) {
@@ -169,8 +169,7 @@ void add_pool(family_set& fs, const std::string& pool, const pool_stats& st) {
              c.waiting, "class", cls);
     fs.counter("libpool_priority_wait_seconds_total",
                "Time requests waited for a connection, by priority class.",
-               pool,
-               std::chrono::duration<double>(c.wait_time_total).count(),
+               pool, std::chrono::duration<double>(c.wait_time_total).count(),
                "class", cls);
   }
   fs.histogram("libpool_acquire_wait_seconds",

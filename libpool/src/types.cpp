@@ -88,7 +88,6 @@ std::string summary(const duration_histogram& h) {
 
 } // namespace
 
-
 std::string to_string(priority x) {
   switch (x) {
   case priority::interactive:

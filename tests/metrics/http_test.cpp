@@ -85,11 +85,12 @@ CAF_TEST(metrics and health over http) {
   shut_down(self, orders);
 }
 
-// json_escape and health_body on their own: quotes, backslashes and control
-// characters are escaped; one unhealthy pool makes the status unavailable.
+// health_body on its own: names and reasons escaped (quotes, control
+// characters); one unhealthy pool makes the status unavailable.
 CAF_TEST(health json) {
-  CAF_CHECK_EQUAL(poold::json_escape("a\"b\\c\nd\x01"),
-                  "a\\\"b\\\\c\\nd\\u0001");
+  CAF_CHECK_EQUAL(poold::health_body({{"p", {false, "a\nb"}}}),
+                  R"({"status":"unavailable","pools":{"p":{"ok":false,)"
+                  R"("reason":"a\u000ab"}}})");
   std::vector<std::pair<std::string, pool::health_status>> xs{
     {"a", {true, ""}}, {"b\"", {false, "x \"y\""}}};
   CAF_CHECK_EQUAL(poold::health_body(xs),
