@@ -280,6 +280,11 @@ CAF_TEST(health reasons) {
   s.shutting_down = true;
   CAF_CHECK_EQUAL(health(s).reason, "shutting down");
   s = st;
+  s.paused = true;
+  CAF_CHECK(!health(s).ok);
+  CAF_CHECK_EQUAL(health(s).reason,
+                  "paused: no connection is handed out until resume");
+  s = st;
   s.breaker = breaker_state::open;
   s.last_connect_error = "connect_failed: refused";
   CAF_CHECK_EQUAL(health(s).reason, "circuit breaker open; last connect "
