@@ -74,6 +74,8 @@ struct manager_state {
   /// supervisor reported before the manager saw the down message of the
   /// connection it replaces may count one too many for a moment.)
   bool shrinking = false;
+  /// When the last pause ended: time held by a pause is no overload.
+  caf::timespan resumed_at{0};
   /// Connections a `reset` marked: closed when they come back, counted in
   /// `connections_reset`.
   std::unordered_set<uint32_t> resetting;

@@ -126,6 +126,7 @@ void resume(manager_ptr self) {
   if (!st.counters.paused)
     return;
   st.counters.paused = false;
+  st.resumed_at = now(self);
   cancel_pauses(self, make_error(pool_errc::pause_cancelled,
                                  "pause: cancelled by a resume before the "
                                  "pool drained"));

@@ -54,12 +54,22 @@ std::set<std::string> backend_pids(fixture& f, const pool::pool_actor& p,
   return pids;
 }
 
+// Waits until the pool opened its min_size connections (2 here): on a busy
+// box connecting may take longer than the load's acquire wait.
+void wait_until_ready(fixture& f, const pool::pool_actor& p) {
+  CAF_REQUIRE(
+    f.wait_for_stats(
+       p, [](const pool::pool_stats& s) { return s.idle >= 2; }, 20000ms)
+      .second);
+}
+
 } // namespace
 
 CAF_TEST_FIXTURE_SCOPE(ops_tests, fixture)
 
 CAF_TEST(resize under load) {
   auto p = spawn(2, 4);
+  wait_until_ready(*this, p);
   chaos::load_generator load{sys, p, load_opts()};
   load.start();
   CAF_CHECK(load.wait_for_ok(50, 10000ms));
@@ -87,6 +97,7 @@ CAF_TEST(resize under load) {
 
 CAF_TEST(pause and resume under load) {
   auto p = spawn(2, 4);
+  wait_until_ready(*this, p);
   chaos::load_generator load{sys, p, load_opts()};
   load.start();
   CAF_CHECK(load.wait_for_ok(50, 10000ms));
@@ -133,6 +144,7 @@ CAF_TEST(reset gives new backends while queries keep succeeding) {
   for (auto& pid : new_pids)
     CAF_CHECK_EQUAL(old_pids.count(pid), 0u);
   // Under load: every request still succeeds, each answered once.
+  wait_until_ready(*this, p);
   chaos::load_generator load{sys, p, load_opts()};
   load.start();
   CAF_CHECK(load.wait_for_ok(50, 10000ms));
@@ -145,7 +157,10 @@ CAF_TEST(reset gives new backends while queries keep succeeding) {
   CAF_CHECK(wait_for_stats(
               p,
               [](const pool::pool_stats& s) {
-                return s.connections_reset >= 2 + 3 * 2 && s.total == 2 &&
+                // The first reset under load replaced both connections
+                // (no connect was under way then); later ones may find a
+                // replacement still connecting, which they do not count.
+                return s.connections_reset >= 2 + 2 && s.total == 2 &&
                        s.idle == 2;
               },
               10000ms)
