@@ -71,6 +71,14 @@ struct manager_state {
   /// it); answered when drained, at their deadline, or by a resume.
   std::map<uint64_t, caf::response_promise> pauses;
   uint64_t next_pause = 0;
+  /// Whether a shrink (resize) may still have more connections open than
+  /// max_size: until a returning connection finds the pool within it, those
+  /// that come back are closed. (Not asked otherwise: a connect the
+  /// supervisor reported before the manager saw the down message of the
+  /// connection it replaces may count one too many for a moment.)
+  bool shrinking = false;
+  /// When the last pause ended: time held by a pause is no overload.
+  caf::timespan resumed_at{0};
   /// Connections a `reset` marked: closed when they come back, counted in
   /// `connections_reset`.
   std::unordered_set<uint32_t> resetting;

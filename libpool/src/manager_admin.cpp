@@ -38,8 +38,11 @@ void shrink_idle(manager_ptr self) {
 
 bool over_max(manager_ptr self) {
   auto& st = self->state;
+  if (!st.shrinking)
+    return false;
   auto open = st.conns.size() - st.conns.closing() + st.connecting();
-  return open > st.ctx->cfg.max_size;
+  st.shrinking = open > st.ctx->cfg.max_size;
+  return st.shrinking;
 }
 
 caf::error reconfigure(manager_ptr self, const pool_settings& x,
@@ -55,6 +58,7 @@ caf::error reconfigure(manager_ptr self, const pool_settings& x,
                       what + ": " + error_message(err));
   if (changed.empty())
     return {};
+  st.shrinking = st.shrinking || cfg.max_size < st.ctx->cfg.max_size;
   auto ctx = std::make_shared<pool_context>(*st.ctx);
   ctx->cfg = std::move(cfg);
   st.ctx = ctx;
@@ -122,6 +126,7 @@ void resume(manager_ptr self) {
   if (!st.counters.paused)
     return;
   st.counters.paused = false;
+  st.resumed_at = now(self);
   cancel_pauses(self, make_error(pool_errc::pause_cancelled,
                                  "pause: cancelled by a resume before the "
                                  "pool drained"));

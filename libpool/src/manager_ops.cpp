@@ -72,7 +72,8 @@ void assign(manager_ptr self, uint32_t id, waiter& w) {
   auto& by_class = st.counters.by_priority[static_cast<size_t>(w.prio)];
   ++by_class.acquired;
   by_class.wait_time_total += wait;
-  note_wait(self, wait);
+  // For load shedding, time held by a pause does not count.
+  note_wait(self, now(self) - std::max(w.since, st.resumed_at));
   switch (w.kind) {
   case waiter::query:
     // The request's pipelinability travels with it; it runs in the
@@ -289,6 +290,8 @@ void roll_window(manager_ptr self) {
   auto& st = self->state;
   // Requests held by a pause do not count as waits of an overloaded pool.
   auto oldest = st.counters.paused ? std::nullopt : st.waiters.oldest_since();
+  if (oldest)
+    oldest = std::max(*oldest, st.resumed_at);
   if (!st.shedder.roll(now(self), oldest))
     return;
   st.counters.overloaded = st.shedder.overloaded();

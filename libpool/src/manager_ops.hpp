@@ -103,7 +103,8 @@ caf::timespan housekeeping_interval(const pool_config& cfg);
 // -- operating a running pool (manager_admin.cpp) ----------------------------
 
 /// Whether more connections are open or being opened than max_size allows
-/// (after a shrink): a connection that comes back is closed then.
+/// after a shrink (resize): a connection that comes back is closed then.
+/// Clears `shrinking` once the pool is within max_size.
 bool over_max(manager_ptr self);
 
 /// Applies a change of settings (`reconfigure`, `resize`): validates the

@@ -54,12 +54,31 @@ std::set<std::string> backend_pids(fixture& f, const pool::pool_actor& p,
   return pids;
 }
 
+// No load shedding: on a busy box, waits while connections are replaced
+// or held by a pause may pass queue_target, and the load is then shed; here
+// every request waits and must succeed.
+pool::pool_config ops_config(fixture& f, size_t min_size, size_t max_size) {
+  auto pc = f.make_config(min_size, max_size);
+  pc.queue_target = caf::timespan{0};
+  return pc;
+}
+
+// Waits until the pool opened its min_size connections (2 here): on a busy
+// box connecting may take longer than the load's acquire wait.
+void wait_until_ready(fixture& f, const pool::pool_actor& p) {
+  CAF_REQUIRE(
+    f.wait_for_stats(
+       p, [](const pool::pool_stats& s) { return s.idle >= 2; }, 20000ms)
+      .second);
+}
+
 } // namespace
 
 CAF_TEST_FIXTURE_SCOPE(ops_tests, fixture)
 
 CAF_TEST(resize under load) {
-  auto p = spawn(2, 4);
+  auto p = spawn(ops_config(*this, 2, 4));
+  wait_until_ready(*this, p);
   chaos::load_generator load{sys, p, load_opts()};
   load.start();
   CAF_CHECK(load.wait_for_ok(50, 10000ms));
@@ -86,7 +105,8 @@ CAF_TEST(resize under load) {
 }
 
 CAF_TEST(pause and resume under load) {
-  auto p = spawn(2, 4);
+  auto p = spawn(ops_config(*this, 2, 4));
+  wait_until_ready(*this, p);
   chaos::load_generator load{sys, p, load_opts()};
   load.start();
   CAF_CHECK(load.wait_for_ok(50, 10000ms));
@@ -119,7 +139,7 @@ CAF_TEST(pause and resume under load) {
 }
 
 CAF_TEST(reset gives new backends while queries keep succeeding) {
-  auto p = spawn(2, 2);
+  auto p = spawn(ops_config(*this, 2, 2));
   auto old_pids = backend_pids(*this, p, 2);
   IT_REQUIRE_OK(call<caf::ok_atom>(p, timeout, pool::reset_atom_v));
   CAF_CHECK(wait_for_stats(
@@ -133,6 +153,7 @@ CAF_TEST(reset gives new backends while queries keep succeeding) {
   for (auto& pid : new_pids)
     CAF_CHECK_EQUAL(old_pids.count(pid), 0u);
   // Under load: every request still succeeds, each answered once.
+  wait_until_ready(*this, p);
   chaos::load_generator load{sys, p, load_opts()};
   load.start();
   CAF_CHECK(load.wait_for_ok(50, 10000ms));
@@ -145,7 +166,10 @@ CAF_TEST(reset gives new backends while queries keep succeeding) {
   CAF_CHECK(wait_for_stats(
               p,
               [](const pool::pool_stats& s) {
-                return s.connections_reset >= 2 + 3 * 2 && s.total == 2 &&
+                // The first reset under load replaced both connections
+                // (no connect was under way then); later ones may find a
+                // replacement still connecting, which they do not count.
+                return s.connections_reset >= 2 + 2 && s.total == 2 &&
                        s.idle == 2;
               },
               10000ms)

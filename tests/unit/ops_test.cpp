@@ -138,6 +138,14 @@ CAF_TEST(pause drains then holds until resume) {
   CAF_CHECK(r->ok());
   CAF_CHECK(q->ok());
   CAF_CHECK(!stats(pool).paused);
+  // The second the query was held is no overload: nothing is shed after.
+  advance(2s);
+  auto q2 = ask<query_result>(pool, query_atom::value, statement{"SELECT 2"});
+  sched.run();
+  CAF_CHECK(q2->ok());
+  st = stats(pool);
+  CAF_CHECK(!st.overloaded);
+  CAF_CHECK_EQUAL(st.shed, 0u);
 }
 
 // The pause's deadline passes with a lease still held: pause_timeout naming

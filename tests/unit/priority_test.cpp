@@ -68,6 +68,7 @@ CAF_TEST(higher classes are served first) {
 CAF_TEST(aging serves a low class within the bound) {
   auto cfg = make_config(1, 1);
   cfg.priority_aging = 1s;
+  cfg.queue_target = caf::timespan{0}; // no load shedding: every one waits
   auto pool = start(cfg);
   auto current = acquire(pool, priority::interactive);
   CAF_REQUIRE(current->ok());
@@ -96,7 +97,12 @@ CAF_TEST(aging serves a low class within the bound) {
   // Not before it aged to the top class, and right after.
   CAF_CHECK_GREATER_OR_EQUAL(served_at, caf::timespan{2s});
   CAF_CHECK_LESS_OR_EQUAL(served_at, caf::timespan{2100ms});
-  CAF_CHECK_EQUAL(stats(pool).by_priority[2].acquired, 1u);
+  auto st = stats(pool);
+  CAF_CHECK_EQUAL(st.by_priority[2].acquired, 1u);
+  // The interactive stream kept waiting behind it, none refused.
+  CAF_CHECK_EQUAL(st.shed + st.rejected + st.acquire_timeouts, 0u);
+  CAF_CHECK_EQUAL(st.by_priority[0].waiting, queue.size());
+  CAF_CHECK_GREATER_OR_EQUAL(queue.size(), 1u);
 }
 
 // Per-class timeouts and wait time, and the plain forms count as normal.
