@@ -49,7 +49,7 @@ std::string poold_node::start(const std::vector<std::string>& extra) {
         << "[http]\nport=0\n"
         << "[log]\nlevel=\"debug\"\n"
         << "[poold]\nshutdown-deadline=5s\nport-file=" << quoted(dir_ + "/port")
-        << "\n"
+        << "\nhttp-port-file=" << quoted(dir_ + "/http-port") << "\n"
         << "[pools.orders]\nconninfo=" << quoted(dsn)
         << "\nmin-size=2\nmax-size=4\nacquire-timeout=5s\n"
         << "[pools.reports]\nconninfo=" << quoted(dsn)

@@ -111,8 +111,9 @@ import json, re, sys
 text, doc = sys.argv[1], sys.argv[2]
 d = json.loads(doc)  # strict: raises on anything but one JSON value
 assert isinstance(d, dict), d
-labels = re.findall(r'(?:^pool orders: | )([a-z_]+)=', text.split(' last_connect_error=')[0])
-labels.append("last_connect_error")
+# The one quoted value may hold anything: blank it before reading labels.
+text = re.sub(r'last_connect_error="(?:[^"\\]|\\.)*"', 'last_connect_error=""', text)
+labels = re.findall(r'(?:^pool orders: | )([a-z_.]+)=', text)
 want = ["pool"] + labels
 assert list(d.keys()) == want, f"keys {list(d.keys())}\nwant {want}"
 assert d["pool"] == "orders"
