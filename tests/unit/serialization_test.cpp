@@ -115,8 +115,8 @@ CAF_TEST(every field of pool_stats survives) {
          leases_timed_out2, health_check_failures2, connections_recycled2,
          pipelined2, breaker2, breaker_opened2, last_connect_error2,
          connections_closed_by2, errors_by_class2, breaker_half_opened2,
-         breaker_closed2, acquire_wait2, query_time2, connection_lifetime2, paused2, connections_reset2, by_priority2] =
-    copy;
+         breaker_closed2, acquire_wait2, query_time2, connection_lifetime2,
+         paused2, connections_reset2, by_priority2] = copy;
   diff d;
   d("total", total, total2);
   d("idle", idle, idle2);

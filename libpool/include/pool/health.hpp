@@ -18,9 +18,9 @@ struct health_status {
 
 /// Judges a pool's health from a `stats_atom` answer. Not healthy when the
 /// stats did not come (`stats` holds the error), the pool is shutting down,
-/// it is paused, its circuit breaker is open, or no connection is open while connects
-/// fail. The reason names the first of these that applies and, where there
-/// is one, the last connect error (which never contains a password).
+/// it is paused, its circuit breaker is open, or no connection is open while
+/// connects fail. The reason names the first of these that applies and, where
+/// there is one, the last connect error (which never contains a password).
 health_status health(const caf::expected<pool_stats>& stats);
 
 } // namespace pool

@@ -389,8 +389,7 @@ typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
            x.pipelined, x.breaker, x.breaker_opened, x.last_connect_error,
            x.connections_closed_by, x.errors_by_class, x.breaker_half_opened,
            x.breaker_closed, x.acquire_wait, x.query_time,
-           x.connection_lifetime, x.paused, x.connections_reset,
-           x.by_priority);
+           x.connection_lifetime, x.paused, x.connections_reset, x.by_priority);
 }
 
 } // namespace pool
