@@ -38,8 +38,13 @@ die() {
 
 # ---------------------------------------------------------------- deps ----
 
+# dpkg-query prints just the status: no pipe into `grep -q`, which under
+# pipefail failed at random for packages with a long description (grep
+# exits at its match, dpkg -s then dies of SIGPIPE).
 _pkg_installed() {
-  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
+  local status
+  status=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) || return 1
+  [[ $status == "install ok installed" ]]
 }
 
 # Runs "$@" as root: directly when we are root, through sudo otherwise.
