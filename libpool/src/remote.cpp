@@ -98,7 +98,7 @@ caf::expected<node_actor> connect_once(caf::scoped_actor& self,
 // handshake that stalled until CAF's connection timeout is tried again while
 // time is left: over TLS 1.3, CAF 0.17.6's OpenSSL session sometimes leaves
 // the peer's first bytes in OpenSSL's buffer with no readiness event to read
-// them (README, "Using pools from other nodes").
+// them (README, "TLS between nodes").
 caf::expected<node_actor> connect_directory(caf::scoped_actor& self,
                                             const std::string& host,
                                             uint16_t port,
