@@ -98,6 +98,10 @@ const std::vector<entry>& entries() {
              "a lease held longer is reclaimed (0: never)"),
     text("reset-query", &c::reset_query,
          "statement run when a lease ends (e.g. DISCARD ALL)"),
+    duration("priority-aging", &c::priority_aging,
+             "a waiting request's class rises by one per this wait"),
+    flag("pause-closes-idle", &c::pause_closes_idle,
+         "pause closes the idle connections once drained"),
   };
   return xs;
 }
