@@ -143,6 +143,20 @@ caf::expected<pool::pool_stats> fetch_stats(ctl_context& ctx,
   return st;
 }
 
+// Connects to the target pool, fetches its stats and returns `f(name,
+// stats)`; on error, says so and returns the exit code.
+template <class F>
+int with_stats(ctl_context& ctx, F f) {
+  int rc = exit_ok;
+  auto p = ctx.connect(rc);
+  if (!p)
+    return rc;
+  auto st = fetch_stats(ctx, *p, rc);
+  if (!st)
+    return rc;
+  return f(p->name, *st);
+}
+
 } // namespace
 
 int run_pools(ctl_context& ctx) {
@@ -155,29 +169,20 @@ int run_pools(ctl_context& ctx) {
 }
 
 int run_stats(ctl_context& ctx) {
-  int rc = exit_ok;
-  auto p = ctx.connect(rc);
-  if (!p)
-    return rc;
-  auto st = fetch_stats(ctx, *p, rc);
-  if (!st)
-    return rc;
-  return ctx.print(ctx.opts().json ? stats_json(p->name, *st)
-                                   : stats_text(p->name, *st));
+  return with_stats(ctx,
+                    [&](const std::string& name, const pool::pool_stats& st) {
+                      return ctx.print(ctx.opts().json ? stats_json(name, st)
+                                                       : stats_text(name, st));
+                    });
 }
 
 int run_health(ctl_context& ctx) {
-  int rc = exit_ok;
-  auto p = ctx.connect(rc);
-  if (!p)
-    return rc;
-  auto st = fetch_stats(ctx, *p, rc);
-  if (!st)
-    return rc;
-  auto h = evaluate_health(*st);
-  ctx.print(ctx.opts().json ? health_json(p->name, h)
-                            : health_text(p->name, h));
-  return h.ok ? exit_ok : exit_failed;
+  return with_stats(
+    ctx, [&](const std::string& name, const pool::pool_stats& st) {
+      auto h = evaluate_health(st);
+      ctx.print(ctx.opts().json ? health_json(name, h) : health_text(name, h));
+      return h.ok ? exit_ok : exit_failed;
+    });
 }
 
 int run_query(ctl_context& ctx) {

@@ -51,10 +51,10 @@ void arm_timer(manager_ptr self) {
                      expire_atom::value);
 }
 
-// Tracks how long served requests waited, for load shedding.
-void note_wait(manager_ptr self, caf::timespan wait) {
-  roll_window(self); // logs a change of the decision
-  self->state.shedder.served(now(self), wait);
+// Tracks, for load shedding, how long a request served at `t` waited.
+void note_wait(manager_ptr self, caf::timespan t, caf::timespan since) {
+  roll_window(self, t); // logs a change of the decision
+  self->state.shedder.served(t, t - unpaused_since(self->state, since));
 }
 
 // Gives the connection `id` to the waiter `w` (the connection is known to be
@@ -72,8 +72,7 @@ void assign(manager_ptr self, uint32_t id, waiter& w) {
   auto& by_class = st.counters.by_priority[static_cast<size_t>(w.prio)];
   ++by_class.acquired;
   by_class.wait_time_total += wait;
-  // For load shedding, time held by a pause does not count.
-  note_wait(self, now(self) - std::max(w.since, st.resumed_at));
+  note_wait(self, t, w.since);
   switch (w.kind) {
   case waiter::query:
     // The request's pipelinability travels with it; it runs in the
@@ -286,13 +285,21 @@ spdlog::logger& log(manager_ptr self) {
   return *self->state.ctx->log;
 }
 
+caf::timespan unpaused_since(const manager_state& st, caf::timespan since) {
+  return std::max(since, st.resumed_at);
+}
+
 void roll_window(manager_ptr self) {
+  roll_window(self, now(self));
+}
+
+void roll_window(manager_ptr self, caf::timespan t) {
   auto& st = self->state;
   // Requests held by a pause do not count as waits of an overloaded pool.
   auto oldest = st.counters.paused ? std::nullopt : st.waiters.oldest_since();
   if (oldest)
-    oldest = std::max(*oldest, st.resumed_at);
-  if (!st.shedder.roll(now(self), oldest))
+    oldest = unpaused_since(st, *oldest);
+  if (!st.shedder.roll(t, oldest))
     return;
   st.counters.overloaded = st.shedder.overloaded();
   log(self).warn("load shedding {}", st.counters.overloaded ? "on" : "off");
@@ -490,11 +497,11 @@ void on_worker_down(manager_ptr self, uint32_t id, const caf::error& reason) {
   auto why =
     e->state == conn_state::closing ? e->close_why : close_reason::lost;
   ++st.counters.connections_closed_by[static_cast<size_t>(why)];
-  st.counters.connection_lifetime.observe(now(self) - e->opened_at);
+  auto age = now(self) - e->opened_at;
+  st.counters.connection_lifetime.observe(age);
   st.query_times.forget(id);
-  auto lived = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 now(self) - e->opened_at)
-                 .count();
+  auto lived =
+    std::chrono::duration_cast<std::chrono::milliseconds>(age).count();
   if (e->state != conn_state::closing && reason && !st.counters.shutting_down)
     log(self).warn("connection {} lost after {} ms: {}", id, lived,
                    describe(reason));

@@ -49,6 +49,13 @@ void expire_due(manager_ptr self);
 /// Ends the overload window if it is over and decides on shedding.
 void roll_window(manager_ptr self);
 
+/// `roll_window` at the time `t` the caller already read.
+void roll_window(manager_ptr self, caf::timespan t);
+
+/// The start of a wait that began at `since`, counted from the last resume:
+/// time held by a pause is not a wait of an overloaded pool.
+caf::timespan unpaused_since(const manager_state& st, caf::timespan since);
+
 /// Tells the supervisor how many connections the pool wants, if changed.
 void update_want(manager_ptr self);
 
