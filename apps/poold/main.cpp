@@ -1,5 +1,6 @@
 // poold: the pool node. Serves the named pools of its configuration to
-// other CAF nodes (pool::connect_pool), until SIGINT or SIGTERM.
+// other CAF nodes (pool::connect_pool), until SIGINT or SIGTERM; SIGHUP
+// reloads the configuration (reload.hpp).
 
 #include <csignal>
 #include <cstdio>
@@ -25,6 +26,7 @@
 #include "pool/pool.hpp"
 #include "pool/remote.hpp"
 #include "poold_config.hpp"
+#include "reload.hpp"
 
 namespace {
 
@@ -57,7 +59,8 @@ void shut_down(caf::actor_system& sys, const pool_map& pools,
 }
 
 int run(caf::actor_system& sys, poold::poold_config& cfg,
-        std::shared_ptr<spdlog::logger> log, const sigset_t& signals) {
+        std::shared_ptr<spdlog::logger> log, const sigset_t& signals, int argc,
+        char** argv) {
   pool_map pools;
   for (auto& kv : cfg.pools) {
     auto pc = kv.second;
@@ -110,8 +113,12 @@ int run(caf::actor_system& sys, poold::poold_config& cfg,
     write_port_file(cfg.http_port_file, http->port());
   }
   write_port_file(cfg.port_file, pub->port);
+  poold::running_node node{pools, cfg.pools, &cfg, log};
   int sig = 0;
-  sigwait(&signals, &sig);
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    log->info("SIGHUP: reloading the configuration");
+    poold::reload(sys, argc, argv, node);
+  }
   log->info(
     "{}: shutting down (deadline {} ms)", sig == SIGINT ? "SIGINT" : "SIGTERM",
     std::chrono::duration_cast<std::chrono::milliseconds>(cfg.shutdown_deadline)
@@ -148,11 +155,12 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   auto log = std::make_shared<spdlog::logger>(
     "poold", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   log->set_level(level);
   log->flush_on(spdlog::level::trace);
   caf::actor_system sys{cfg};
-  return run(sys, cfg, log, signals);
+  return run(sys, cfg, log, signals, argc, argv);
 }

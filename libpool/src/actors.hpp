@@ -142,7 +142,8 @@ using breaker_actor = caf::typed_actor<
 using supervisor_actor = caf::typed_actor<
   caf::reacts_to<want_atom, uint32_t>, caf::reacts_to<ready_atom, uint32_t>,
   caf::reacts_to<expire_atom, uint32_t>, caf::reacts_to<tick_atom>,
-  caf::reacts_to<close_atom>, caf::reacts_to<settings_atom, context_ptr>>;
+  caf::reacts_to<close_atom>, caf::reacts_to<settings_atom, context_ptr>,
+  caf::replies_to<reset_atom>::with<std::vector<uint32_t>>>;
 
 /// What the actors of a pool share (read-only after start).
 struct pool_context {

@@ -269,6 +269,10 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       st.last_connect_error = caf::error{};
       ++st.readies_sent;
       self->send(st.supervisor, ready_atom::value, id);
+      if (st.reset_on_ready.erase(id) > 0 && reset_one(self, id)) {
+        update_want(self); // connected before a reset: replaced at once
+        return;
+      }
       on_free(self, id);
     },
     [=](done_atom, uint32_t id, uint32_t n) { on_done(self, id, n); },

@@ -154,6 +154,22 @@ void check_drained(manager_ptr self) {
     kvp.second.deliver(caf::ok_atom::value);
 }
 
+bool reset_one(manager_ptr self, uint32_t id) {
+  auto& st = self->state;
+  auto e = st.conns.find(id);
+  if (e == nullptr || e->state == conn_state::closing)
+    return false;
+  if (e->state == conn_state::idle) {
+    ++st.counters.connections_reset;
+    close_slot(self, id, close_reason::reset);
+    return true;
+  }
+  // No pipelined query joins it any more; closed when it comes back.
+  st.conns.retire(id);
+  st.resetting.insert(id);
+  return false;
+}
+
 void reset(manager_ptr self) {
   auto& st = self->state;
   size_t now_closed = 0;
@@ -162,17 +178,25 @@ void reset(manager_ptr self) {
     auto e = st.conns.find(id);
     if (e->state == conn_state::closing)
       continue;
-    if (e->state == conn_state::idle) {
-      ++st.counters.connections_reset;
+    if (reset_one(self, id))
       ++now_closed;
-      close_slot(self, id, close_reason::reset);
-    } else {
-      // No pipelined query joins it any more; closed when it comes back.
-      st.conns.retire(id);
-      st.resetting.insert(id);
+    else
       ++later;
-    }
   }
+  // Connects under way use the settings from before: replaced when ready.
+  self->request(st.supervisor, caf::infinite, reset_atom::value)
+    .then(
+      [=](std::vector<uint32_t>& ids) {
+        auto& st = self->state;
+        for (auto id : ids)
+          if (st.conns.find(id) == nullptr)
+            st.reset_on_ready.insert(id);
+          else if (reset_one(self, id)) // ready before this answer came
+            update_want(self);
+      },
+      [](caf::error&) {
+        // The supervisor is gone: the pool shuts down, nothing to replace.
+      });
   log(self).info("reset: {} idle connections replaced, {} when they come back",
                  now_closed, later);
   update_want(self);

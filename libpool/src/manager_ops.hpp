@@ -139,7 +139,13 @@ void cancel_pauses(manager_ptr self, const caf::error& err);
 /// nothing runs (and closes idle connections with pause_closes_idle).
 void check_drained(manager_ptr self);
 
-/// Replaces every connection: idle ones now, the others when they come back.
+/// Replaces every connection: idle ones now, the others when they come back,
+/// and the connects under way when they are ready.
 void reset(manager_ptr self);
+
+/// Replaces the connection `id` as `reset` does: closes it if idle (returns
+/// true; the caller updates the wanted count), else marks it to be closed
+/// when it comes back (returns false).
+bool reset_one(manager_ptr self, uint32_t id);
 
 } // namespace pool

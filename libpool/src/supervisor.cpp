@@ -233,6 +233,15 @@ supervisor_impl(supervisor_ptr self, manager_actor manager,
         self->send(kvp.second.first, settings_atom::value, ctx);
       reconcile(self); // max_size may have grown
     },
+    [=](reset_atom) {
+      // The connects under way began before a reset: the manager replaces
+      // each when it is ready (it may be already).
+      std::vector<uint32_t> ids;
+      for (auto& kvp : self->state.workers)
+        if (!kvp.second.second)
+          ids.push_back(kvp.first);
+      return ids;
+    },
     [=](close_atom) {
       auto& st = self->state;
       st.closing = true;

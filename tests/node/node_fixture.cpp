@@ -39,22 +39,23 @@ poold_node::poold_node() : dir_(make_temp_dir()) {
   // nop
 }
 
+void poold_node::write_config(const std::string& reports) {
+  std::ofstream out{config_file()};
+  out << "[node]\nport=0\n"
+      << "[http]\nport=0\n"
+      << "[log]\nlevel=\"debug\"\n"
+      << "[poold]\nshutdown-deadline=5s\nport-file=" << quoted(dir_ + "/port")
+      << "\nhttp-port-file=" << quoted(dir_ + "/http-port") << "\n"
+      << "[pools.orders]\nconninfo=" << quoted(test_dsn())
+      << "\nmin-size=2\nmax-size=4\nacquire-timeout=5s\n"
+      << "[pools.reports]\nconninfo=" << quoted(test_dsn()) << "\n"
+      << (reports.empty() ? "min-size=0\nmax-size=3\n" : reports);
+}
+
 std::string poold_node::start(const std::vector<std::string>& extra) {
-  auto dsn = test_dsn();
-  if (dsn.empty())
+  if (test_dsn().empty())
     return "POOL_TEST_DSN is not set (scripts/test sets it)";
-  {
-    std::ofstream out{config_file()};
-    out << "[node]\nport=0\n"
-        << "[http]\nport=0\n"
-        << "[log]\nlevel=\"debug\"\n"
-        << "[poold]\nshutdown-deadline=5s\nport-file=" << quoted(dir_ + "/port")
-        << "\nhttp-port-file=" << quoted(dir_ + "/http-port") << "\n"
-        << "[pools.orders]\nconninfo=" << quoted(dsn)
-        << "\nmin-size=2\nmax-size=4\nacquire-timeout=5s\n"
-        << "[pools.reports]\nconninfo=" << quoted(dsn)
-        << "\nmin-size=0\nmax-size=3\n";
-  }
+  write_config();
   std::vector<std::string> argv{poold_path(), "--config-file=" + config_file()};
   argv.insert(argv.end(), extra.begin(), extra.end());
   if (auto err = proc_.start(argv, dir_ + "/stdout", dir_ + "/stderr");

@@ -39,6 +39,10 @@ class poold_node {
   /// stderr).
   std::string start(const std::vector<std::string>& extra = {});
 
+  /// Writes the configuration file; `reports` replaces the settings of the
+  /// pool "reports" after its conninfo (default: min 0, max 3).
+  void write_config(const std::string& reports = "");
+
   /// The port poold listens on.
   uint16_t port() const { return port_; }
 

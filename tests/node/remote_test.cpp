@@ -4,6 +4,8 @@
 
 #define CAF_SUITE remote
 
+#include <csignal>
+
 #include "caf/test/dsl.hpp"
 
 #include "node_fixture.hpp"
@@ -174,6 +176,54 @@ CAF_TEST(no node at the address fails within the timeout) {
   node.start(); // the fixture stops it
 }
 
+CAF_TEST(poold reloads its pool settings on a hang-up signal) {
+  if (auto err = node.start(); !err.empty())
+    CAF_FAIL(err);
+  auto reports = connect("reports");
+  auto stats = [&] {
+    auto st = call<pool::pool_stats>(self, reports, 10s, pool::stats_atom_v);
+    CAF_REQUIRE(st);
+    return *st;
+  };
+  CAF_CHECK_EQUAL(stats().total, 0u); // min-size 0
+  auto hup_and_wait = [&](const std::string& line) {
+    node.proc().signal(SIGHUP);
+    if (!node_test::wait_for_text(node.dir() + "/stderr", line, 20s))
+      CAF_FAIL("no '" << line << "' in poold's log:\n" << node.log());
+  };
+  // A bigger min-size opens connections at once; a changed conninfo
+  // replaces them; a breaker setting is named as taking a restart.
+  node.write_config("min-size=2\nmax-size=3\nbreaker-threshold=9\n");
+  hup_and_wait("reload: pool reports: changed min_size");
+  auto [grown, ok] = pool_test::wait_for_stats(
+    self, reports, 10s, [](const pool::pool_stats& s) { return s.total == 2; },
+    20s);
+  CAF_CHECK(ok);
+  CAF_MESSAGE("after the reload: " << grown);
+  CAF_CHECK(node.log().find("reload: pool orders: unchanged") !=
+            std::string::npos);
+  CAF_CHECK(node.log().find("breaker_threshold take a restart") !=
+            std::string::npos);
+  // A bad file changes nothing and says what is wrong; the pools serve on.
+  node.write_config("min-size=3\nmax-size=1\n");
+  hup_and_wait("reload refused");
+  CAF_CHECK(node.log().find("pools.reports") != std::string::npos);
+  auto r = call<pool::query_result>(self, reports, 10s, pool::query_atom_v,
+                                    pool::statement{"SELECT 'still'"});
+  CAF_CHECK_EQUAL(cell(r), "still");
+  CAF_CHECK_EQUAL(stats().total, 2u);
+  // The conninfo of a pool, changed: its connections are replaced.
+  node.write_config("min-size=2\nmax-size=3\nbreaker-threshold=9\n"
+                    "reset-query=\"DISCARD ALL\"\n");
+  hup_and_wait("changed reset_query (replacing its connections)");
+  auto [reset, done] = pool_test::wait_for_stats(
+    self, reports, 10s,
+    [](const pool::pool_stats& s) { return s.connections_reset >= 2; }, 20s);
+  CAF_CHECK(done);
+  CAF_MESSAGE("after the second reload: " << reset);
+  CAF_MESSAGE("log: " << node.log());
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
 
 CAF_TEST(poold refuses bad options and values naming them) {
@@ -217,7 +267,7 @@ CAF_TEST(poold refuses bad options and values naming them) {
       CAF_ERROR("--help lacks " << key);
 }
 
-CAF_TEST(SIGTERM stops poold gracefully with exit code 0) {
+CAF_TEST(poold stops gracefully on a termination signal with exit code 0) {
   node_test::poold_node node;
   // A password in the conninfo (trust auth ignores it): never logged.
   if (auto err =

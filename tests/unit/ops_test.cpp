@@ -299,6 +299,30 @@ CAF_TEST(reset replaces idle at once and leased on release) {
   CAF_CHECK(last_statement(3) == "SELECT 9" || last_statement(4) == "SELECT 9");
 }
 
+// A connect under way at a reset began with the settings from before: the
+// connection it opens is replaced as soon as it is ready.
+CAF_TEST(reset replaces a connection whose connect was under way) {
+  script->connect_latency = 50ms;
+  auto pool = start(make_config(1, 2));
+  advance(100ms);
+  CAF_REQUIRE_EQUAL(stats(pool).idle, 1u);
+  auto grown = ask<ok>(pool, resize_atom::value, uint64_t{2}, uint64_t{2});
+  sched.run();
+  CAF_CHECK(grown->ok());
+  CAF_CHECK_EQUAL(stats(pool).connecting, 1u); // connection 2, under way
+  auto r = ask<ok>(pool, reset_atom::value);
+  sched.run();
+  CAF_CHECK(r->ok());
+  CAF_CHECK_EQUAL(stats(pool).connections_reset, 1u); // the idle one
+  advance(200ms);
+  auto st = stats(pool);
+  CAF_CHECK_EQUAL(st.connections_reset, 2u); // and the one under way
+  CAF_CHECK_EQUAL(st.total, 2u);
+  CAF_CHECK_EQUAL(st.idle, 2u);
+  CAF_CHECK_EQUAL(script->created, 4); // 1 and 2 replaced by 3 and 4
+  CAF_CHECK_EQUAL(script->closed, 2);
+}
+
 // reconfigure changes acquire_timeout and the sizes of a live pool.
 CAF_TEST(reconfigure changes a timeout and the sizes) {
   auto cfg = make_config(1, 1);

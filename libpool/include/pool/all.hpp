@@ -10,4 +10,5 @@
 #include "pool/pool.hpp"
 #include "pool/protocol.hpp"
 #include "pool/settings.hpp"
+#include "pool/settings_diff.hpp"
 #include "pool/types.hpp"
