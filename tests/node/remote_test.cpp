@@ -221,7 +221,6 @@ CAF_TEST(poold reloads its pool settings on a hang-up signal) {
     [](const pool::pool_stats& s) { return s.connections_reset >= 2; }, 20s);
   CAF_CHECK(done);
   CAF_MESSAGE("after the second reload: " << reset);
-  CAF_MESSAGE("log: " << node.log());
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
