@@ -30,34 +30,19 @@ long long ms_since(clock_type::time_point t0) {
     .count();
 }
 
-struct fixture {
-  node_test::poold_node node;
-  node_test::node_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
+struct fixture : node_test::client_fixture {
   pool::pool_actor orders;
 
   fixture() {
     if (auto err = node.start(); !err.empty())
       CAF_FAIL(err);
-    auto p = pool::connect_pool(sys, "127.0.0.1", node.port(), "orders");
-    if (!p)
-      CAF_FAIL("connect_pool: " << pool::describe(p.error()));
-    orders = *p;
+    orders = connect("orders");
     auto made = call<pool::query_result>(
       self, orders, 10s, pool::query_atom_v,
       pool::statement{"CREATE TABLE IF NOT EXISTS node_test_rows "
                       "(tag text NOT NULL)"});
     if (!made)
       CAF_FAIL("create table: " << pool::describe(made.error()));
-  }
-
-  ~fixture() {
-    if (node.proc().running()) {
-      auto rc = node.stop();
-      if (rc != 0)
-        CAF_ERROR("poold exit code " << rc << "; log:\n" << node.log());
-    }
   }
 
   /// Rows of node_test_rows with `tag`.

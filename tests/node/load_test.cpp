@@ -87,11 +87,7 @@ struct load_client {
   }
 };
 
-struct fixture {
-  node_test::poold_node node;
-  node_test::node_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
+struct fixture : node_test::client_fixture {
   pool::pool_actor orders;
   pool::pool_actor solo;
 
@@ -115,19 +111,6 @@ struct fixture {
       if (!r)
         CAF_FAIL(sql << ": " << pool::describe(r.error()));
     }
-  }
-
-  ~fixture() {
-    auto rc = node.stop();
-    if (rc != 0)
-      CAF_ERROR("poold exit code " << rc << "; log:\n" << node.log());
-  }
-
-  pool::pool_actor connect(const std::string& name) {
-    auto p = pool::connect_pool(sys, "127.0.0.1", node.port(), name);
-    if (!p)
-      CAF_FAIL("connect_pool " << name << ": " << pool::describe(p.error()));
-    return *p;
   }
 
   // Waits until `p` has `n` waiting requests.

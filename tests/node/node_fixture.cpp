@@ -1,5 +1,7 @@
 #include "node_fixture.hpp"
 
+#include "caf/test/unit_test.hpp"
+
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -86,6 +88,21 @@ void poold_node::kill9() {
 
 std::string poold_node::log() const {
   return read_file(dir_ + "/stderr");
+}
+
+pool::pool_actor client_fixture::connect(const std::string& name) {
+  auto p = pool::connect_pool(sys, "127.0.0.1", node.port(), name);
+  if (!p)
+    CAF_FAIL("connect_pool " << name << ": " << pool::describe(p.error()));
+  return *p;
+}
+
+client_fixture::~client_fixture() {
+  if (!node.proc().running())
+    return;
+  auto rc = node.stop();
+  if (rc != 0)
+    CAF_ERROR("poold exit code " << rc << "; log:\n" << node.log());
 }
 
 std::pair<int, std::string> run_poold(const std::vector<std::string>& args) {

@@ -69,6 +69,21 @@ class poold_node {
   uint16_t port_ = 0;
 };
 
+/// The common fixture of the suites: a poold child (not started) and this
+/// process's client node.
+struct client_fixture {
+  poold_node node;
+  node_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+
+  /// Connects to the pool `name` of `node`; fails the test if it cannot.
+  pool::pool_actor connect(const std::string& name);
+
+  /// Stops poold if it still runs; its exit code must be 0.
+  ~client_fixture();
+};
+
 /// Runs poold with `args` only (no config file unless given) and returns its
 /// exit code (-1 if it did not exit within 20 s) and stderr.
 std::pair<int, std::string> run_poold(const std::vector<std::string>& args);

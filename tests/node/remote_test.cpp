@@ -15,25 +15,7 @@ using pool_test::call;
 
 namespace {
 
-struct fixture {
-  node_test::poold_node node;
-  node_test::node_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
-
-  pool::pool_actor connect(const std::string& name) {
-    auto p = pool::connect_pool(sys, "127.0.0.1", node.port(), name);
-    if (!p)
-      CAF_FAIL("connect_pool " << name << ": " << pool::describe(p.error()));
-    return *p;
-  }
-
-  ~fixture() {
-    auto rc = node.stop();
-    if (rc != 0)
-      CAF_ERROR("poold exit code " << rc << "; log:\n" << node.log());
-  }
-};
+using fixture = node_test::client_fixture;
 
 std::string cell(const caf::expected<pool::query_result>& r) {
   return r && r->rows() == 1 ? r->at(0, 0) : "<" + pool_test::describe(r) + ">";
@@ -176,7 +158,7 @@ CAF_TEST(no node at the address fails within the timeout) {
   node.start(); // the fixture stops it
 }
 
-CAF_TEST(poold reloads its pool settings on a hang-up signal) {
+CAF_TEST(poold reloads its pool settings on a hang - up signal) {
   if (auto err = node.start(); !err.empty())
     CAF_FAIL(err);
   auto reports = connect("reports");
