@@ -22,7 +22,7 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 fi
 
 # Packages the project needs on a bare Debian 12 machine.
-POOL_DEPS=(build-essential g++ cmake make libcaf-dev libspdlog-dev libpq-dev
+POOL_DEPS=(build-essential g++ cmake make libcaf-dev libspdlog-dev libpq-dev libssl-dev
   postgresql-15 ccache clang-format gnuplot-nox prometheus-cpp-dev
   libcivetweb-dev prometheus openssl python3)
 POOL_PG_BIN=${POOL_PG_BIN:-/usr/lib/postgresql/15/bin}

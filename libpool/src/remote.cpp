@@ -1,5 +1,7 @@
 #include "pool/remote.hpp"
 
+#include "tls_errors.hpp"
+
 #include <algorithm>
 #include <utility>
 
@@ -123,6 +125,7 @@ caf::expected<node_actor> connect_directory(caf::scoped_actor& self,
 } // namespace
 
 void configure_node(caf::actor_system_config& cfg, node_options opts) {
+  detail::link_tls_error_queue_fix(); // TLS that survives a refused client
   cfg.load<caf::io::middleman>();
   add_message_types(cfg);
   cfg.set("middleman.heartbeat-interval", opts.heartbeat_interval);
