@@ -92,13 +92,18 @@ struct fixture : node_test::client_fixture {
   pool::pool_actor solo;
 
   // poold with the fixture's two pools plus "solo": one connection, no
-  // aging unless a test configures it.
+  // aging unless a test configures it. These tests queue requests on
+  // purpose (and a sanitizer build starts each client slowly): no load
+  // shedding (queue-target 0), which would answer waiters with
+  // `overloaded` (tests/unit, suite overload, covers shedding).
   fixture() {
     auto dsn = node_test::test_dsn();
     if (auto err = node.start(
           {"--pools.solo.conninfo=" + dsn, "--pools.solo.min-size=1",
            "--pools.solo.max-size=1", "--pools.solo.acquire-timeout=60s",
-           "--pools.solo.priority-aging=1h"});
+           "--pools.solo.priority-aging=1h", "--pools.solo.queue-target=0",
+           "--pools.orders.queue-target=0",
+           "--pools.orders.acquire-timeout=60s"});
         !err.empty())
       CAF_FAIL(err);
     orders = connect("orders");
