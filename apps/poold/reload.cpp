@@ -33,9 +33,10 @@ std::string node_changes(const poold_config& a, const poold_config& b) {
 bool reconfigure(caf::scoped_actor& self, const std::string& name,
                  const pool::pool_actor& hdl, pool::pool_config& running,
                  const pool::pool_config& to, spdlog::logger& log) {
+  auto settings = pool::settings_of(to);
   auto next = running;
   bool needs_reset = false;
-  auto changed = pool::apply(pool::settings_of(to), next, needs_reset);
+  auto changed = pool::apply(settings, next, needs_reset);
   if (auto later = pool::restart_only_changes(running, to); !later.empty())
     log.warn("reload: pool {}: {} take a restart; running values kept", name,
              later);
@@ -46,7 +47,7 @@ bool reconfigure(caf::scoped_actor& self, const std::string& name,
   bool ok = false;
   self
     ->request(hdl, std::chrono::seconds(10), pool::reconfigure_atom_v,
-              pool::settings_of(to))
+              std::move(settings))
     .receive(
       [&](caf::ok_atom) {
         ok = true;

@@ -175,13 +175,9 @@ void reset(manager_ptr self) {
   size_t now_closed = 0;
   size_t later = 0;
   for (auto id : st.conns.ids()) {
-    auto e = st.conns.find(id);
-    if (e->state == conn_state::closing)
-      continue;
-    if (reset_one(self, id))
-      ++now_closed;
-    else
-      ++later;
+    if (st.conns.find(id)->state == conn_state::closing)
+      continue; // closing already: not counted
+    ++(reset_one(self, id) ? now_closed : later);
   }
   // Connects under way use the settings from before: replaced when ready.
   self->request(st.supervisor, caf::infinite, reset_atom::value)
