@@ -95,6 +95,15 @@ void deadline_table::compact() {
 
 // -- the companion ------------------------------------------------------------
 
+caf::error pool_down_error(const caf::error& reason) {
+  if (reason == caf::exit_reason::remote_link_unreachable)
+    return make_error(pool_errc::pool_down,
+                      "the pool's node is unreachable (connection lost)");
+  return make_error(
+    pool_errc::pool_down,
+    "the pool actor is gone (exit reason: " + caf::to_string(reason) + ")");
+}
+
 namespace {
 
 using tick_atom = caf::atom_constant<caf::atom("cl_tick")>;
@@ -123,15 +132,6 @@ void answer(caf::stateful_actor<companion_state>* self, uint64_t rid, T x) {
     owner->enqueue(caf::make_mailbox_element(nullptr, caf::message_id{rid}, {},
                                              std::move(x)),
                    self->context());
-}
-
-caf::error pool_down_error(const caf::error& reason) {
-  if (reason == caf::exit_reason::remote_link_unreachable)
-    return make_error(pool_errc::pool_down,
-                      "the pool's node is unreachable (connection lost)");
-  return make_error(
-    pool_errc::pool_down,
-    "the pool actor is gone (exit reason: " + caf::to_string(reason) + ")");
 }
 
 caf::behavior companion_actor(caf::stateful_actor<companion_state>* self,

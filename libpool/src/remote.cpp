@@ -1,5 +1,6 @@
 #include "pool/remote.hpp"
 
+#include "relay.hpp"
 #include "tls_errors.hpp"
 
 #include <algorithm>
@@ -38,19 +39,35 @@ std::string joined_names(const std::map<std::string, pool_actor>& pools) {
   return out.empty() ? "none" : out;
 }
 
+caf::expected<pool_actor>
+find_pool(const std::map<std::string, pool_actor>& pools,
+          const std::string& name) {
+  auto i = pools.find(name);
+  if (i == pools.end())
+    return make_error(pool_errc::invalid_request,
+                      "this node has no pool named '" + name +
+                        "' (its pools: " + joined_names(pools) + ")");
+  return i->second;
+}
+
 node_actor::behavior_type
 directory_impl(node_actor::stateful_pointer<directory_state> self,
                std::map<std::string, pool_actor> pools) {
   self->state.pools = std::move(pools);
   return {
     [=](lookup_atom, const std::string& name) -> caf::result<pool_actor> {
-      auto& ps = self->state.pools;
-      auto i = ps.find(name);
-      if (i == ps.end())
+      return find_pool(self->state.pools, name);
+    },
+    [=](relay_atom, const std::string& name,
+        caf::actor& inbox) -> caf::result<caf::actor> {
+      auto p = find_pool(self->state.pools, name);
+      if (!p)
+        return std::move(p.error());
+      if (!inbox)
         return make_error(pool_errc::invalid_request,
-                          "this node has no pool named '" + name +
-                            "' (its pools: " + joined_names(ps) + ")");
-      return i->second;
+                          "relay: the inbox is an invalid actor handle");
+      return detail::spawn_relay_gateway(self->system(), std::move(*p),
+                                         std::move(inbox));
     },
     [=](list_atom) {
       std::vector<std::string> names;
@@ -166,18 +183,35 @@ caf::expected<pool_actor> connect_pool(caf::actor_system& sys,
   auto dir = connect_directory(self, host, port, timeout);
   if (!dir)
     return std::move(dir.error());
+  auto failed = [&](caf::error& err) {
+    return err.category() == pool_error_category::value
+             ? std::move(err)
+             : make_error(pool_errc::pool_down,
+                          "the pool node at " + where(host, port) +
+                            " did not answer the lookup of '" + name +
+                            "': " + describe(err));
+  };
   caf::expected<pool_actor> res{caf::error{}};
   self->request(*dir, timeout, lookup_atom::value, name)
     .receive([&](pool_actor& p) { res = std::move(p); },
-             [&](caf::error& err) {
-               res = err.category() == pool_error_category::value
-                       ? std::move(err)
-                       : make_error(pool_errc::pool_down,
-                                    "the pool node at " + where(host, port) +
-                                      " did not answer the lookup of '" + name +
-                                      "': " + describe(err));
-             });
-  return res;
+             [&](caf::error& err) { res = failed(err); });
+  if (!res)
+    return res;
+  // The batched query path: a gateway on the node, a relay here.
+  auto inbox = detail::spawn_relay_inbox(sys);
+  caf::actor gateway;
+  self->request(*dir, timeout, relay_atom::value, name, inbox)
+    .receive([&](caf::actor& g) { gateway = std::move(g); },
+             [&](caf::error& err) { res = failed(err); });
+  if (!gateway) {
+    caf::anon_send_exit(inbox, caf::exit_reason::user_shutdown);
+    return res ? make_error(pool_errc::pool_down,
+                            "the pool node at " + where(host, port) +
+                              " gave no gateway for '" + name + "'")
+               : res;
+  }
+  return detail::spawn_relay(sys, std::move(*res), std::move(gateway),
+                             std::move(inbox));
 }
 
 caf::expected<std::vector<std::string>> list_pools(caf::actor_system& sys,

@@ -42,6 +42,10 @@ caf::error translate_request_error(caf::error err, bool to_pool = true);
 
 namespace detail {
 
+/// The `pool_down` error for a pool that went down with exit reason
+/// `reason` (its node unreachable, or the pool actor gone).
+caf::error pool_down_error(const caf::error& reason);
+
 /// The requests of one client that wait for an answer, with their deadlines.
 /// Request ids only grow, so entries are appended in id order; erased
 /// entries become tombstones that are compacted away, so adding and erasing

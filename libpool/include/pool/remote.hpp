@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "caf/actor.hpp"
 #include "caf/actor_system_config.hpp"
+#include "caf/error.hpp"
 #include "caf/expected.hpp"
 #include "caf/fwd.hpp"
 #include "caf/replies_to.hpp"
@@ -19,10 +21,44 @@
 
 #include "pool/protocol.hpp"
 
+namespace pool::detail {
+
+/// One query of a batch that a client node's relay sends to its gateway on
+/// the pool's node (see `connect_pool`): `key` names it in the answer.
+struct relay_query {
+  uint64_t key = 0;
+  priority prio = priority::normal;
+  statement stmt;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, relay_query& x) {
+  return f(caf::meta::type_name("pool::relay_query"), x.key, x.prio, x.stmt);
+}
+
+/// The answer to the relayed query `key`: `err` if it failed, else `result`.
+struct relay_reply {
+  uint64_t key = 0;
+  caf::error err;
+  query_result result;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, relay_reply& x) {
+  return f(caf::meta::type_name("pool::relay_reply"), x.key, x.err, x.result);
+}
+
+} // namespace pool::detail
+
 CAF_BEGIN_TYPE_ID_BLOCK(libpool_node, caf::first_custom_type_id + 100)
 CAF_ADD_TYPE_ID(libpool_node, (pool::pool_actor))
+CAF_ADD_TYPE_ID(libpool_node, (pool::detail::relay_query))
+CAF_ADD_TYPE_ID(libpool_node, (std::vector<pool::detail::relay_query>))
+CAF_ADD_TYPE_ID(libpool_node, (pool::detail::relay_reply))
+CAF_ADD_TYPE_ID(libpool_node, (std::vector<pool::detail::relay_reply>))
 CAF_ADD_ATOM(libpool_node, pool, lookup_atom, "lookup")
 CAF_ADD_ATOM(libpool_node, pool, list_atom, "list")
+CAF_ADD_ATOM(libpool_node, pool, relay_atom, "relay")
 CAF_END_TYPE_ID_BLOCK(libpool_node)
 
 namespace pool {
@@ -32,9 +68,13 @@ namespace pool {
 /// - `(lookup_atom, name)` → the pool called `name`. Errors:
 ///   `invalid_request` naming the unknown pool and the pools the node has.
 /// - `(list_atom)` → the names of the node's pools, sorted.
-using node_actor =
-  caf::typed_actor<caf::replies_to<lookup_atom, std::string>::with<pool_actor>,
-                   caf::replies_to<list_atom>::with<std::vector<std::string>>>;
+/// - `(relay_atom, name, inbox)` → a new gateway of the pool called `name`
+///   for the client node whose relay's inbox is `inbox` (the batched query
+///   path of `connect_pool`). Errors: `invalid_request`, as for `lookup`.
+using node_actor = caf::typed_actor<
+  caf::replies_to<lookup_atom, std::string>::with<pool_actor>,
+  caf::replies_to<list_atom>::with<std::vector<std::string>>,
+  caf::replies_to<relay_atom, std::string, caf::actor>::with<caf::actor>>;
 
 /// How a node talks to other nodes.
 struct node_options {
@@ -81,12 +121,20 @@ publish_pools(caf::actor_system& sys, std::map<std::string, pool_actor> pools,
               uint16_t port, const std::string& address = "127.0.0.1");
 
 /// Connects to the pool node at `host:port` and returns its pool called
-/// `name`, all within `timeout`. Blocking: call it from `main`, a thread or
-/// a detached actor, never from an event-based actor's handler. Errors:
-/// `pool_down` (no node there, or it did not answer within `timeout`; the
-/// message says which), `invalid_request` (the node has no pool `name`; the
-/// message lists the ones it has). The system must have been configured
-/// with `configure_node`.
+/// `name`, all within `timeout`. The handle is a local relay: it batches the
+/// queries (`query_atom`) that its callers send while it is busy into one
+/// network message per batch, and the pool node's gateway batches their
+/// answers the same way, so that a query costs a fraction of a network
+/// message; every other request goes to the pool unchanged, with its sender
+/// (a lease is held by the actor that asked for it). When the pool or its
+/// node is lost, the relay answers the queries it holds with `pool_down`
+/// and stops with the same exit reason. Drop the handle (or send it an exit
+/// message) before the actor system is destroyed: the system waits for it.
+/// Blocking: call it from `main`, a thread or a detached actor, never from an
+/// event-based actor's handler. Errors: `pool_down` (no node there, or it did
+/// not answer within `timeout`; the message says which), `invalid_request` (the
+/// node has no pool `name`; the message lists the ones it has). The system must
+/// have been configured with `configure_node`.
 caf::expected<pool_actor>
 connect_pool(caf::actor_system& sys, const std::string& host, uint16_t port,
              const std::string& name,

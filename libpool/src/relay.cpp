@@ -1,0 +1,232 @@
+#include "relay.hpp"
+
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "caf/actor_cast.hpp"
+#include "caf/actor_system.hpp"
+#include "caf/atom.hpp"
+#include "caf/event_based_actor.hpp"
+#include "caf/exit_reason.hpp"
+#include "caf/message_view.hpp"
+#include "caf/send.hpp"
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_response_promise.hpp"
+
+#include "pool/client.hpp"
+#include "pool/error.hpp"
+#include "pool/remote.hpp"
+
+namespace pool::detail {
+
+namespace {
+
+using flush_atom = caf::atom_constant<caf::atom("rl_flush")>;
+
+/// The most queries (or answers) one network message carries.
+constexpr size_t max_batch = 256;
+
+// -- the batching both ends share ---------------------------------------------
+
+/// Items collected while an actor is busy, sent as one message when the actor
+/// reaches the flush message it sent itself behind them (or when the batch is
+/// full).
+template <class T>
+struct outbox {
+  std::vector<T> items;
+  bool flush_queued = false;
+
+  /// Adds `x`; sends the batch to `dest` at once if it is full, else makes
+  /// sure a flush message is queued behind the messages waiting now.
+  template <class Self>
+  void add(Self* self, const caf::actor& dest, T x) {
+    items.push_back(std::move(x));
+    if (items.size() >= max_batch) {
+      flush(dest);
+    } else if (!flush_queued) {
+      flush_queued = true;
+      self->send(caf::actor_cast<caf::actor>(self), flush_atom::value);
+    }
+  }
+
+  /// Sends what was collected to `dest` (anonymously: the receiver answers
+  /// to the inbox it knows, not to the sender).
+  void flush(const caf::actor& dest) {
+    flush_queued = false;
+    if (items.empty())
+      return;
+    caf::anon_send(dest, relay_atom::value, std::move(items));
+    items = {};
+    items.reserve(max_batch);
+  }
+};
+
+// -- the gateway (pool node) --------------------------------------------------
+
+struct gateway_state {
+  pool_actor pool;
+  caf::actor inbox;
+  outbox<relay_reply> out;
+  static const char* name;
+};
+
+const char* gateway_state::name = "pool.relay_gateway";
+
+using gateway_ptr = caf::stateful_actor<gateway_state>*;
+
+caf::behavior gateway_impl(gateway_ptr self, pool_actor pool,
+                           caf::actor inbox) {
+  auto& st = self->state;
+  st.pool = std::move(pool);
+  st.inbox = std::move(inbox);
+  self->monitor(st.pool);
+  self->monitor(st.inbox);
+  self->set_down_handler([self](caf::down_msg&) { self->quit(); });
+  auto answer = [self](relay_reply x) {
+    self->state.out.add(self, self->state.inbox, std::move(x));
+  };
+  return {
+    [self, answer](relay_atom, std::vector<relay_query>& qs) {
+      for (auto& q : qs) {
+        auto key = q.key;
+        // No timeout of our own: the caller keeps the deadline, and the pool
+        // answers every query it accepted (by its acquire timeout at most).
+        self
+          ->request(self->state.pool, caf::infinite, query_atom::value, q.prio,
+                    std::move(q.stmt))
+          .then(
+            [answer, key](query_result& r) {
+              answer(relay_reply{key, caf::error{}, std::move(r)});
+            },
+            [answer, key](caf::error& err) {
+              answer(relay_reply{key, std::move(err), query_result{}});
+            });
+      }
+    },
+    [self](flush_atom) { self->state.out.flush(self->state.inbox); },
+  };
+}
+
+// -- the inbox (client node) --------------------------------------------------
+
+struct inbox_state {
+  caf::actor_addr relay;
+  static const char* name;
+};
+
+const char* inbox_state::name = "pool.relay_inbox";
+
+caf::behavior inbox_impl(caf::stateful_actor<inbox_state>* self) {
+  return {
+    [self](caf::actor_addr& relay) { self->state.relay = std::move(relay); },
+    [self](relay_atom a, std::vector<relay_reply>& rs) {
+      auto relay = caf::actor_cast<caf::actor>(self->state.relay);
+      if (!relay) {
+        self->quit();
+        return;
+      }
+      self->send(relay, a, std::move(rs));
+    },
+  };
+}
+
+// -- the relay (client node) --------------------------------------------------
+
+struct relay_state {
+  pool_actor pool;
+  caf::actor gateway;
+  uint64_t next_key = 0;
+  outbox<relay_query> out;
+  std::unordered_map<uint64_t, caf::typed_response_promise<query_result>>
+    pending;
+  static const char* name;
+};
+
+const char* relay_state::name = "pool.relay";
+
+using relay_ptr = caf::stateful_actor<relay_state>*;
+
+caf::result<query_result> relay_query_of(relay_ptr self, priority prio,
+                                         statement& stmt) {
+  auto& st = self->state;
+  auto key = st.next_key++;
+  auto rp = self->make_response_promise<query_result>();
+  st.pending.emplace(key, rp);
+  st.out.add(self, st.gateway, relay_query{key, prio, std::move(stmt)});
+  return rp;
+}
+
+caf::behavior relay_impl(relay_ptr self, pool_actor pool, caf::actor gateway,
+                         caf::actor inbox) {
+  auto& st = self->state;
+  st.pool = std::move(pool);
+  st.gateway = std::move(gateway);
+  st.out.items.reserve(max_batch);
+  self->monitor(st.pool);
+  self->monitor(st.gateway);
+  self->attach_functor(
+    [inbox] { caf::anon_send_exit(inbox, caf::exit_reason::user_shutdown); });
+  // The pool or its node is gone: answer what is held, then stop with the
+  // same reason, as the pool's proxy would have.
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto err = pool_down_error(dm.reason);
+    for (auto& kv : self->state.pending)
+      kv.second.deliver(err);
+    self->state.pending.clear();
+    self->quit(dm.reason);
+  });
+  // Every other request goes to the pool as it is, with its sender and
+  // request id: the pool answers the caller directly.
+  self->set_default_handler(
+    [self](caf::scheduled_actor*,
+           caf::message_view& x) -> caf::result<caf::message> {
+      auto rp = self->make_response_promise();
+      rp.delegate(caf::actor_cast<caf::actor>(self->state.pool),
+                  x.move_content_to_message());
+      return caf::delegated<caf::message>{};
+    });
+  return {
+    [self](query_atom, statement& stmt) {
+      return relay_query_of(self, priority::normal, stmt);
+    },
+    [self](query_atom, priority prio, statement& stmt) {
+      return relay_query_of(self, prio, stmt);
+    },
+    [self](flush_atom) { self->state.out.flush(self->state.gateway); },
+    [self](relay_atom, std::vector<relay_reply>& rs) {
+      auto& pending = self->state.pending;
+      for (auto& r : rs) {
+        auto i = pending.find(r.key);
+        if (i == pending.end())
+          continue;
+        if (r.err)
+          i->second.deliver(std::move(r.err));
+        else
+          i->second.deliver(std::move(r.result));
+        pending.erase(i);
+      }
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_relay_gateway(caf::actor_system& sys, pool_actor pool,
+                               caf::actor inbox) {
+  return sys.spawn(gateway_impl, std::move(pool), std::move(inbox));
+}
+
+caf::actor spawn_relay_inbox(caf::actor_system& sys) {
+  return sys.spawn(inbox_impl);
+}
+
+pool_actor spawn_relay(caf::actor_system& sys, pool_actor pool,
+                       caf::actor gateway, caf::actor inbox) {
+  auto relay =
+    sys.spawn(relay_impl, std::move(pool), std::move(gateway), inbox);
+  caf::anon_send(inbox, relay.address());
+  return caf::actor_cast<pool_actor>(std::move(relay));
+}
+
+} // namespace pool::detail
