@@ -57,8 +57,7 @@ struct outbox {
     if (items.empty())
       return;
     caf::anon_send(dest, relay_atom::value, std::move(items));
-    items = {};
-    items.reserve(max_batch);
+    items = {}; // moved into the message: start a new one
   }
 };
 
@@ -162,7 +161,6 @@ caf::behavior relay_impl(relay_ptr self, pool_actor pool, caf::actor gateway,
   auto& st = self->state;
   st.pool = std::move(pool);
   st.gateway = std::move(gateway);
-  st.out.items.reserve(max_batch);
   self->monitor(st.pool);
   self->monitor(st.gateway);
   self->attach_functor(
