@@ -10,9 +10,9 @@
 #include "caf/event_based_actor.hpp"
 #include "caf/exit_reason.hpp"
 #include "caf/message_view.hpp"
+#include "caf/response_promise.hpp"
 #include "caf/send.hpp"
 #include "caf/stateful_actor.hpp"
-#include "caf/typed_response_promise.hpp"
 
 #include "pool/client.hpp"
 #include "pool/error.hpp"
@@ -74,6 +74,36 @@ const char* gateway_state::name = "pool.relay_gateway";
 
 using gateway_ptr = caf::stateful_actor<gateway_state>*;
 
+/// Runs `q` on the pool; `answer` gets its `relay_reply`. No timeout of our
+/// own: the caller keeps the deadline, and the pool answers every request it
+/// accepted (by its acquire timeout at most).
+template <class Answer>
+void run(gateway_ptr self, relay_query& q, const Answer& answer) {
+  auto key = q.key;
+  auto failed = [answer, key](caf::error& err) {
+    answer(relay_reply{key, std::move(err), {}, {}});
+  };
+  auto& pool = self->state.pool;
+  if (q.txn)
+    self
+      ->request(pool, caf::infinite, transaction_atom::value, q.prio,
+                std::move(q.stmts))
+      .then(
+        [answer, key](std::vector<query_result>& rs) {
+          answer(relay_reply{key, {}, {}, std::move(rs)});
+        },
+        failed);
+  else
+    self
+      ->request(pool, caf::infinite, query_atom::value, q.prio,
+                std::move(q.stmt))
+      .then(
+        [answer, key](query_result& r) {
+          answer(relay_reply{key, {}, std::move(r), {}});
+        },
+        failed);
+}
+
 caf::behavior gateway_impl(gateway_ptr self, pool_actor pool,
                            caf::actor inbox) {
   auto& st = self->state;
@@ -87,21 +117,8 @@ caf::behavior gateway_impl(gateway_ptr self, pool_actor pool,
   };
   return {
     [self, answer](relay_atom, std::vector<relay_query>& qs) {
-      for (auto& q : qs) {
-        auto key = q.key;
-        // No timeout of our own: the caller keeps the deadline, and the pool
-        // answers every query it accepted (by its acquire timeout at most).
-        self
-          ->request(self->state.pool, caf::infinite, query_atom::value, q.prio,
-                    std::move(q.stmt))
-          .then(
-            [answer, key](query_result& r) {
-              answer(relay_reply{key, caf::error{}, std::move(r)});
-            },
-            [answer, key](caf::error& err) {
-              answer(relay_reply{key, std::move(err), query_result{}});
-            });
-      }
+      for (auto& q : qs)
+        run(self, q, answer);
     },
     [self](flush_atom) { self->state.out.flush(self->state.inbox); },
   };
@@ -137,8 +154,8 @@ struct relay_state {
   caf::actor gateway;
   uint64_t next_key = 0;
   outbox<relay_query> out;
-  std::unordered_map<uint64_t, caf::typed_response_promise<query_result>>
-    pending;
+  /// The requests sent and not answered, with the kind of their answer.
+  std::unordered_map<uint64_t, std::pair<caf::response_promise, bool>> pending;
   static const char* name;
 };
 
@@ -146,14 +163,24 @@ const char* relay_state::name = "pool.relay";
 
 using relay_ptr = caf::stateful_actor<relay_state>*;
 
-caf::result<query_result> relay_query_of(relay_ptr self, priority prio,
-                                         statement& stmt) {
+/// Queues `q` for the gateway; the caller's answer comes with its reply.
+caf::response_promise relay_request(relay_ptr self, relay_query q) {
   auto& st = self->state;
-  auto key = st.next_key++;
-  auto rp = self->make_response_promise<query_result>();
-  st.pending.emplace(key, rp);
-  st.out.add(self, st.gateway, relay_query{key, prio, std::move(stmt)});
+  q.key = st.next_key++;
+  auto rp = self->make_response_promise();
+  st.pending.emplace(q.key, std::make_pair(rp, q.txn));
+  st.out.add(self, st.gateway, std::move(q));
   return rp;
+}
+
+caf::response_promise relay_query_of(relay_ptr self, priority prio,
+                                     statement& stmt) {
+  return relay_request(self, relay_query{0, prio, false, std::move(stmt), {}});
+}
+
+caf::response_promise relay_txn_of(relay_ptr self, priority prio,
+                                   std::vector<statement>& stmts) {
+  return relay_request(self, relay_query{0, prio, true, {}, std::move(stmts)});
 }
 
 caf::behavior relay_impl(relay_ptr self, pool_actor pool, caf::actor gateway,
@@ -170,7 +197,7 @@ caf::behavior relay_impl(relay_ptr self, pool_actor pool, caf::actor gateway,
   self->set_down_handler([self](caf::down_msg& dm) {
     auto err = pool_down_error(dm.reason);
     for (auto& kv : self->state.pending)
-      kv.second.deliver(err);
+      kv.second.first.deliver(err);
     self->state.pending.clear();
     self->quit(dm.reason);
   });
@@ -185,11 +212,18 @@ caf::behavior relay_impl(relay_ptr self, pool_actor pool, caf::actor gateway,
       return caf::delegated<caf::message>{};
     });
   return {
-    [self](query_atom, statement& stmt) {
+    [self](query_atom, statement& stmt) -> caf::result<query_result> {
       return relay_query_of(self, priority::normal, stmt);
     },
-    [self](query_atom, priority prio, statement& stmt) {
-      return relay_query_of(self, prio, stmt);
+    [self](query_atom, priority prio, statement& stmt)
+      -> caf::result<query_result> { return relay_query_of(self, prio, stmt); },
+    [self](transaction_atom, std::vector<statement>& stmts)
+      -> caf::result<std::vector<query_result>> {
+      return relay_txn_of(self, priority::normal, stmts);
+    },
+    [self](transaction_atom, priority prio, std::vector<statement>& stmts)
+      -> caf::result<std::vector<query_result>> {
+      return relay_txn_of(self, prio, stmts);
     },
     [self](flush_atom) { self->state.out.flush(self->state.gateway); },
     [self](relay_atom, std::vector<relay_reply>& rs) {
@@ -198,10 +232,13 @@ caf::behavior relay_impl(relay_ptr self, pool_actor pool, caf::actor gateway,
         auto i = pending.find(r.key);
         if (i == pending.end())
           continue;
+        auto& rp = i->second.first;
         if (r.err)
-          i->second.deliver(std::move(r.err));
+          rp.deliver(std::move(r.err));
+        else if (i->second.second)
+          rp.deliver(std::move(r.results));
         else
-          i->second.deliver(std::move(r.result));
+          rp.deliver(std::move(r.result));
         pending.erase(i);
       }
     },

@@ -130,6 +130,34 @@ CAF_TEST(a failed query reaches its caller with the error of the pool) {
   CAF_CHECK(invalid->failed_with(pool_errc::invalid_request));
 }
 
+CAF_TEST(transactions travel in the batch with the queries) {
+  script->rules["SELECT 1"].result = one_value("1");
+  script->rules["SELECT 2"].result = one_value("2");
+  script->rules["SELECT broken"].error =
+    make_error(pool_errc::query_failed, "syntax error", "42601");
+  using results = std::vector<query_result>;
+  auto q = ask<query_result>(relay, query_atom_v, statement{"SELECT 2"});
+  auto t = ask<results>(relay, transaction_atom_v,
+                        std::vector<statement>{{"SELECT 1"}, {"SELECT 2"}});
+  auto bad =
+    ask<results>(relay, transaction_atom_v, priority::interactive,
+                 std::vector<statement>{{"SELECT 1"}, {"SELECT broken"}});
+  sched.run();
+  CAF_CHECK_EQUAL(counts->batches, 1);
+  CAF_CHECK_EQUAL(counts->queries, 3u);
+  CAF_REQUIRE(q->ok());
+  CAF_CHECK_EQUAL(q->value->at(0, 0), "2");
+  CAF_REQUIRE(t->ok());
+  CAF_REQUIRE_EQUAL(t->value->size(), 2u);
+  CAF_CHECK_EQUAL((*t->value)[0].at(0, 0), "1");
+  CAF_CHECK_EQUAL((*t->value)[1].at(0, 0), "2");
+  CAF_CHECK(bad->failed_with(pool_errc::query_failed));
+  CAF_CHECK_EQUAL(sqlstate(bad->err), "42601");
+  auto st = stats(pool);
+  CAF_CHECK_EQUAL(
+    st.by_priority[static_cast<size_t>(priority::interactive)].acquired, 1u);
+}
+
 CAF_TEST(other requests reach the pool with their sender) {
   auto l = ask<lease>(relay, acquire_atom_v, caf::timespan{5s});
   sched.run();

@@ -23,29 +23,36 @@
 
 namespace pool::detail {
 
-/// One query of a batch that a client node's relay sends to its gateway on
-/// the pool's node (see `connect_pool`): `key` names it in the answer.
+/// One request of a batch that a client node's relay sends to its gateway on
+/// the pool's node (see `connect_pool`): a query (`stmt`), or a transaction
+/// (`txn`, its statements in `stmts`). `key` names it in the answer.
 struct relay_query {
   uint64_t key = 0;
   priority prio = priority::normal;
+  bool txn = false;
   statement stmt;
+  std::vector<statement> stmts;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, relay_query& x) {
-  return f(caf::meta::type_name("pool::relay_query"), x.key, x.prio, x.stmt);
+  return f(caf::meta::type_name("pool::relay_query"), x.key, x.prio, x.txn,
+           x.stmt, x.stmts);
 }
 
-/// The answer to the relayed query `key`: `err` if it failed, else `result`.
+/// The answer to the relayed request `key`: `err` if it failed, else
+/// `result` (a query) or `results` (a transaction).
 struct relay_reply {
   uint64_t key = 0;
   caf::error err;
   query_result result;
+  std::vector<query_result> results;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, relay_reply& x) {
-  return f(caf::meta::type_name("pool::relay_reply"), x.key, x.err, x.result);
+  return f(caf::meta::type_name("pool::relay_reply"), x.key, x.err, x.result,
+           x.results);
 }
 
 } // namespace pool::detail
@@ -122,19 +129,19 @@ publish_pools(caf::actor_system& sys, std::map<std::string, pool_actor> pools,
 
 /// Connects to the pool node at `host:port` and returns its pool called
 /// `name`, all within `timeout`. The handle is a local relay: it batches the
-/// queries (`query_atom`) that its callers send while it is busy into one
-/// network message per batch, and the pool node's gateway batches their
-/// answers the same way, so that a query costs a fraction of a network
-/// message; every other request goes to the pool unchanged, with its sender
-/// (a lease is held by the actor that asked for it). When the pool or its
-/// node is lost, the relay answers the queries it holds with `pool_down`
-/// and stops with the same exit reason. Drop the handle (or send it an exit
-/// message) before the actor system is destroyed: the system waits for it.
-/// Blocking: call it from `main`, a thread or a detached actor, never from an
-/// event-based actor's handler. Errors: `pool_down` (no node there, or it did
-/// not answer within `timeout`; the message says which), `invalid_request` (the
-/// node has no pool `name`; the message lists the ones it has). The system must
-/// have been configured with `configure_node`.
+/// queries and transactions (`query_atom`, `transaction_atom`) that its
+/// callers send while it is busy into one network message per batch, and the
+/// pool node's gateway batches their answers the same way, so that a query
+/// costs a fraction of a network message; every other request goes to the pool
+/// unchanged, with its sender (a lease is held by the actor that asked for it).
+/// When the pool or its node is lost, the relay answers the queries it holds
+/// with `pool_down` and stops with the same exit reason. Drop the handle (or
+/// send it an exit message) before the actor system is destroyed: the system
+/// waits for it. Blocking: call it from `main`, a thread or a detached actor,
+/// never from an event-based actor's handler. Errors: `pool_down` (no node
+/// there, or it did not answer within `timeout`; the message says which),
+/// `invalid_request` (the node has no pool `name`; the message lists the ones
+/// it has). The system must have been configured with `configure_node`.
 caf::expected<pool_actor>
 connect_pool(caf::actor_system& sys, const std::string& host, uint16_t port,
              const std::string& name,
