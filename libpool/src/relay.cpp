@@ -154,8 +154,13 @@ struct relay_state {
   caf::actor gateway;
   uint64_t next_key = 0;
   outbox<relay_query> out;
-  /// The requests sent and not answered, with the kind of their answer.
-  std::unordered_map<uint64_t, std::pair<caf::response_promise, bool>> pending;
+  /// A request sent and not answered: its caller, and whether the answer is
+  /// a transaction's results.
+  struct waiting {
+    caf::response_promise rp;
+    bool txn;
+  };
+  std::unordered_map<uint64_t, waiting> pending;
   static const char* name;
 };
 
@@ -168,7 +173,7 @@ caf::response_promise relay_request(relay_ptr self, relay_query q) {
   auto& st = self->state;
   q.key = st.next_key++;
   auto rp = self->make_response_promise();
-  st.pending.emplace(q.key, std::make_pair(rp, q.txn));
+  st.pending.emplace(q.key, relay_state::waiting{rp, q.txn});
   st.out.add(self, st.gateway, std::move(q));
   return rp;
 }
@@ -197,7 +202,7 @@ caf::behavior relay_impl(relay_ptr self, pool_actor pool, caf::actor gateway,
   self->set_down_handler([self](caf::down_msg& dm) {
     auto err = pool_down_error(dm.reason);
     for (auto& kv : self->state.pending)
-      kv.second.first.deliver(err);
+      kv.second.rp.deliver(err);
     self->state.pending.clear();
     self->quit(dm.reason);
   });
@@ -232,10 +237,10 @@ caf::behavior relay_impl(relay_ptr self, pool_actor pool, caf::actor gateway,
         auto i = pending.find(r.key);
         if (i == pending.end())
           continue;
-        auto& rp = i->second.first;
+        auto& rp = i->second.rp;
         if (r.err)
           rp.deliver(std::move(r.err));
-        else if (i->second.second)
+        else if (i->second.txn)
           rp.deliver(std::move(r.results));
         else
           rp.deliver(std::move(r.result));
