@@ -18,6 +18,9 @@
 #include "pool/error.hpp"
 #include "pool/remote.hpp"
 
+#include "actors.hpp"
+#include "wire.hpp"
+
 namespace pool::detail {
 
 namespace {
@@ -37,29 +40,48 @@ struct outbox {
   std::vector<T> items;
   bool flush_queued = false;
 
-  /// Adds `x`; sends the batch to `dest` at once if it is full, else makes
+  /// Adds `x`. Returns true if the batch is full and must go now; else makes
   /// sure a flush message is queued behind the messages waiting now.
   template <class Self>
-  void add(Self* self, const caf::actor& dest, T x) {
+  bool add(Self* self, T x) {
     items.push_back(std::move(x));
-    if (items.size() >= max_batch) {
-      flush(dest);
-    } else if (!flush_queued) {
+    if (items.size() >= max_batch)
+      return true;
+    if (!flush_queued) {
       flush_queued = true;
       self->send(caf::actor_cast<caf::actor>(self), flush_atom::value);
     }
+    return false;
   }
 
-  /// Sends what was collected to `dest` (anonymously: the receiver answers
-  /// to the inbox it knows, not to the sender).
-  void flush(const caf::actor& dest) {
+  /// Takes what was collected (moved into a message or a frame: a new batch
+  /// starts empty).
+  std::vector<T> take() {
     flush_queued = false;
-    if (items.empty())
-      return;
-    caf::anon_send(dest, relay_atom::value, std::move(items));
-    items = {}; // moved into the message: start a new one
+    return std::exchange(items, {});
   }
 };
+
+/// Sends the batch `xs` on `link` if the relay has its own stream, else to
+/// `dest` through CAF's node link (anonymously: the receiver answers to the
+/// inbox it knows, not to the sender). Returns false if the stream broke.
+template <class T>
+bool send_batch(caf::actor_system& sys, wire_link* link, const caf::actor& dest,
+                std::vector<T> xs) {
+  if (xs.empty())
+    return true;
+  if (link)
+    return write_frame(sys, *link, xs);
+  caf::anon_send(dest, relay_atom::value, std::move(xs));
+  return true;
+}
+
+/// The error of a relay or gateway whose stream broke.
+caf::error stream_broke() {
+  return make_error(pool_errc::pool_down,
+                    "the relay's stream to the pool node closed (the node "
+                    "stopped, or lost contact with this node)");
+}
 
 // -- the gateway (pool node) --------------------------------------------------
 
@@ -67,12 +89,20 @@ struct gateway_state {
   pool_actor pool;
   caf::actor inbox;
   outbox<relay_reply> out;
+  /// The relay's own stream, once the acceptor handed it over.
+  std::unique_ptr<wire_link> link;
   static const char* name;
 };
 
 const char* gateway_state::name = "pool.relay_gateway";
 
 using gateway_ptr = caf::stateful_actor<gateway_state>*;
+
+void gateway_flush(gateway_ptr self) {
+  auto& st = self->state;
+  if (!send_batch(self->system(), st.link.get(), st.inbox, st.out.take()))
+    self->quit(stream_broke());
+}
 
 /// Runs `q` on the pool; `answer` gets its `relay_reply`. No timeout of our
 /// own: the caller keeps the deadline, and the pool answers every request it
@@ -104,23 +134,61 @@ void run(gateway_ptr self, relay_query& q, const Answer& answer) {
         failed);
 }
 
-caf::behavior gateway_impl(gateway_ptr self, pool_actor pool,
-                           caf::actor inbox) {
+caf::behavior gateway_impl(gateway_ptr self, pool_actor pool, caf::actor inbox,
+                           caf::actor acceptor, uint16_t port) {
   auto& st = self->state;
   st.pool = std::move(pool);
   st.inbox = std::move(inbox);
   self->monitor(st.pool);
   self->monitor(st.inbox);
   self->set_down_handler([self](caf::down_msg&) { self->quit(); });
+  // The stream's token, registered with the node's acceptor until the
+  // gateway stops.
+  auto token = make_wire_token();
+  if (acceptor) {
+    self->send(acceptor, relay_atom::value, token[0], token[1],
+               self->address());
+    self->attach_functor([acceptor, token] {
+      caf::anon_send(acceptor, relay_atom::value, token[0], token[1]);
+    });
+  } else {
+    port = 0;
+  }
   auto answer = [self](relay_reply x) {
-    self->state.out.add(self, self->state.inbox, std::move(x));
+    if (self->state.out.add(self, std::move(x)))
+      gateway_flush(self);
   };
   return {
     [self, answer](relay_atom, std::vector<relay_query>& qs) {
       for (auto& q : qs)
         run(self, q, answer);
     },
-    [self](flush_atom) { self->state.out.flush(self->state.inbox); },
+    // Where the relay's own stream connects: port 0 if this node offers none.
+    [port, token](relay_atom) {
+      return caf::make_message(port, token[0], token[1]);
+    },
+    [self](relay_atom, std::shared_ptr<wire>& w) {
+      auto& st = self->state;
+      if (st.link)
+        return; // one stream per gateway
+      st.link = std::make_unique<wire_link>(wire_readiness(self->system()),
+                                            std::move(w), self->address());
+      if (!st.link->ok())
+        self->quit(stream_broke());
+    },
+    [self, answer](wake_atom) {
+      auto& st = self->state;
+      if (!st.link)
+        return;
+      auto ok = read_frames<relay_query>(self->system(), *st.link,
+                                         [&](std::vector<relay_query>& qs) {
+                                           for (auto& q : qs)
+                                             run(self, q, answer);
+                                         });
+      if (!ok)
+        self->quit(stream_broke());
+    },
+    [self](flush_atom) { gateway_flush(self); },
   };
 }
 
@@ -161,6 +229,8 @@ struct relay_state {
     bool txn;
   };
   std::unordered_map<uint64_t, waiting> pending;
+  /// The relay's own stream to the gateway, if the node offered one.
+  std::unique_ptr<wire_link> link;
   static const char* name;
 };
 
@@ -168,13 +238,50 @@ const char* relay_state::name = "pool.relay";
 
 using relay_ptr = caf::stateful_actor<relay_state>*;
 
+/// The pool, its node or the stream is gone: answers what is held with
+/// `pool_down`, then stops with `reason`, as the pool's proxy would have.
+void relay_lost(relay_ptr self, const caf::error& reason) {
+  auto err = reason && reason.category() == pool_error_category::value
+               ? reason
+               : pool_down_error(reason);
+  for (auto& kv : self->state.pending)
+    kv.second.rp.deliver(err);
+  self->state.pending.clear();
+  self->quit(reason);
+}
+
+void relay_flush(relay_ptr self) {
+  auto& st = self->state;
+  if (!send_batch(self->system(), st.link.get(), st.gateway, st.out.take()))
+    relay_lost(self, stream_broke());
+}
+
+/// Answers the callers of `rs`.
+void relay_deliver(relay_ptr self, std::vector<relay_reply>& rs) {
+  auto& pending = self->state.pending;
+  for (auto& r : rs) {
+    auto i = pending.find(r.key);
+    if (i == pending.end())
+      continue;
+    auto& rp = i->second.rp;
+    if (r.err)
+      rp.deliver(std::move(r.err));
+    else if (i->second.txn)
+      rp.deliver(std::move(r.results));
+    else
+      rp.deliver(std::move(r.result));
+    pending.erase(i);
+  }
+}
+
 /// Queues `q` for the gateway; the caller's answer comes with its reply.
 caf::response_promise relay_request(relay_ptr self, relay_query q) {
   auto& st = self->state;
   q.key = st.next_key++;
   auto rp = self->make_response_promise();
   st.pending.emplace(q.key, relay_state::waiting{rp, q.txn});
-  st.out.add(self, st.gateway, std::move(q));
+  if (st.out.add(self, std::move(q)))
+    relay_flush(self);
   return rp;
 }
 
@@ -189,7 +296,7 @@ caf::response_promise relay_txn_of(relay_ptr self, priority prio,
 }
 
 caf::behavior relay_impl(relay_ptr self, pool_actor pool, caf::actor gateway,
-                         caf::actor inbox) {
+                         caf::actor inbox, std::shared_ptr<wire> w) {
   auto& st = self->state;
   st.pool = std::move(pool);
   st.gateway = std::move(gateway);
@@ -197,15 +304,14 @@ caf::behavior relay_impl(relay_ptr self, pool_actor pool, caf::actor gateway,
   self->monitor(st.gateway);
   self->attach_functor(
     [inbox] { caf::anon_send_exit(inbox, caf::exit_reason::user_shutdown); });
-  // The pool or its node is gone: answer what is held, then stop with the
-  // same reason, as the pool's proxy would have.
-  self->set_down_handler([self](caf::down_msg& dm) {
-    auto err = pool_down_error(dm.reason);
-    for (auto& kv : self->state.pending)
-      kv.second.rp.deliver(err);
-    self->state.pending.clear();
-    self->quit(dm.reason);
-  });
+  if (w) {
+    st.link = std::make_unique<wire_link>(wire_readiness(self->system()),
+                                          std::move(w), self->address());
+    if (!st.link->ok())
+      st.link.reset(); // the node link carries the batches then
+  }
+  self->set_down_handler(
+    [self](caf::down_msg& dm) { relay_lost(self, dm.reason); });
   // Every other request goes to the pool as it is, with its sender and
   // request id: the pool answers the caller directly.
   self->set_default_handler(
@@ -230,22 +336,19 @@ caf::behavior relay_impl(relay_ptr self, pool_actor pool, caf::actor gateway,
       -> caf::result<std::vector<query_result>> {
       return relay_txn_of(self, prio, stmts);
     },
-    [self](flush_atom) { self->state.out.flush(self->state.gateway); },
+    [self](flush_atom) { relay_flush(self); },
     [self](relay_atom, std::vector<relay_reply>& rs) {
-      auto& pending = self->state.pending;
-      for (auto& r : rs) {
-        auto i = pending.find(r.key);
-        if (i == pending.end())
-          continue;
-        auto& rp = i->second.rp;
-        if (r.err)
-          rp.deliver(std::move(r.err));
-        else if (i->second.txn)
-          rp.deliver(std::move(r.results));
-        else
-          rp.deliver(std::move(r.result));
-        pending.erase(i);
-      }
+      relay_deliver(self, rs);
+    },
+    [self](wake_atom) {
+      auto& st = self->state;
+      if (!st.link)
+        return;
+      auto ok = read_frames<relay_reply>(
+        self->system(), *st.link,
+        [self](std::vector<relay_reply>& rs) { relay_deliver(self, rs); });
+      if (!ok)
+        relay_lost(self, stream_broke());
     },
   };
 }
@@ -253,8 +356,10 @@ caf::behavior relay_impl(relay_ptr self, pool_actor pool, caf::actor gateway,
 } // namespace
 
 caf::actor spawn_relay_gateway(caf::actor_system& sys, pool_actor pool,
-                               caf::actor inbox) {
-  return sys.spawn(gateway_impl, std::move(pool), std::move(inbox));
+                               caf::actor inbox, caf::actor acceptor,
+                               uint16_t port) {
+  return sys.spawn(gateway_impl, std::move(pool), std::move(inbox),
+                   std::move(acceptor), port);
 }
 
 caf::actor spawn_relay_inbox(caf::actor_system& sys) {
@@ -262,9 +367,10 @@ caf::actor spawn_relay_inbox(caf::actor_system& sys) {
 }
 
 pool_actor spawn_relay(caf::actor_system& sys, pool_actor pool,
-                       caf::actor gateway, caf::actor inbox) {
-  auto relay =
-    sys.spawn(relay_impl, std::move(pool), std::move(gateway), inbox);
+                       caf::actor gateway, caf::actor inbox,
+                       std::shared_ptr<wire> w) {
+  auto relay = sys.spawn(relay_impl, std::move(pool), std::move(gateway), inbox,
+                         std::move(w));
   caf::anon_send(inbox, relay.address());
   return caf::actor_cast<pool_actor>(std::move(relay));
 }

@@ -6,6 +6,9 @@
 // node a gateway runs them on the pool and sends the answers back batched
 // the same way, to the relay's inbox.
 
+#include <cstdint>
+#include <memory>
+
 #include "caf/actor.hpp"
 #include "caf/fwd.hpp"
 
@@ -13,12 +16,19 @@
 
 namespace pool::detail {
 
+class wire;
+
 /// Spawns, on the pool's node, the gateway of one client node's relay: it
 /// runs each query of a `(relay_atom, std::vector<relay_query>)` batch on
 /// `pool` and sends the answers as `(relay_atom, std::vector<relay_reply>)`
-/// batches to `inbox`. It stops when `inbox` or `pool` goes down.
+/// batches to `inbox`. It stops when `inbox` or `pool` goes down. With a
+/// wire `acceptor` (from `spawn_wire_acceptor`, listening on `port`) it
+/// offers the relay a stream of its own (wire.hpp): `(relay_atom)` answers
+/// `(port, token0, token1)`, port 0 when there is no acceptor; batches and
+/// answers then travel on that stream.
 caf::actor spawn_relay_gateway(caf::actor_system& sys, pool_actor pool,
-                               caf::actor inbox);
+                               caf::actor inbox, caf::actor acceptor,
+                               uint16_t port);
 
 /// Spawns the inbox of a relay, on the client node: the actor the gateway
 /// answers to. It forwards each batch of answers to the relay. It is the
@@ -29,8 +39,11 @@ caf::actor spawn_relay_inbox(caf::actor_system& sys);
 
 /// Spawns the relay of the remote pool `pool`, whose gateway is `gateway`
 /// and whose inbox is `inbox` (from `spawn_relay_inbox`), and returns it as
-/// the pool's handle. The relay stops `inbox` when it stops.
+/// the pool's handle. Batches travel on `w` (the gateway's stream, see
+/// `wire_connect`) if not null, else through the node link. The relay stops
+/// `inbox` when it stops.
 pool_actor spawn_relay(caf::actor_system& sys, pool_actor pool,
-                       caf::actor gateway, caf::actor inbox);
+                       caf::actor gateway, caf::actor inbox,
+                       std::shared_ptr<wire> w);
 
 } // namespace pool::detail

@@ -2,6 +2,7 @@
 
 #include "relay.hpp"
 #include "tls_errors.hpp"
+#include "wire.hpp"
 
 #include <algorithm>
 #include <utility>
@@ -25,6 +26,10 @@ namespace {
 struct directory_state {
   static const char* name;
   std::map<std::string, pool_actor> pools;
+  /// The acceptor of the relays' own streams and its port (none on a TLS
+  /// node: those streams are not encrypted).
+  caf::actor acceptor;
+  uint16_t wire_port = 0;
 };
 
 const char* directory_state::name = "pool.directory";
@@ -52,8 +57,15 @@ find_pool(const std::map<std::string, pool_actor>& pools,
 
 node_actor::behavior_type
 directory_impl(node_actor::stateful_pointer<directory_state> self,
-               std::map<std::string, pool_actor> pools) {
-  self->state.pools = std::move(pools);
+               std::map<std::string, pool_actor> pools, std::string address) {
+  auto& st = self->state;
+  st.pools = std::move(pools);
+  if (!self->system().has_openssl_manager()) {
+    st.acceptor =
+      detail::spawn_wire_acceptor(self->system(), address, st.wire_port);
+    if (st.acceptor)
+      self->link_to(st.acceptor);
+  }
   return {
     [=](lookup_atom, const std::string& name) -> caf::result<pool_actor> {
       return find_pool(self->state.pools, name);
@@ -66,8 +78,10 @@ directory_impl(node_actor::stateful_pointer<directory_state> self,
       if (!inbox)
         return make_error(pool_errc::invalid_request,
                           "relay: the inbox is an invalid actor handle");
+      auto& st = self->state;
       return detail::spawn_relay_gateway(self->system(), std::move(*p),
-                                         std::move(inbox));
+                                         std::move(inbox), st.acceptor,
+                                         st.wire_port);
     },
     [=](list_atom) {
       std::vector<std::string> names;
@@ -164,7 +178,7 @@ publish_pools(caf::actor_system& sys, std::map<std::string, pool_actor> pools,
       sys.registry().put(caf::atom_from_string(kv.first),
                          caf::actor_cast<caf::strong_actor_ptr>(kv.second));
   }
-  auto dir = sys.spawn(directory_impl, std::move(pools));
+  auto dir = sys.spawn(directory_impl, std::move(pools), address);
   auto res = sys.has_openssl_manager()
                ? caf::openssl::publish(dir, port, address.c_str(), true)
                : sys.middleman().publish(dir, port, address.c_str(), true);
@@ -210,8 +224,18 @@ caf::expected<pool_actor> connect_pool(caf::actor_system& sys,
                               " gave no gateway for '" + name + "'")
                : res;
   }
+  // The relay's own stream, if the node offers one (else, or if it cannot
+  // be opened, the batches travel through the node link).
+  std::shared_ptr<detail::wire> w;
+  self->request(gateway, timeout, relay_atom::value)
+    .receive(
+      [&](uint16_t wire_port, uint64_t t0, uint64_t t1) {
+        if (wire_port != 0)
+          w = detail::wire_connect(host, wire_port, {t0, t1}, timeout);
+      },
+      [&](caf::error&) {});
   return detail::spawn_relay(sys, std::move(*res), std::move(gateway),
-                             std::move(inbox));
+                             std::move(inbox), std::move(w));
 }
 
 caf::expected<std::vector<std::string>> list_pools(caf::actor_system& sys,

@@ -11,6 +11,7 @@
 
 #include <csignal>
 
+#include "caf/io/middleman.hpp"
 #include "caf/test/dsl.hpp"
 
 #include "../chaos/tcp_forwarder.hpp"
@@ -68,6 +69,27 @@ struct fixture : node_test::client_fixture {
              node_test::read_file(out) +
              node_test::read_file(node.dir() + "/holder-" + tag + ".err");
     return {};
+  }
+
+  /// The port of the node's relay streams (tests/io, suite wire): asks the
+  /// directory for a gateway, and the gateway where its stream connects.
+  uint16_t wire_port() {
+    auto dir =
+      sys.middleman().remote_actor<pool::node_actor>("127.0.0.1", node.port());
+    if (!dir)
+      CAF_FAIL("remote_actor: " << sys.render(dir.error()));
+    auto inbox = sys.spawn([] { return caf::behavior{[](caf::ok_atom) {}}; });
+    caf::actor gateway;
+    self
+      ->request(*dir, 5s, pool::relay_atom::value, std::string{"orders"}, inbox)
+      .receive([&](caf::actor& g) { gateway = g; },
+               [&](caf::error& err) { CAF_FAIL(pool::describe(err)); });
+    uint16_t port = 0;
+    self->request(gateway, 5s, pool::relay_atom::value)
+      .receive([&](uint16_t p, uint64_t, uint64_t) { port = p; },
+               [&](caf::error& err) { CAF_FAIL(pool::describe(err)); });
+    caf::anon_send_exit(inbox, caf::exit_reason::user_shutdown);
+    return port;
   }
 
   pool::pool_stats stats() {
@@ -233,6 +255,12 @@ CAF_TEST(garbage on the port neither crashes poold nor stalls others) {
   fds.push_back(send_raw(node.port(), std::string(64, '\xff')));
   // A connection that sends nothing at all.
   fds.push_back(send_raw(node.port(), ""));
+  // The same on the port of the relays' own streams, and a wrong token.
+  auto wp = wire_port();
+  CAF_REQUIRE_NOT_EQUAL(wp, 0);
+  fds.push_back(send_raw(wp, random));
+  fds.push_back(send_raw(wp, std::string(16, '\xff')));
+  fds.push_back(send_raw(wp, ""));
   for (auto fd : fds)
     CAF_CHECK_GREATER_OR_EQUAL(fd, 0);
   // Meanwhile a real client is served, through a fresh connection too.

@@ -74,9 +74,9 @@ struct relay_fixture : fixture {
   relay_fixture() {
     pool = start(make_config(2, 2));
     inbox = detail::spawn_relay_inbox(sys);
-    gateway = detail::spawn_relay_gateway(sys, pool, inbox);
+    gateway = detail::spawn_relay_gateway(sys, pool, inbox, caf::actor{}, 0);
     tap = sys.spawn(tap_impl, gateway, counts);
-    relay = detail::spawn_relay(sys, pool, tap, inbox);
+    relay = detail::spawn_relay(sys, pool, tap, inbox, nullptr);
     sched.run();
   }
 
