@@ -225,13 +225,16 @@ caf::expected<pool_actor> connect_pool(caf::actor_system& sys,
                : res;
   }
   // The relay's own stream, if the node offers one (else, or if it cannot
-  // be opened, the batches travel through the node link).
+  // be opened within a second, e.g. behind a firewall that lets only the
+  // node's port through, the batches travel through the node link).
   std::shared_ptr<detail::wire> w;
   self->request(gateway, timeout, relay_atom::value)
     .receive(
       [&](uint16_t wire_port, uint64_t t0, uint64_t t1) {
+        caf::timespan limit =
+          std::min<caf::timespan>(timeout, std::chrono::seconds(1));
         if (wire_port != 0)
-          w = detail::wire_connect(host, wire_port, {t0, t1}, timeout);
+          w = detail::wire_connect(host, wire_port, {t0, t1}, limit);
       },
       [&](caf::error&) {});
   return detail::spawn_relay(sys, std::move(*res), std::move(gateway),

@@ -120,7 +120,11 @@ struct published_pools {
 /// CAF's middleman on `address:port` (port 0 picks a free one; address
 /// "127.0.0.1" unless the caller wants other interfaces). Each pool whose
 /// name is a valid CAF atom (at most 10 characters) is also put in the
-/// actor registry under that atom. Blocking: call it from `main` or a
+/// actor registry under that atom. A plain (non-TLS) node also listens on a
+/// second port of `address`, chosen by the kernel, for the relays' own
+/// streams (see `connect_pool`); a stream is closed unless it first presents
+/// a token that its gateway handed out over the node link, within two
+/// seconds. Blocking: call it from `main` or a
 /// thread, not from an actor's handler. Errors: `invalid_config` (no pools,
 /// an empty name), or CAF's error when the port cannot be opened.
 caf::expected<published_pools>
@@ -132,7 +136,11 @@ publish_pools(caf::actor_system& sys, std::map<std::string, pool_actor> pools,
 /// queries and transactions (`query_atom`, `transaction_atom`) that its
 /// callers send while it is busy into one network message per batch, and the
 /// pool node's gateway batches their answers the same way, so that a query
-/// costs a fraction of a network message; every other request goes to the pool
+/// costs a fraction of a network message. On a plain node the batches travel
+/// on a TCP stream of the relay's own to the node's stream port (written by
+/// the sending actor, read where readiness wakes the receiver: no middleman
+/// thread); on a TLS node, or when that port cannot be reached within a
+/// second, through the node link. Every other request goes to the pool
 /// unchanged, with its sender (a lease is held by the actor that asked for it).
 /// When the pool or its node is lost, the relay answers the queries it holds
 /// with `pool_down` and stops with the same exit reason. Drop the handle (or
