@@ -43,9 +43,11 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pool::context_ptr)
 namespace pool {
 
 /// Manager → worker: run one autocommit statement for the original sender
-/// (delegated), then report `done` to the manager. The flag says whether the
-/// statement may share the connection's pipeline (decided by the manager
-/// where the request entered); the worker pipelines it if it has a pipeline.
+/// (delegated), then report `done` to the manager. The first flag says
+/// whether the statement may share the connection's pipeline (decided by the
+/// manager where the request entered); the worker pipelines it if it has a
+/// pipeline. The second says whether another connection of the pool is busy
+/// too (then its send may wait for the queries right behind it).
 using run_atom = caf::atom_constant<caf::atom("run")>;
 /// Manager → worker: a lease with this id begins.
 using lease_atom = caf::atom_constant<caf::atom("lease")>;
@@ -56,6 +58,9 @@ using unlease_atom = caf::atom_constant<caf::atom("unlease")>;
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 /// Backend → worker: the connection can make progress.
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
+/// Worker → itself: send what the connection held back (see
+/// `connection::hold_sends`).
+using push_atom = caf::atom_constant<caf::atom("push")>;
 /// Timer → worker/manager/supervisor/breaker: time to check deadlines.
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 /// Manager → worker: close the connection and exit. Manager → supervisor:
@@ -105,13 +110,14 @@ using outcome_atom = caf::atom_constant<caf::atom("outcome")>;
 /// never blocks its thread. Exits (with the error as exit reason) when its
 /// connection fails; the supervisor and the manager monitor it.
 using worker_actor = lease_actor::extend<
-  caf::replies_to<run_atom, statement, bool>::with<query_result>,
+  caf::replies_to<run_atom, statement, bool, bool>::with<query_result>,
   caf::replies_to<transaction_atom,
                   std::vector<statement>>::with<std::vector<query_result>>,
   caf::replies_to<ping_atom>::with<caf::ok_atom>,
   caf::reacts_to<lease_atom, uint64_t>, caf::reacts_to<unlease_atom, uint64_t>,
-  caf::reacts_to<wake_atom>, caf::reacts_to<tick_atom>,
-  caf::reacts_to<close_atom>, caf::reacts_to<settings_atom, context_ptr>>;
+  caf::reacts_to<wake_atom>, caf::reacts_to<push_atom>,
+  caf::reacts_to<tick_atom>, caf::reacts_to<close_atom>,
+  caf::reacts_to<settings_atom, context_ptr>>;
 
 /// The pool manager: the public interface plus what the supervisor, the
 /// breaker, workers and its own timers send.

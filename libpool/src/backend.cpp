@@ -31,6 +31,14 @@ bool connection::can_pipeline() const {
   return false;
 }
 
+void connection::hold_sends() {
+  // nop
+}
+
+void connection::release_sends() {
+  // nop
+}
+
 void connection::submit(uint64_t, const statement&) {
   // Unreachable while can_pipeline() is false.
 }

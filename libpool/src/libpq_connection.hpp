@@ -124,6 +124,11 @@ class libpq_connection : public connection {
 
   // The statement engine (libpq_pipeline.cpp), see the class comment.
   bool can_pipeline() const override;
+  /// Corks the TCP socket (`TCP_CORK`): libpq still calls `send` per
+  /// statement, but the kernel transmits nothing until `release_sends` (or
+  /// its own 200 ms limit). Nothing is held on a Unix-domain socket.
+  void hold_sends() override;
+  void release_sends() override;
   void submit(uint64_t tag, const statement& st) override;
   size_t poll_pipeline(std::vector<tagged_result>& done) override;
 

@@ -5,6 +5,10 @@
 
 #include <string>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include "libpq_connection.hpp"
 #include "libpq_results.hpp"
 #include "sql_words.hpp"
@@ -142,6 +146,24 @@ void libpq_connection::lose_unsent(uint64_t tag, const statement& st) {
   pipe_.back().stmt = &st;
   broken_ = true;
   waker_.wake();
+}
+
+namespace {
+
+void set_cork(PGconn* c, int on) {
+  auto fd = c != nullptr ? PQsocket(c) : -1;
+  if (fd >= 0)
+    ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)); // may not be TCP
+}
+
+} // namespace
+
+void libpq_connection::hold_sends() {
+  set_cork(conn_.get(), 1);
+}
+
+void libpq_connection::release_sends() {
+  set_cork(conn_.get(), 0);
 }
 
 bool libpq_connection::send_segment(piped p) {

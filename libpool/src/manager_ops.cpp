@@ -57,6 +57,13 @@ void note_wait(manager_ptr self, caf::timespan t, caf::timespan since) {
   self->state.shedder.served(t, t - unpaused_since(self->state, since));
 }
 
+// Whether the server has other work besides the connection being handed out:
+// at least one more connection is busy. A worker may then hold a query's
+// send for the queries right behind it (see `submit_piped`).
+bool others_busy(const connection_table& conns) {
+  return conns.size() - conns.idle_count() - conns.closing() >= 2;
+}
+
 // Gives the connection `id` to the waiter `w` (the connection is known to be
 // good): idle, free, or (a query that may pipeline) piping with credit left.
 void assign(manager_ptr self, uint32_t id, waiter& w) {
@@ -81,7 +88,7 @@ void assign(manager_ptr self, uint32_t id, waiter& w) {
       ++st.counters.pipelined;
     must(self, st.conns.run(id, w.piped && e.capacity > 1), "run", id);
     reply::delegate(self, w.rp, e.worker, run_atom::value, std::move(w.stmt),
-                    w.piped);
+                    w.piped, others_busy(st.conns));
     break;
   case waiter::txn:
     must(self, st.conns.run(id, false), "transaction", id);

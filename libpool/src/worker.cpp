@@ -522,13 +522,15 @@ worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
   st.conn->connect();
   arm_tick(self, st.deadline);
   return {
-    [=](run_atom, statement& stmt, bool piped) -> caf::result<query_result> {
+    [=](run_atom, statement& stmt, bool piped,
+        bool others_busy) -> caf::result<query_result> {
       if (self->state.phase == worker_state::dead)
         return self->delegate(self->state.manager, retry_atom::value,
                               std::move(stmt), piped);
       auto op = make_op(self, worker_op::run);
       op.stmt = std::move(stmt);
       op.piped = piped;
+      op.may_hold = others_busy;
       return submit(self, std::move(op));
     },
     [=](transaction_atom, std::vector<statement>& stmts)
@@ -568,6 +570,7 @@ worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
       enqueue(self, std::move(op));
     },
     [=](wake_atom) { on_wake(self); },
+    [=](push_atom) { release_sends(self); },
     [=](tick_atom) { on_tick(self); },
     [=](close_atom) {
       stop(self, make_error(pool_errc::shutting_down, "connection closed"),

@@ -41,6 +41,9 @@ struct worker_op {
   /// Whether it may share a pipeline (a `run`, as the manager decided where
   /// the request entered); it joins the pipeline if the worker has one.
   bool piped = false;
+  /// Whether its send may wait for the queries right behind it (a `run`
+  /// while another connection of the pool was busy, see `submit_piped`).
+  bool may_hold = false;
 };
 
 /// A pooled query in flight in the connection's pipeline.
@@ -154,6 +157,9 @@ struct worker_state {
   /// Pooled queries in flight in the pipeline, oldest first.
   piped_list pipeline;
   uint64_t next_tag = 1;
+  /// Whether the connection holds back what `submit` sent, until the
+  /// `push_atom` the worker sent itself (see `submit_piped`).
+  bool sends_held = false;
   /// Where `poll_pipeline` puts finished queries (kept for its capacity).
   std::vector<connection::tagged_result> finished;
   /// When the worker last cancelled a statement (valid if `cancelled_any`):

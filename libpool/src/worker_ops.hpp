@@ -81,8 +81,12 @@ void drop_pipeline(worker_ptr self, const caf::error& err);
 /// and the worker has a pipeline (capacity above 1).
 bool joins_pipeline(const worker_state& st, const worker_op& op);
 
-/// Sends the pooled query `op` into the pipeline.
+/// Sends the pooled query `op` into the pipeline; the connection holds the
+/// sends back while more queries for it are next in the mailbox.
 void submit_piped(worker_ptr self, worker_op op);
+
+/// Sends what the connection holds back, if anything (`hold_sends`).
+void release_sends(worker_ptr self);
 
 /// The connection made progress while queries are in the pipeline.
 void on_pipeline_wake(worker_ptr self);

@@ -45,6 +45,29 @@ bool joins_pipeline(const worker_state& st, const worker_op& op) {
   return op.kind == worker_op::run && op.piped && st.capacity > 1;
 }
 
+namespace {
+
+// Whether the next message already in the worker's mailbox is a query
+// (`run_atom`). Looks only at what the current run of the mailbox fetched.
+bool run_follows(worker_ptr self) {
+  auto next = self->mailbox().queue().peek();
+  if (next == nullptr)
+    return false;
+  auto& x = next->content();
+  return x.size() > 0 && x.match_element<caf::atom_value>(0) &&
+         x.get_as<caf::atom_value>(0) == run_atom::value;
+}
+
+} // namespace
+
+void release_sends(worker_ptr self) {
+  auto& st = self->state;
+  if (st.sends_held && st.conn) {
+    st.sends_held = false;
+    st.conn->release_sends();
+  }
+}
+
 // Sends the pooled query `op` into the pipeline.
 void submit_piped(worker_ptr self, worker_op op) {
   auto& st = self->state;
@@ -53,9 +76,25 @@ void submit_piped(worker_ptr self, worker_op op) {
   p.tag = st.next_tag++;
   p.op = std::move(op);
   p.deadline = now(self) + st.ctx->cfg.query_timeout;
+  // Another connection of the pool was busy and another query for this one
+  // is next in the mailbox: the connection holds back what it sends until
+  // the last of the run has been submitted, so that they travel as one
+  // transmission and wake the server once. With this one backend busy the
+  // query goes at once: holding then made client and server take turns
+  // instead of overlapping (measured at 4x4: p50 55 -> 105-125 µs when held
+  // whenever a query followed). A push message queued behind the run
+  // releases the sends in any case.
+  bool more = p.op.may_hold && run_follows(self);
+  if (more && !st.sends_held) {
+    st.sends_held = true;
+    st.conn->hold_sends();
+    self->send(self, push_atom::value);
+  }
   // The statement stays put until the entry is erased, as the backend
   // requires.
   st.conn->submit(p.tag, p.op.stmt);
+  if (!more)
+    release_sends(self);
   arm_tick(self, p.deadline); // no-op unless it is the earliest deadline
 }
 

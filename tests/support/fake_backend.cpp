@@ -115,6 +115,25 @@ class fake_connection : public connection {
 
   bool can_pipeline() const override { return script_->pipelining; }
 
+  void hold_sends() override {
+    ++script_->holds;
+    held_ = true;
+  }
+
+  void release_sends() override {
+    ++script_->releases;
+    held_ = false;
+    auto t = waker_.now();
+    size_t first = pipeline_.size();
+    for (size_t i = 0; i < pipeline_.size(); ++i)
+      if (pipeline_[i].held) {
+        pipeline_[i].held = false;
+        pipeline_[i].submitted_at = t;
+        first = std::min(first, i);
+      }
+    schedule(first);
+  }
+
   void submit(uint64_t tag, const statement& st) override {
     script_->log.push_back(std::to_string(number_) + ":" + st.sql);
     ++script_->submitted;
@@ -123,6 +142,9 @@ class fake_connection : public connection {
     e.sql = st.sql;
     e.rule = rule_for(st.sql);
     e.submitted_at = waker_.now();
+    e.held = held_;
+    if (held_)
+      ++script_->submitted_held;
     auto what = "submit(\"" + st.sql + "\")";
     if (!script_->pipelining)
       e.rule = misuse(what + " without pipelining");
@@ -234,6 +256,8 @@ class fake_connection : public connection {
     caf::timespan submitted_at{0};
     /// Whether `finish` is known: false for a hang and all behind it.
     bool timed = false;
+    /// Sent while sends were held: not at the server yet.
+    bool held = false;
     caf::timespan finish{0};
   };
 
@@ -321,7 +345,7 @@ class fake_connection : public connection {
           continue; // waits behind a hang
         start = std::max(start, prev.finish);
       }
-      if (e.rule.hang)
+      if (e.rule.hang || e.held)
         continue;
       e.timed = true;
       e.finish = start + e.rule.latency;
@@ -405,6 +429,8 @@ class fake_connection : public connection {
   int number_ = 0;
   bool running_ = false;
   bool closed_ = false;
+  /// Whether sends are held (`hold_sends`).
+  bool held_ = false;
   bool connected_ = false;
   /// Whether a connect is under way (counted in `fake_script::connecting`).
   bool connecting_ = false;

@@ -104,6 +104,12 @@ struct fake_script {
   bool pipelining = false;
   /// Statements submitted in all.
   int submitted = 0;
+  /// `hold_sends` and `release_sends` calls, and statements submitted while
+  /// sends were held. A held statement reaches the "server" (its latency
+  /// starts) only at the release: one never released never finishes.
+  int holds = 0;
+  int releases = 0;
+  int submitted_held = 0;
   /// Statements in flight now (submitted, not yet reported by
   /// `poll_pipeline`), by connection number.
   std::map<int, size_t> in_flight;

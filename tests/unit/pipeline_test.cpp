@@ -269,6 +269,55 @@ CAF_TEST(concurrent queries share one connection up to pipeline_depth) {
   check_no_misuse();
 }
 
+// While another connection is busy (here: leased), queries that reach a
+// worker one behind the other are held back by the connection until the
+// worker has submitted the last of them (one transmission, one server
+// wake-up); a query that arrives alone is sent at once. The fake starts a
+// held statement only at the release, so a missing release would leave the
+// queries unanswered.
+CAF_TEST(queries that reach a worker together are sent together) {
+  auto pool = start(make_pipeline_config(2, 4));
+  auto l = ask<lease>(pool, acquire_atom::value, caf::timespan{10s});
+  sched.run();
+  CAF_REQUIRE(l->ok());
+  auto lone = query(pool, select(0));
+  sched.run();
+  CAF_CHECK_EQUAL(script->holds, 0);
+  advance(100ms);
+  CAF_CHECK(got(lone, 0));
+  std::vector<outcome_ptr<query_result>> qs;
+  for (int i = 1; i <= 3; ++i)
+    qs.push_back(query(pool, select(i)));
+  sched.run();
+  CAF_CHECK_EQUAL(script->holds, 1);
+  CAF_CHECK_EQUAL(script->releases, 1);
+  CAF_CHECK_EQUAL(script->submitted_held, 3);
+  advance(100ms);
+  for (int i = 0; i < 3; ++i)
+    CAF_CHECK(got(qs[i], i + 1));
+  check_no_misuse();
+}
+
+// While a connection of the pool is idle, nothing is held: the server has
+// no other work, and a held query would only wait.
+CAF_TEST(queries are not held while a connection is idle) {
+  auto pool = start(make_pipeline_config(2, 4));
+  std::vector<outcome_ptr<query_result>> qs;
+  for (int i = 1; i <= 3; ++i)
+    qs.push_back(query(pool, select(i)));
+  sched.run();
+  // All three joined one connection's pipeline (fill_pipelines); the other
+  // stayed idle.
+  CAF_CHECK_EQUAL(script->max_in_flight, 3u);
+  CAF_CHECK_EQUAL(stats(pool).idle, 1u);
+  CAF_CHECK_EQUAL(script->holds, 0);
+  CAF_CHECK_EQUAL(script->submitted_held, 0);
+  advance(100ms);
+  for (int i = 0; i < 3; ++i)
+    CAF_CHECK(got(qs[i], i + 1));
+  check_no_misuse();
+}
+
 // With fill_pipelines off, pipelined queries take idle connections first,
 // then go to the least loaded busy connection: with two connections, four
 // concurrent queries run two on each (not three on the first); with 2 x

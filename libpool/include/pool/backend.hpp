@@ -138,6 +138,14 @@ class connection {
   /// Returns whether `submit` and `poll_pipeline` work. Default: false.
   virtual bool can_pipeline() const;
 
+  /// A hint that more `submit` calls follow at once: the connection may hold
+  /// back what it sends until `release_sends`, so that the statements travel
+  /// together and wake the server once. Default: nothing is held.
+  virtual void hold_sends();
+
+  /// Sends what `hold_sends` held back. Default: nothing.
+  virtual void release_sends();
+
   /// Sends `st`, tagged `tag`, behind the statements in flight. `st` must
   /// stay valid and unchanged until its result was reported (the backend may
   /// re-send it, e.g. after its prepared statement went stale). Precondition:
