@@ -35,7 +35,16 @@ constexpr int rounds = 20;
 /// run it. (Fault injection: the pool itself never blocks a thread.)
 struct scheduler_stall {
   std::atomic<int> started{0};
+  std::atomic<int> finished{0};
   std::atomic<bool> released{false};
+
+  /// Releases the threads and waits until every blocking actor let go of
+  /// this object (one may still be in its 1 ms sleep after `release`).
+  ~scheduler_stall() {
+    released = true;
+    for (int i = 0; i < 5000 && finished < started; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 
   /// Starts blocking `threads` scheduler threads of `sys`; returns once all
   /// are blocked.
@@ -45,6 +54,7 @@ struct scheduler_stall {
         ++started;
         while (!released)
           std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        ++finished;
       });
     for (int i = 0; i < 5000 && started < threads; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
