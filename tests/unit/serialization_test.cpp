@@ -1,6 +1,9 @@
 #define CAF_SUITE serialization
 #include "fixture.hpp"
 
+#include "pool/error.hpp"
+#include "pool/remote.hpp"
+
 #include <iterator>
 #include <sstream>
 
@@ -474,6 +477,51 @@ CAF_TEST(every field of pool_settings survives) {
   auto rmsg = round_trip(sys, caf::make_message(reconfigure_atom::value, x));
   CAF_REQUIRE((rmsg.match_elements<caf::atom_value, pool_settings>()));
   CAF_CHECK_EQUAL(*rmsg.get_as<pool_settings>(1).pipeline_depth, 15u);
+}
+
+// The relay's batches (connect_pool): what crosses the relay's own stream
+// and the node link between a client node and its gateway.
+CAF_TEST(every field of relay_query and relay_reply survives) {
+  using detail::relay_query;
+  using detail::relay_reply;
+  relay_query q;
+  auto& [key, prio, txn, stmt, stmts] = q;
+  key = 0x1234567890ull;
+  prio = priority::batch;
+  txn = true;
+  stmt = statement{"SELECT $1::int", {7}};
+  stmts = {statement{"SELECT 1", {}}, statement{"SELECT $1", {nullptr}}};
+  auto qs = round_trip(sys, std::vector<relay_query>{q, relay_query{}});
+  CAF_REQUIRE_EQUAL(qs.size(), 2u);
+  auto& [key2, prio2, txn2, stmt2, stmts2] = qs[0];
+  CAF_CHECK_EQUAL(key2, key);
+  CAF_CHECK(prio2 == priority::batch);
+  CAF_CHECK(txn2);
+  CAF_CHECK_EQUAL(stmt2.sql, stmt.sql);
+  CAF_CHECK(stmt2.params == stmt.params);
+  CAF_REQUIRE_EQUAL(stmts2.size(), 2u);
+  CAF_CHECK_EQUAL(stmts2[1].sql, "SELECT $1");
+  CAF_CHECK(stmts2[1].params == stmts[1].params);
+  CAF_CHECK_EQUAL(qs[1].key, 0u);
+  CAF_CHECK(!qs[1].txn);
+  relay_reply r;
+  auto& [rkey, err, result, results] = r;
+  rkey = 99;
+  err = make_error(pool_errc::query_failed, "42601: syntax error");
+  result.command_tag = "SELECT 1";
+  result.affected = 1;
+  results.resize(3);
+  results[2].command_tag = "INSERT 0 5";
+  auto rs = round_trip(sys, std::vector<relay_reply>{r});
+  CAF_REQUIRE_EQUAL(rs.size(), 1u);
+  auto& [rkey2, err2, result2, results2] = rs[0];
+  CAF_CHECK_EQUAL(rkey2, 99u);
+  CAF_CHECK(is(err2, pool_errc::query_failed));
+  CAF_CHECK_EQUAL(sys.render(err2), sys.render(err));
+  CAF_CHECK_EQUAL(result2.command_tag, "SELECT 1");
+  CAF_CHECK_EQUAL(result2.affected, 1);
+  CAF_REQUIRE_EQUAL(results2.size(), 3u);
+  CAF_CHECK_EQUAL(results2[2].command_tag, "INSERT 0 5");
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
