@@ -23,10 +23,12 @@
 #include "pool/remote.hpp"
 
 #include "relay.hpp"
+#include "results.hpp"
 #include "wire.hpp"
 
 using namespace std::chrono_literals;
 using namespace pool;
+using pool::testing::one_value;
 
 namespace {
 
@@ -39,14 +41,6 @@ struct wire_config : caf::actor_system_config {
   }
 };
 
-query_result text_result(const std::string& v) {
-  query_result r;
-  r.columns = {column{"v", 25}};
-  r.cells = {v};
-  r.command_tag = "SELECT 1";
-  return r;
-}
-
 /// Stands in for a pool: a query's answer is its SQL text ("hang" is never
 /// answered; "fail" fails); a transaction's answers are its statements'.
 caf::behavior fake_pool(caf::event_based_actor*) {
@@ -56,12 +50,12 @@ caf::behavior fake_pool(caf::event_based_actor*) {
         return caf::delegated<query_result>{};
       if (s.sql == "fail")
         return make_error(pool_errc::query_failed, "failed as asked", "42000");
-      return text_result(s.sql);
+      return one_value(s.sql);
     },
     [](transaction_atom, priority, std::vector<statement>& ss) {
       std::vector<query_result> rs;
       for (auto& s : ss)
-        rs.push_back(text_result(s.sql));
+        rs.push_back(one_value(s.sql));
       return rs;
     },
   };

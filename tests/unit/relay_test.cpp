@@ -3,6 +3,7 @@
 
 #include "pool/remote.hpp"
 #include "relay.hpp"
+#include "results.hpp"
 
 // The batched query path of `connect_pool`, on one node under the test
 // coordinator: a relay, its inbox and a gateway in front of a pool on the
@@ -53,14 +54,6 @@ std::shared_ptr<watched> watch(caf::actor_system& sys, caf::actor whom,
     return {[](caf::ok_atom) {}};
   }));
   return w;
-}
-
-query_result one_value(const std::string& v) {
-  query_result r;
-  r.columns = {column{"v", 23}};
-  r.cells = {v};
-  r.command_tag = "SELECT 1";
-  return r;
 }
 
 struct relay_fixture : fixture {
