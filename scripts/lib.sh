@@ -11,7 +11,10 @@
 #                                POOL_TEST_PGHOST, POOL_TEST_PGPORT, ...
 #                                (and sets POOL_PG_DIR, not exported);
 #                                role pool_auth (password pool_auth_pw) must
-#                                log in with scram-sha-256 over TCP
+#                                log in with scram-sha-256 over TCP;
+#                                the server runs with ssl=on and a
+#                                throwaway CA (POOL_TEST_SSL_CA; a second,
+#                                unrelated one in POOL_TEST_SSL_WRONG_CA)
 #   pg_stop [DIR]                stop it and delete DIR (idempotent, never fails)
 #
 # Environment knobs: SANITIZE, POOL_JOBS, POOL_BUILD_DIR, POOL_SKIP_FORMAT.
@@ -193,6 +196,42 @@ _free_port() {
   return 1
 }
 
+# _pg_make_certs DIR: a throwaway CA, a server certificate it signs (CN and
+# SAN localhost, SAN IP 127.0.0.1) and a second, unrelated CA, all in DIR
+# (the cluster's directory, deleted by pg_stop). The server's key is mode
+# 0600 and owned by the cluster's owner, as PostgreSQL demands.
+_pg_make_certs() {
+  local dir=$1 d=$1/tls
+  command -v openssl >/dev/null 2>&1 || {
+    log "openssl not found (run ensure_deps)"
+    return 1
+  }
+  mkdir -p "$d" || return 1
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$d/server.ext"
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  if ! {
+    openssl req -x509 "${ec[@]}" -days 7 -subj "/CN=libpool test CA" \
+      -keyout "$d/ca.key" -out "$d/ca.crt" &&
+      openssl req -x509 "${ec[@]}" -days 7 -subj "/CN=libpool unrelated CA" \
+        -keyout "$d/wrong-ca.key" -out "$d/wrong-ca.crt" &&
+      openssl req "${ec[@]}" -subj "/CN=localhost" -keyout "$d/server.key" \
+        -out "$d/server.csr" &&
+      openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" \
+        -CAkey "$d/ca.key" -CAcreateserial -days 7 \
+        -extfile "$d/server.ext" -out "$d/server.crt"
+  } >"$dir/certs.log" 2>&1; then
+    log "making the test certificates failed:"
+    tail -n 20 "$dir/certs.log" >&2 || true
+    return 1
+  fi
+  rm -f "$d/ca.key" "$d/wrong-ca.key" "$d/server.csr"
+  chmod 755 "$d" && chmod 644 "$d"/*.crt && chmod 600 "$d/server.key" ||
+    return 1
+  if [[ $(id -u) -eq 0 ]]; then
+    chown -R postgres:postgres "$d" || return 1
+  fi
+}
+
 # pg_start [DIR] [PORT]
 # DIR defaults to a new mktemp -d /tmp/libpool-pg.XXXXXX, PORT to the first
 # free one from 54330 up (retrying the next ones if the bind races).
@@ -246,6 +285,11 @@ pg_start() {
     return 1
   fi
 
+  if ! _pg_make_certs "$dir"; then
+    pg_stop "$dir"
+    return 1
+  fi
+
   local attempt started=0 opts='' seen
   for attempt in 1 2 3 4 5; do
     if [[ -z $fixed_port ]]; then
@@ -256,6 +300,8 @@ pg_start() {
     fi
     opts="-k $dir -h 127.0.0.1 -p $port -F -c max_connections=400"
     opts+=" -c shared_buffers=32MB -c log_min_messages=warning"
+    opts+=" -c ssl=on -c ssl_cert_file=$dir/tls/server.crt"
+    opts+=" -c ssl_key_file=$dir/tls/server.key"
     seen=$(wc -l 2>/dev/null <"$logf" || echo 0)
     if _pg_as pg_ctl -D "$data" -l "$logf" -w -t 60 -o "$opts" \
       start >"$dir/pg_ctl.log" 2>&1; then
@@ -311,6 +357,9 @@ pg_start() {
   [[ $(id -u) -eq 0 ]] || POOL_TEST_PGUSER_OS=$(id -un)
   export POOL_TEST_PGUSER_OS
   export POOL_TEST_PGOPTS=$opts
+  # TLS: the CA that signed the server's certificate, and one that did not.
+  export POOL_TEST_SSL_CA=$dir/tls/ca.crt
+  export POOL_TEST_SSL_WRONG_CA=$dir/tls/wrong-ca.crt
   log "PostgreSQL 15 up: $POOL_TEST_DSN"
 }
 
@@ -340,7 +389,8 @@ pg_stop() {
   rm -rf -- "$dir" 2>/dev/null || true
   if [[ ${POOL_TEST_PGHOST:-} == "$dir" ]]; then
     unset POOL_TEST_DSN POOL_TEST_PGDATA POOL_TEST_PGHOST POOL_TEST_PGPORT \
-      POOL_TEST_PGBIN POOL_TEST_PGLOG POOL_TEST_PGUSER_OS POOL_TEST_PGOPTS
+      POOL_TEST_PGBIN POOL_TEST_PGLOG POOL_TEST_PGUSER_OS POOL_TEST_PGOPTS \
+      POOL_TEST_SSL_CA POOL_TEST_SSL_WRONG_CA
   fi
   return 0
 }
