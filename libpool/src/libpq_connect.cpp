@@ -42,24 +42,15 @@ void scrub_options(std::string& msg, PQconninfoOption* opts) {
   PQconninfoFree(opts);
 }
 
-/// libpq 15 keeps no SQLSTATE for a failed connection attempt, so class 28
-/// (invalid authorization) is recognized by libpq's and the server's
-/// (English) messages.
+/// Whether the attempt failed on credentials or on the server's identity
+/// (see `is_credential_failure`): retrying will not help.
 bool is_auth_failure(PGconn* c, const std::string& msg) {
-  if (PQconnectionNeedsPassword(c))
-    return true;
-  for (auto needle :
-       {"authentication failed", "no pg_hba.conf entry", "pg_hba.conf rejects",
-        "no password supplied", "not permitted to log in"})
-    if (msg.find(needle) != std::string::npos)
-      return true;
-  auto role = msg.find("role \"");
-  return role != std::string::npos &&
-         msg.find("\" does not exist", role) != std::string::npos;
+  return PQconnectionNeedsPassword(c) || is_credential_failure(msg);
 }
 
-/// Turns a failed connection attempt into `auth_failed` or `connect_failed`
-/// with libpq's message, which never shows the password.
+/// Turns a failed connection attempt into `auth_failed` (credentials or TLS
+/// verification refused) or `connect_failed` with libpq's message, which never
+/// shows the password.
 caf::error connect_error(PGconn* c, const std::string& conninfo) {
   if (is_expandable(conninfo)) {
     // libpq's parse errors may quote pieces of the string, password included.

@@ -1,6 +1,7 @@
 #include "libpq_results.hpp"
 
 #include <cstdlib>
+#include <initializer_list>
 
 #include "pool/error.hpp"
 
@@ -49,6 +50,34 @@ bool breaks_connection(const PGresult* r) {
 
 bool ends_session(const std::string& severity) {
   return severity == "FATAL" || severity == "PANIC";
+}
+
+bool is_credential_failure(const std::string& msg) {
+  auto has = [&msg](const char* needle) {
+    return msg.find(needle) != std::string::npos;
+  };
+  // Class 28: libpq's words and the server's.
+  for (auto needle :
+       {"authentication failed", "no pg_hba.conf entry", "pg_hba.conf rejects",
+        "no password supplied", "not permitted to log in"})
+    if (has(needle))
+      return true;
+  auto role = msg.find("role \"");
+  if (role != std::string::npos &&
+      msg.find("\" does not exist", role) != std::string::npos)
+    return true;
+  // TLS: fe-secure-openssl.c's words for a server that fails verification
+  // (OpenSSL's "certificate verify failed" covers an unknown CA, an expired
+  // or not yet valid certificate), and fe-auth.c's for channel binding.
+  for (auto needle : {"certificate verify failed", "does not match host name",
+                      "root certificate file",
+                      "could not get server's host name from server "
+                      "certificate",
+                      "SSL certificate's name", "SSL certificate's address",
+                      "channel binding"})
+    if (has(needle))
+      return true;
+  return false;
 }
 
 bool ends_session(const PGresult* r) {

@@ -41,6 +41,17 @@ bool breaks_connection(const PGresult* r);
 bool ends_session(const std::string& severity);
 bool ends_session(const PGresult* r);
 
+/// Whether libpq's message `msg` for a failed connection attempt says that
+/// the login or the server's identity was refused, which retrying cannot
+/// fix: the server rejected the credentials (SQLSTATE class 28), or the TLS
+/// check of the server failed (certificate not signed by the trusted CA,
+/// host name not in the certificate, root certificate missing, channel
+/// binding refused). libpq 15 keeps no SQLSTATE for a failed attempt, so its
+/// (English) messages decide. The pool reports both as `auth_failed`: a
+/// certificate check that fails is a refused identity, like a wrong password
+/// (a departure from SQLSTATE, which has no class for it).
+bool is_credential_failure(const std::string& msg);
+
 /// `query_failed` with the server's primary `message` and SQLSTATE `state`;
 /// `fallback` (libpq's whole message, put on one line) if `message` is
 /// empty.

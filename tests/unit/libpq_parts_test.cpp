@@ -195,6 +195,42 @@ CAF_TEST(class 08 except 08P01 breaks the connection) {
     CAF_CHECK(!breaks_connection(std::string{state}));
 }
 
+CAF_TEST(refused credentials and failed TLS checks are credential failures) {
+  // libpq 15's and the server's words, as a failed attempt reports them.
+  for (auto msg :
+       {"connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  "
+        "password authentication failed for user \"pool_auth\"",
+        "connection to server on socket \"/tmp/x/.s.PGSQL.5432\" failed: "
+        "fe_sendauth: no password supplied",
+        "FATAL:  role \"nobody\" does not exist",
+        "FATAL:  no pg_hba.conf entry for host \"127.0.0.1\"",
+        "connection to server at \"127.0.0.1\", port 5432 failed: SSL "
+        "error: certificate verify failed",
+        "connection to server at \"127.0.0.1\", port 5432 failed: server "
+        "certificate for \"localhost\" (and 1 other name) does not match "
+        "host name \"wronghost.invalid\"",
+        "root certificate file \"/nowhere/ca.crt\" does not exist Either "
+        "provide the file or change sslmode to disable server certificate "
+        "verification.",
+        "channel binding is required, but server did not offer an "
+        "authentication method that supports channel binding"})
+    if (!is_credential_failure(msg))
+      CAF_ERROR("not seen as a credential failure: " << msg);
+  // Faults that a retry may cure.
+  for (auto msg :
+       {"connection to server at \"127.0.0.1\", port 1 failed: Connection "
+        "refused Is the server running on that host and accepting TCP/IP "
+        "connections?",
+        "could not translate host name \"nowhere.invalid\" to address: "
+        "Name or service not known",
+        "server closed the connection unexpectedly",
+        "SSL SYSCALL error: EOF detected",
+        "FATAL:  the database system is starting up",
+        "FATAL:  sorry, too many clients already", "timeout expired", ""})
+    if (is_credential_failure(msg))
+      CAF_ERROR("seen as a credential failure: " << msg);
+}
+
 CAF_TEST(FATAL and PANIC end the session) {
   CAF_CHECK(ends_session(std::string{"FATAL"}));
   CAF_CHECK(ends_session(std::string{"PANIC"}));
