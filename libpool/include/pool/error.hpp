@@ -33,7 +33,10 @@ enum class pool_errc : uint8_t {
   invalid_config,
   /// Opening a connection failed (server down, refused, unreachable).
   connect_failed,
-  /// The server rejected the credentials (SQLSTATE class 28).
+  /// The server rejected the credentials (SQLSTATE class 28), or the TLS
+  /// check of the server failed (its certificate is not signed by the CA of
+  /// `sslrootcert`, or does not name the host) or channel binding was
+  /// refused: retrying with the same settings cannot succeed.
   auth_failed,
   /// The statement ran longer than `query_timeout` and was cancelled.
   query_timeout,
