@@ -277,7 +277,8 @@ std::string redact_conninfo(const std::string& conninfo) {
       out += ' ';
     out += opt->keyword;
     out += '=';
-    out += std::string{opt->keyword} == "password" ? "***" : opt->val;
+    auto key = std::string{opt->keyword};
+    out += key == "password" || key == "sslpassword" ? "***" : opt->val;
   }
   return out;
 }

@@ -68,7 +68,7 @@ CAF_TEST(invalid configs are rejected naming the field) {
 }
 
 // A conninfo error never echoes the password; redact_conninfo hides it in
-// both conninfo forms.
+// both conninfo forms, and an sslpassword too.
 CAF_TEST(conninfo errors never show the password) {
   auto msg = check([](pool_config& c) {
     c.conninfo = "host=x password=sup3rs3cret 'unterminated";
@@ -83,6 +83,9 @@ CAF_TEST(conninfo errors never show the password) {
   CAF_CHECK_EQUAL(uri.find("sup3rs3cret"), std::string::npos);
   CAF_CHECK_NOT_EQUAL(uri.find("host=db"), std::string::npos);
   CAF_CHECK_NOT_EQUAL(uri.find("password=***"), std::string::npos);
+  auto ssl = redact_conninfo("host=db sslkey=k.pem sslpassword=k3ypass");
+  CAF_CHECK_EQUAL(ssl.find("k3ypass"), std::string::npos);
+  CAF_CHECK_NOT_EQUAL(ssl.find("sslpassword=***"), std::string::npos);
 }
 
 // A conninfo error keeps the offending keyword visible and hides only the

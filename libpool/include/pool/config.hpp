@@ -186,7 +186,8 @@ struct pool_config {
 /// with libpq's parser without echoing the password.
 caf::error validate(const pool_config& cfg);
 
-/// Returns `conninfo` with the password's value replaced by "***", for logs.
+/// Returns `conninfo` with the values of password and sslpassword replaced by
+/// "***", for logs.
 std::string redact_conninfo(const std::string& conninfo);
 
 } // namespace pool
