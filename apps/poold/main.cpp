@@ -20,6 +20,7 @@
 #include "caf/scoped_actor.hpp"
 #include "caf/send.hpp"
 
+#include "dump_config.hpp"
 #include "http.hpp"
 #include "pool/error.hpp"
 #include "pool/io_scheduler.hpp"
@@ -141,6 +142,10 @@ int main(int argc, char** argv) {
   }
   if (cfg.help_printed)
     return 0;
+  if (cfg.dump_requested) {
+    std::fputs(poold::dump_config(cfg).c_str(), stdout);
+    return 0;
+  }
   auto level = spdlog::level::from_str(cfg.log_level);
   if (level == spdlog::level::off && cfg.log_level != "off") {
     std::fprintf(stderr, "poold: log.level: unknown level \"%s\"\n",

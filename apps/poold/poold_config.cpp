@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -112,10 +113,14 @@ poold_config::poold_config() {
 caf::error poold_config::parse_all(int argc, char** argv) {
   std::vector<std::string> kept{argv[0]};
   std::vector<pool_override> overrides;
+  bool help_asked = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h" || arg == "-?") {
+    if (arg == "--help" || arg == "-h" || arg == "-?" || arg == "--long-help") {
       kept.emplace_back("--long-help");
+      help_asked = true;
+    } else if (arg == "--dump-config") {
+      dump_requested = true; // printed by main, redacted (dump_config.hpp)
     } else if (arg.compare(0, std::string{pools_prefix}.size(), pools_prefix) ==
                0) {
       bool used_next = false;
@@ -133,9 +138,22 @@ caf::error poold_config::parse_all(int argc, char** argv) {
   std::vector<char*> args;
   for (auto& s : kept)
     args.push_back(s.data());
-  if (auto err = parse_args(static_cast<int>(args.size()), args.data()))
+  // CAF prints its help, and its dump of the whole content (every pool's
+  // conninfo with its password) when the file sets a global
+  // `dump-config=true`, to std::cout inside parse: catch that output and
+  // pass only the help on.
+  std::ostringstream caf_output;
+  auto* stdout_buf = std::cout.rdbuf(caf_output.rdbuf());
+  auto err = parse_args(static_cast<int>(args.size()), args.data());
+  std::cout.rdbuf(stdout_buf);
+  if (err)
     return bad("bad option: " + caf::to_string(err));
+  if (cli_helptext_printed && !help_asked) {
+    cli_helptext_printed = false; // CAF's dump, discarded: ours instead
+    dump_requested = true;
+  }
   if (cli_helptext_printed) {
+    std::cout << caf_output.str();
     print_pool_help();
     help_printed = true;
     return caf::none;
@@ -189,6 +207,7 @@ caf::error poold_config::parse_all(int argc, char** argv) {
     if (auto err = pool::validate(pc))
       return bad(where + ": " + pool::error_message(err));
     pools.emplace(kv.first, std::move(pc));
+    pool_sections.emplace(kv.first, caf::get<caf::settings>(kv.second));
   }
   return caf::none;
 }

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "caf/settings.hpp"
 #include "caf/timespan.hpp"
 
 #include "app_cli.hpp"
@@ -45,14 +46,25 @@ struct poold_config : app::cli_config {
 
   /// Parses the command line and the configuration file, then the pools.
   /// Returns an error naming the bad option, key or value. Sets
-  /// `help_printed` when --help was given (the help is printed then).
+  /// `help_printed` when --help was given (the help is printed then), and
+  /// `dump_requested` when --dump-config was given (nothing printed yet).
   caf::error parse_all(int argc, char** argv);
 
   /// The pools, by name, with their logger not yet set.
   std::map<std::string, pool::pool_config> pools;
 
+  /// Each pool's section as given (file, then --pools.NAME.KEY overrides),
+  /// by name: what `dump_config` prints, with the defaults of the keys it
+  /// leaves out.
+  std::map<std::string, caf::settings> pool_sections;
+
   /// Whether --help printed the help (poold then exits with 0).
   bool help_printed = false;
+
+  /// Whether --dump-config was given: poold then prints `dump_config(*this)`
+  /// (dump_config.hpp) and exits with 0. CAF never sees the option (its own
+  /// dump would print every password).
+  bool dump_requested = false;
 };
 
 } // namespace poold

@@ -1,0 +1,152 @@
+#include "dump_config.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <sstream>
+
+#include <libpq-fe.h>
+
+#include "caf/config_value.hpp"
+#include "caf/deep_to_string.hpp"
+#include "caf/settings.hpp"
+
+#include "pool/config_settings.hpp"
+#include "poold_config.hpp"
+
+namespace poold {
+
+namespace {
+
+// `s` as a quoted string of CAF's INI syntax.
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (auto c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// `v` as a value of a libpq keyword/value conninfo.
+std::string conninfo_value(const std::string& v) {
+  bool plain = !v.empty();
+  for (auto c : v)
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\'' ||
+        c == '\\')
+      plain = false;
+  if (plain)
+    return v;
+  std::string out = "'";
+  for (auto c : v) {
+    if (c == '\'' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+// `x` in CAF's duration syntax, in the largest unit that keeps it exact.
+std::string duration(caf::timespan x) {
+  auto ns = x.count();
+  if (ns == 0)
+    return "0";
+  struct unit {
+    int64_t ns;
+    const char* suffix;
+  };
+  for (auto u : {unit{60'000'000'000, "min"}, unit{1'000'000'000, "s"},
+                 unit{1'000'000, "ms"}, unit{1'000, "us"}})
+    if (ns % u.ns == 0)
+      return std::to_string(ns / u.ns) + u.suffix;
+  return std::to_string(ns) + "ns";
+}
+
+// A pool setting's value in CAF's INI syntax; a conninfo is redacted.
+std::string ini_value(const std::string& key, const caf::config_value& v) {
+  if (auto x = caf::get_if<std::string>(&v))
+    return quoted(key == "conninfo" ? redact_conninfo_for_dump(*x) : *x);
+  if (auto x = caf::get_if<bool>(&v))
+    return *x ? "true" : "false";
+  if (auto x = caf::get_if<int64_t>(&v))
+    return std::to_string(*x);
+  if (auto x = caf::get_if<caf::timespan>(&v))
+    return duration(*x);
+  // read_pool_settings accepts no other type: never reached for a pool
+  // that passed parse_all.
+  return caf::deep_to_string(v);
+}
+
+} // namespace
+
+std::string redact_conninfo_for_dump(const std::string& conninfo) {
+  char* errmsg = nullptr;
+  std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> opts{
+    PQconninfoParse(conninfo.c_str(), &errmsg), PQconninfoFree};
+  if (errmsg != nullptr)
+    PQfreemem(errmsg);
+  if (!opts)
+    return "<unparsable conninfo>";
+  std::string out;
+  for (auto opt = opts.get(); opt->keyword != nullptr; ++opt) {
+    if (opt->val == nullptr)
+      continue;
+    std::string key = opt->keyword;
+    if (!out.empty())
+      out += ' ';
+    out += key;
+    out += '=';
+    out += key == "password" || key == "sslpassword" ? std::string{redacted}
+                                                     : conninfo_value(opt->val);
+  }
+  return out;
+}
+
+std::string dump_config(const poold_config& cfg) {
+  std::ostringstream out;
+  out << "; poold --dump-config: the effective configuration (defaults "
+         "filled in).\n"
+      << "; Passwords are replaced by " << redacted
+      << ": put them back (or use ~/.pgpass, PGPASSFILE) before using it.\n"
+      << "[node]\n"
+      << "address=" << quoted(cfg.node_address) << "\n"
+      << "port=" << cfg.node_port << "\n"
+      << "tls=" << (cfg.node_tls ? "true" : "false") << "\n"
+      << "[http]\n"
+      << "address=" << quoted(cfg.http_address) << "\n"
+      << "port=" << cfg.http_port << "\n"
+      << "[log]\n"
+      << "level=" << quoted(cfg.log_level) << "\n"
+      << "[poold]\n"
+      << "shutdown-deadline=" << duration(cfg.shutdown_deadline) << "\n"
+      << "scheduler=" << quoted(cfg.scheduler) << "\n"
+      << "port-file=" << quoted(cfg.port_file) << "\n"
+      << "http-port-file=" << quoted(cfg.http_port_file) << "\n";
+  if (cfg.node_tls || !cfg.openssl_certificate.empty() ||
+      !cfg.openssl_key.empty() || !cfg.openssl_passphrase.empty() ||
+      !cfg.openssl_cafile.empty() || !cfg.openssl_capath.empty()) {
+    out << "[openssl]\n"
+        << "certificate=" << quoted(cfg.openssl_certificate) << "\n"
+        << "key=" << quoted(cfg.openssl_key) << "\n";
+    if (!cfg.openssl_passphrase.empty())
+      out << "passphrase=" << quoted(redacted) << "\n";
+    out << "cafile=" << quoted(cfg.openssl_cafile) << "\n"
+        << "capath=" << quoted(cfg.openssl_capath) << "\n";
+  }
+  auto docs = pool::pool_setting_docs();
+  for (auto& [name, section] : cfg.pool_sections) {
+    out << "[pools." << name << "]\n";
+    for (auto& d : docs) {
+      out << d.key << "=";
+      if (auto i = section.find(d.key); i != section.end())
+        out << ini_value(d.key, i->second);
+      else
+        out << d.default_value;
+      out << "\n";
+    }
+  }
+  return out.str();
+}
+
+} // namespace poold
