@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "json.hpp"
 
@@ -114,6 +117,30 @@ std::string stats_json(const std::string& pool, const pool::pool_stats& x) {
       .add((name + ".wait_time_total").c_str(), ms(c.wait_time_total))
       .add((name + ".waiting").c_str(), u(c.waiting));
   }
+  auto hosts = [&](const std::map<std::string, uint32_t>& xs) {
+    app::json_object o;
+    for (auto& kv : xs)
+      o.add(kv.first.c_str(), u(kv.second));
+    return o.str();
+  };
+  j.add_raw("connections_by_host", hosts(x.connections_by_host));
+  std::vector<std::string> replicas;
+  for (auto& r : x.replicas) {
+    app::json_object o;
+    o.add("name", r.name)
+      .add("serving", r.serving)
+      .add("lag_ms", ms(r.lag))
+      .add("lag_checks", u(r.lag_checks))
+      .add("lag_check_failures", u(r.lag_check_failures))
+      .add("reads", u(r.reads))
+      .add("reason", r.reason)
+      .add_raw("connections_by_host", hosts(r.connections_by_host));
+    replicas.push_back(o.str());
+  }
+  // Like the text line, which has replica fields only for a routed pool.
+  if (!replicas.empty())
+    j.add_raw("replicas", app::json_array(replicas));
+  j.add("reads_on_primary", u(x.reads_on_primary));
   return j.str();
 }
 

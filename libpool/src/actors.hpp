@@ -125,7 +125,7 @@ using manager_actor = pool_actor::extend<
   caf::replies_to<retry_atom, statement, bool>::with<query_result>,
   caf::replies_to<retry_atom,
                   std::vector<statement>>::with<std::vector<query_result>>,
-  caf::reacts_to<ready_atom, uint32_t, worker_actor, uint32_t>,
+  caf::reacts_to<ready_atom, uint32_t, worker_actor, uint32_t, std::string>,
   caf::reacts_to<done_atom, uint32_t, uint32_t>,
   caf::reacts_to<lost_atom, uint32_t, caf::error>, caf::reacts_to<expire_atom>,
   caf::reacts_to<connecting_atom, uint32_t, uint64_t>,
@@ -164,7 +164,7 @@ manager_actor spawn_manager(caf::actor_system& sys,
                             std::shared_ptr<const pool_context> ctx);
 
 /// Spawns (as a child of `parent`, the supervisor) the worker `id`; it starts
-/// connecting at once, sends `(ready_atom, id, itself, capacity)` to
+/// connecting at once, sends `(ready_atom, id, itself, capacity, endpoint)` to
 /// `manager` when connected, or exits with the connect error.
 worker_actor spawn_worker(caf::local_actor* parent, uint32_t id,
                           manager_actor manager,

@@ -27,6 +27,10 @@ bool connection::not_run() const {
   return false;
 }
 
+std::string connection::endpoint() const {
+  return {};
+}
+
 bool connection::can_pipeline() const {
   return false;
 }

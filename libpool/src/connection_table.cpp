@@ -56,7 +56,7 @@ void connection_table::update_credit(uint32_t id, entry& e) {
 }
 
 bool connection_table::add(uint32_t id, worker_actor worker, uint32_t capacity,
-                           caf::timespan now) {
+                           caf::timespan now, std::string endpoint) {
   if (capacity == 0 || entries_.count(id) > 0)
     return false;
   auto& e = entries_[id];
@@ -67,6 +67,7 @@ bool connection_table::add(uint32_t id, worker_actor worker, uint32_t capacity,
   e.idle_since = now;
   e.last_checked = now;
   e.opened_at = now;
+  e.endpoint = std::move(endpoint);
   demand_ += weight(e);
   return true;
 }

@@ -71,16 +71,19 @@ class connection_table {
     caf::timespan opened_at{0};
     /// Why it is closing (valid in state closing).
     close_reason close_why = close_reason::other;
+    /// Where it is connected ("host:port", see `connection::endpoint`).
+    std::string endpoint;
   };
 
   /// No connection.
   static constexpr uint32_t none = std::numeric_limits<uint32_t>::max();
 
   /// Enters the connection `id` of `worker`, which announced `capacity`
-  /// (at least 1), as free: state busy with all its credit, until the
-  /// manager places it. Returns false (and changes nothing) if `id` is known.
+  /// (at least 1) and is connected to `endpoint`, as free: state busy with
+  /// all its credit, until the manager places it. Returns false (and changes
+  /// nothing) if `id` is known.
   bool add(uint32_t id, worker_actor worker, uint32_t capacity,
-           caf::timespan now);
+           caf::timespan now, std::string endpoint = {});
 
   /// Removes the connection `id` (its worker is gone), from the idle stack
   /// and the connections with credit too. Returns false if unknown.

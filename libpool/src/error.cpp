@@ -41,6 +41,8 @@ std::string to_string(pool_errc x) {
     return "pause_timeout";
   case pool_errc::pause_cancelled:
     return "pause_cancelled";
+  case pool_errc::no_replica:
+    return "no_replica";
   }
   return "pool_errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

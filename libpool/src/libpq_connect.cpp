@@ -271,6 +271,19 @@ poll_status libpq_connection::connected(caf::error& err) {
   return poll_status::ready;
 }
 
+std::string libpq_connection::endpoint() const {
+  if (!conn_)
+    return {};
+  // PQhost gives the host name or address from the conninfo that was
+  // reached (a socket directory for a Unix-domain socket).
+  auto* host = PQhost(conn_.get());
+  auto* port = PQport(conn_.get());
+  std::string result = host != nullptr ? host : "";
+  result += ':';
+  result += port != nullptr ? port : "";
+  return result;
+}
+
 poll_status libpq_connection::connect_failed(caf::error& err,
                                              caf::error reason) {
   err = std::move(reason);

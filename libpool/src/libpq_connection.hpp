@@ -118,6 +118,7 @@ class libpq_connection : public connection {
   caf::error check_idle() override;
   caf::error check_before_send() override;
   bool not_run() const override { return not_run_; }
+  std::string endpoint() const override;
   tx_status transaction_status() const override;
   void cancel() override;
   void close() override;

@@ -253,19 +253,21 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       finish_shutdown_if_done(self);
       return rp;
     },
-    [=](ready_atom, uint32_t id, worker_actor& worker, uint32_t capacity) {
+    [=](ready_atom, uint32_t id, worker_actor& worker, uint32_t capacity,
+        std::string& endpoint) {
       // Straight from the worker, so its later `done` and `lost` arrive
       // after this. The supervisor learns of the success from here: its
       // `retire` for this connection then follows this, too.
       auto& st = self->state;
       self->monitor(worker);
-      if (!st.conns.add(id, worker, capacity, now(self))) {
+      if (!st.conns.add(id, worker, capacity, now(self), endpoint)) {
         log(self).error("worker {}: ready twice or with capacity 0", id);
         self->send(worker, close_atom::value);
         return;
       }
       ++st.counters.connections_created;
-      log(self).info("connection {} opened ({} open)", id, st.conns.size());
+      log(self).info("connection {} opened to {} ({} open)", id,
+                     endpoint.empty() ? "?" : endpoint, st.conns.size());
       st.last_connect_error = caf::error{};
       ++st.readies_sent;
       self->send(st.supervisor, ready_atom::value, id);

@@ -529,6 +529,7 @@ pool_stats snapshot(manager_ptr self) {
   auto& st = self->state;
   auto result = st.counters;
   for (auto& kvp : st.conns.entries()) {
+    ++result.connections_by_host[kvp.second.endpoint];
     switch (kvp.second.state) {
     case conn_state::idle:
       ++result.idle;

@@ -81,6 +81,30 @@ class family_set {
   std::vector<MetricFamily> families_;
 };
 
+// The replicas of a routed pool (pool/routing.hpp); nothing for a plain one.
+void add_replicas(family_set& fs, const std::string& pool,
+                  const pool_stats& st) {
+  if (st.replicas.empty())
+    return;
+  fs.counter("libpool_reads_on_primary_total",
+             "Read-only requests run on the primary: no replica served.", pool,
+             st.reads_on_primary);
+  for (auto& r : st.replicas) {
+    fs.gauge("libpool_replica_serving",
+             "1 while the replica gets read-only requests.", pool,
+             r.serving ? 1 : 0, "replica", r.name);
+    fs.gauge("libpool_replica_lag_seconds",
+             "The replica's replay lag at its last successful check.", pool,
+             seconds(r.lag), "replica", r.name);
+    fs.counter("libpool_replica_reads_total",
+               "Read-only requests sent to the replica.", pool, r.reads,
+               "replica", r.name);
+    fs.counter("libpool_replica_lag_check_failures_total",
+               "Lag checks of the replica that failed.", pool,
+               r.lag_check_failures, "replica", r.name);
+  }
+}
+
 void add_pool(family_set& fs, const std::string& pool, const pool_stats& st) {
   auto state = [&](const char* s, uint32_t n) {
     fs.gauge("libpool_connections", "Connections by state.", pool, n, "state",
@@ -172,6 +196,11 @@ void add_pool(family_set& fs, const std::string& pool, const pool_stats& st) {
                pool, std::chrono::duration<double>(c.wait_time_total).count(),
                "class", cls);
   }
+  for (auto& kvp : st.connections_by_host)
+    fs.gauge("libpool_connections_by_host",
+             "Open connections, by the host:port they reached.", pool,
+             kvp.second, "host", kvp.first);
+  add_replicas(fs, pool, st);
   fs.histogram("libpool_acquire_wait_seconds",
                "How long requests waited for a connection.", pool,
                st.acquire_wait);

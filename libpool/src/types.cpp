@@ -177,6 +177,28 @@ std::string to_string(const pool_stats& x) {
     add((name + ".wait_time_total").c_str(), millis(c.wait_time_total));
     add((name + ".waiting").c_str(), std::to_string(c.waiting));
   }
+  auto hosts = [](const std::map<std::string, uint32_t>& xs) {
+    std::string result;
+    for (auto& kvp : xs) {
+      if (!result.empty())
+        result += ',';
+      result += kvp.first + '=' + std::to_string(kvp.second);
+    }
+    return result;
+  };
+  add("connections_by_host", hosts(x.connections_by_host));
+  for (auto& r : x.replicas) {
+    auto name = "replica." + r.name;
+    add((name + ".serving").c_str(), flag(r.serving));
+    add((name + ".lag").c_str(), millis(r.lag));
+    add((name + ".lag_checks").c_str(), std::to_string(r.lag_checks));
+    add((name + ".lag_check_failures").c_str(),
+        std::to_string(r.lag_check_failures));
+    add((name + ".reads").c_str(), std::to_string(r.reads));
+    add((name + ".reason").c_str(), '"' + r.reason + '"');
+    add((name + ".connections_by_host").c_str(), hosts(r.connections_by_host));
+  }
+  add("reads_on_primary", std::to_string(x.reads_on_primary));
   return out;
 }
 

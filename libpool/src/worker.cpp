@@ -426,7 +426,8 @@ void on_wake(worker_ptr self) {
     auto depth = static_cast<uint32_t>(st.ctx->cfg.pipeline_depth);
     st.capacity = depth > 1 && st.conn->can_pipeline() ? depth : 1;
     self->send(st.manager, ready_atom::value, st.id,
-               caf::actor_cast<worker_actor>(self), st.capacity);
+               caf::actor_cast<worker_actor>(self), st.capacity,
+               st.conn->endpoint());
     start_next(self);
     return;
   }

@@ -77,6 +77,10 @@ class fake_connection : public connection {
     return poll_status::ready;
   }
 
+  std::string endpoint() const override {
+    return connected_ ? script_->endpoint : std::string{};
+  }
+
   void execute(const statement& st) override {
     script_->log.push_back(std::to_string(number_) + ":" + st.sql);
     rule_ = rule_for(st.sql);

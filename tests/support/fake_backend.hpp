@@ -45,6 +45,8 @@ struct fake_connect {
 /// Shared by the test and every fake connection: the script and what the
 /// connections observed.
 struct fake_script {
+  /// Where connections report they are connected (`endpoint()`).
+  std::string endpoint = "fake:5432";
   /// Time until a connect completes.
   caf::timespan connect_latency{0};
   /// If set, connects fail with this error. The error a connect actually

@@ -55,7 +55,7 @@ struct diff {
 CAF_TEST_FIXTURE_SCOPE(serialization_tests, fixture)
 
 CAF_TEST(every field of pool_stats survives) {
-  static_assert(sizeof(pool_stats) == 568,
+  static_assert(sizeof(pool_stats) == 648,
                 "pool_stats changed: set and compare the new field here and "
                 "add it to inspect");
   pool_stats st;
@@ -66,7 +66,8 @@ CAF_TEST(every field of pool_stats survives) {
          connections_recycled, pipelined, breaker, breaker_opened,
          last_connect_error, connections_closed_by, errors_by_class,
          breaker_half_opened, breaker_closed, acquire_wait, query_time,
-         connection_lifetime, paused, connections_reset, by_priority] = st;
+         connection_lifetime, paused, connections_reset, by_priority,
+         connections_by_host, replicas, reads_on_primary] = st;
   total = 1;
   idle = 2;
   leased = 3;
@@ -110,6 +111,17 @@ CAF_TEST(every field of pool_stats survives) {
     w = caf::timespan{220 + static_cast<int64_t>(i)};
     n = static_cast<uint32_t>(230 + i);
   }
+  connections_by_host = {{"db1:5432", 240}};
+  reads_on_primary = 241;
+  replicas.resize(1);
+  replicas[0].name = "r1";
+  replicas[0].serving = true;
+  replicas[0].lag = caf::timespan{242};
+  replicas[0].lag_checks = 243;
+  replicas[0].lag_check_failures = 244;
+  replicas[0].reads = 245;
+  replicas[0].reason = "lag 1s";
+  replicas[0].connections_by_host = {{"db2:5433", 246}};
   auto copy = round_trip(sys, st);
   auto& [total2, idle2, leased2, busy2, connecting2, cleaning2, waiting2,
          acquired2, acquire_timeouts2, rejected2, connections_created2,
@@ -119,7 +131,8 @@ CAF_TEST(every field of pool_stats survives) {
          pipelined2, breaker2, breaker_opened2, last_connect_error2,
          connections_closed_by2, errors_by_class2, breaker_half_opened2,
          breaker_closed2, acquire_wait2, query_time2, connection_lifetime2,
-         paused2, connections_reset2, by_priority2] = copy;
+         paused2, connections_reset2, by_priority2, connections_by_host2,
+         replicas2, reads_on_primary2] = copy;
   diff d;
   d("total", total, total2);
   d("idle", idle, idle2);
@@ -165,6 +178,26 @@ CAF_TEST(every field of pool_stats survives) {
     d("by_priority.wait_time_total", w, w2);
     d("by_priority.waiting", n, n2);
   }
+  d("connections_by_host", connections_by_host, connections_by_host2);
+  d("reads_on_primary", reads_on_primary, reads_on_primary2);
+  CAF_REQUIRE_EQUAL(replicas2.size(), 1u);
+  {
+    auto& [n, s, l, c, f, r, why, h] = replicas[0];
+    auto& [n2, s2, l2, c2, f2, r2, why2, h2] = replicas2[0];
+    d("replicas.name", n, n2);
+    d("replicas.serving", s, s2);
+    d("replicas.lag", l, l2);
+    d("replicas.lag_checks", c, c2);
+    d("replicas.lag_check_failures", f, f2);
+    d("replicas.reads", r, r2);
+    d("replicas.reason", why, why2);
+    d("replicas.connections_by_host", h, h2);
+    replica_stats def;
+    CAF_CHECK(!def.serving && s);
+    CAF_CHECK(def.name != n && def.lag != l && def.lag_checks != c &&
+              def.lag_check_failures != f && def.reads != r &&
+              def.reason != why && def.connections_by_host != h);
+  }
   CAF_CHECK_EQUAL(d.n, 0);
   // The values set are not the defaults: a field left out of `inspect`
   // would come back different.
@@ -172,7 +205,7 @@ CAF_TEST(every field of pool_stats survives) {
   pool_stats def;
   auto& [t0, i0, l0, b0, c0, cl0, w0, a0, at0, r0, cc0, ccl0, cf0, lr0, wt0,
          sd0, sh0, o0, lk0, lt0, hf0, cr0, p0, br0, bo0, le0, cb0, ec0, bh0,
-         bc0, aw0, qt0, cl0t, pa0, rs0, bp0] = def;
+         bc0, aw0, qt0, cl0t, pa0, rs0, bp0, bh00, rp00, ro00] = def;
   from_default("total", total, t0);
   from_default("idle", idle, i0);
   from_default("leased", leased, l0);
@@ -212,7 +245,10 @@ CAF_TEST(every field of pool_stats survives) {
   for (size_t i = 0; i < priority_classes; ++i)
     from_default("by_priority.acquired", by_priority[i].acquired,
                  bp0[i].acquired);
-  CAF_CHECK_EQUAL(from_default.n, 35 + priority_classes);
+  from_default("connections_by_host", connections_by_host, bh00);
+  from_default("reads_on_primary", reads_on_primary, ro00);
+  CAF_CHECK(rp00.empty() && !replicas.empty());
+  CAF_CHECK_EQUAL(from_default.n, 37 + priority_classes);
 }
 
 // to_string(pool_stats) labels every field with its value; the structured
@@ -226,7 +262,8 @@ CAF_TEST(pool_stats prints every field labelled) {
          connections_recycled, pipelined, breaker, breaker_opened,
          last_connect_error, connections_closed_by, errors_by_class,
          breaker_half_opened, breaker_closed, acquire_wait, query_time,
-         connection_lifetime, paused, connections_reset, by_priority] = st;
+         connection_lifetime, paused, connections_reset, by_priority,
+         connections_by_host, replicas, reads_on_primary] = st;
   total = 1;
   idle = 2;
   leased = 3;
@@ -267,6 +304,18 @@ CAF_TEST(pool_stats prints every field labelled) {
   by_priority[1].acquire_timeouts = 117;
   by_priority[2].wait_time_total = caf::timespan{2500000};
   by_priority[2].waiting = 118;
+  connections_by_host = {{"db1:5432", 3}, {"db2:5433", 1}};
+  reads_on_primary = 119;
+  replica_stats rs;
+  rs.name = "r1";
+  rs.serving = true;
+  rs.lag = std::chrono::milliseconds(1500);
+  rs.lag_checks = 120;
+  rs.lag_check_failures = 121;
+  rs.reads = 122;
+  rs.reason = "lag check failed: x";
+  rs.connections_by_host = {{"db2:5433", 2}};
+  replicas.push_back(rs);
   auto text = to_string(st);
   CAF_MESSAGE(text);
   const char* expected[] = {"total=1",
@@ -309,8 +358,17 @@ CAF_TEST(pool_stats prints every field labelled) {
                             "interactive.acquired=116",
                             "normal.acquire_timeouts=117",
                             "batch.wait_time_total=2.500ms",
-                            "batch.waiting=118"};
-  CAF_CHECK_EQUAL(std::size(expected), 39u);
+                            "batch.waiting=118",
+                            "connections_by_host=db1:5432=3,db2:5433=1",
+                            "replica.r1.serving=true",
+                            "replica.r1.lag=1500.000ms",
+                            "replica.r1.lag_checks=120",
+                            "replica.r1.lag_check_failures=121",
+                            "replica.r1.reads=122",
+                            "replica.r1.reason=\"lag check failed: x\"",
+                            "replica.r1.connections_by_host=db2:5433=2",
+                            "reads_on_primary=119"};
+  CAF_CHECK_EQUAL(std::size(expected), 48u);
   for (auto x : expected) {
     // Preceded by the start or a space, so "total=" does not match inside
     // "wait_time_total=".
@@ -347,10 +405,12 @@ CAF_TEST(every field of statement and its params survives) {
                 "param changed: compare the new field here, add it to "
                 "operator== and inspect");
   statement q{"SELECT $1, $2, $3, $4", {nullptr, "", "x y", 42}};
-  auto& [sql, params] = q;
+  auto& [sql, params, read_only] = q;
+  read_only = true; // not the default
   auto copy = round_trip(sys, q);
-  auto& [sql2, params2] = copy;
+  auto& [sql2, params2, read_only2] = copy;
   CAF_CHECK_EQUAL(sql2, sql);
+  CAF_CHECK(read_only2);
   CAF_REQUIRE_EQUAL(params2.size(), 4u);
   CAF_CHECK(params2[0].is_null());
   CAF_REQUIRE(!params2[1].is_null());
@@ -489,8 +549,8 @@ CAF_TEST(every field of relay_query and relay_reply survives) {
   key = 0x1234567890ull;
   prio = priority::batch;
   txn = true;
-  stmt = statement{"SELECT $1::int", {7}};
-  stmts = {statement{"SELECT 1", {}}, statement{"SELECT $1", {nullptr}}};
+  stmt = reads(statement{"SELECT $1::int", {7}});
+  stmts = {statement{"SELECT 1", {}}, reads({"SELECT $1", {nullptr}})};
   auto qs = round_trip(sys, std::vector<relay_query>{q, relay_query{}});
   CAF_REQUIRE_EQUAL(qs.size(), 2u);
   auto& [key2, prio2, txn2, stmt2, stmts2] = qs[0];
@@ -499,7 +559,10 @@ CAF_TEST(every field of relay_query and relay_reply survives) {
   CAF_CHECK(txn2);
   CAF_CHECK_EQUAL(stmt2.sql, stmt.sql);
   CAF_CHECK(stmt2.params == stmt.params);
+  CAF_CHECK(stmt2.read_only);
   CAF_REQUIRE_EQUAL(stmts2.size(), 2u);
+  CAF_CHECK(!stmts2[0].read_only);
+  CAF_CHECK(stmts2[1].read_only);
   CAF_CHECK_EQUAL(stmts2[1].sql, "SELECT $1");
   CAF_CHECK(stmts2[1].params == stmts[1].params);
   CAF_CHECK_EQUAL(qs[1].key, 0u);

@@ -9,6 +9,7 @@
 #include "pool/io_scheduler.hpp"
 #include "pool/pool.hpp"
 #include "pool/protocol.hpp"
+#include "pool/routing.hpp"
 #include "pool/settings.hpp"
 #include "pool/settings_diff.hpp"
 #include "pool/types.hpp"

@@ -126,6 +126,11 @@ class connection {
   /// default returns false.
   virtual bool not_run() const;
 
+  /// After a successful connect: where the connection went, as "host:port"
+  /// (with a host list, the one that was reached), for stats and logs.
+  /// Never holds credentials. The default returns "".
+  virtual std::string endpoint() const;
+
   // -- pipelining (optional) -------------------------------------------------
   //
   // A connection that can pipeline keeps several independent autocommit

@@ -61,6 +61,10 @@ enum class pool_errc : uint8_t {
   /// A `pause` still draining was cancelled by a `resume`; the pool serves
   /// again.
   pause_cancelled,
+  /// A read-only request to a routed pool (pool/routing.hpp) found no
+  /// replica serving and `reads_fall_back_to_primary` is off; the message
+  /// says why each replica does not serve.
+  no_replica,
 };
 
 /// Returns the name of `x`, e.g. "acquire_timeout".

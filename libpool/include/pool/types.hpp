@@ -63,6 +63,10 @@ struct statement {
   std::string sql;
   /// The parameters, in placeholder order.
   std::vector<param> params;
+  /// Whether the statement only reads, so that a routed pool
+  /// (pool/routing.hpp) may run it on a replica. A plain pool ignores it.
+  /// Default false.
+  bool read_only = false;
 
   statement() = default;
   /// A statement without parameters.
@@ -74,9 +78,17 @@ struct statement {
     : sql(std::move(s)), params(std::move(ps)) {}
 };
 
+/// Returns `st` marked read-only (see `statement::read_only`), e.g.
+/// `pool::reads({"SELECT name FROM users WHERE id = $1", {7}})`.
+inline statement reads(statement st) {
+  st.read_only = true;
+  return st;
+}
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, statement& x) {
-  return f(caf::meta::type_name("pool::statement"), x.sql, x.params);
+  return f(caf::meta::type_name("pool::statement"), x.sql, x.params,
+           x.read_only);
 }
 
 /// A result column: its name and the OID of its PostgreSQL type.
@@ -279,6 +291,39 @@ typename Inspector::result_type inspect(Inspector& f, priority_stats& x) {
            x.acquire_timeouts, x.wait_time_total, x.waiting);
 }
 
+/// One replica of a routed pool (see pool/routing.hpp), in its
+/// `pool_stats::replicas`.
+struct replica_stats {
+  /// The replica pool's name (its `pool_config::name`).
+  std::string name;
+  /// Whether read-only queries go to it now: its last lag check succeeded,
+  /// its lag is within `routed_pool_config::max_replica_lag` and its circuit
+  /// breaker is not open.
+  bool serving = false;
+  /// Its replay lag at the last successful check: 0 when it has replayed
+  /// everything it received (or is not in recovery), else the time since
+  /// the last transaction it replayed committed on the primary
+  /// (`now() - pg_last_xact_replay_timestamp()` on the replica).
+  caf::timespan lag{0};
+  /// Lag checks run, and those that failed (error or timeout).
+  uint64_t lag_checks = 0;
+  uint64_t lag_check_failures = 0;
+  /// Read-only queries and transactions sent to it.
+  uint64_t reads = 0;
+  /// Why it does not serve ("" while it serves), e.g. "lag 3.200s above
+  /// max_replica_lag 1.000s" or the lag check's error.
+  std::string reason;
+  /// Its open connections by host (its pool's `connections_by_host`).
+  std::map<std::string, uint32_t> connections_by_host;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replica_stats& x) {
+  return f(caf::meta::type_name("pool::replica_stats"), x.name, x.serving,
+           x.lag, x.lag_checks, x.lag_check_failures, x.reads, x.reason,
+           x.connections_by_host);
+}
+
 /// A snapshot of the pool's state and counters.
 struct pool_stats {
   /// Connections that exist: idle + leased + busy + connecting + cleaning.
@@ -365,6 +410,16 @@ struct pool_stats {
   /// Per priority class, indexed by `priority` (interactive, normal, batch).
   std::vector<priority_stats> by_priority =
     std::vector<priority_stats>(priority_classes);
+  /// Open connections by where they are connected: "host:port" as libpq
+  /// reports the host it reached (with a host list, the entry that took the
+  /// connection; for a Unix-domain socket, its directory).
+  std::map<std::string, uint32_t> connections_by_host;
+  /// A routed pool's replicas (pool/routing.hpp); empty for a plain pool.
+  /// The other fields of a routed pool's stats are its primary's.
+  std::vector<replica_stats> replicas;
+  /// Read-only requests of a routed pool that ran on the primary because no
+  /// replica was serving.
+  uint64_t reads_on_primary = 0;
 };
 
 /// Returns every field of `x`, labelled, on one line, e.g. "total=4 idle=4
@@ -389,7 +444,8 @@ typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
            x.pipelined, x.breaker, x.breaker_opened, x.last_connect_error,
            x.connections_closed_by, x.errors_by_class, x.breaker_half_opened,
            x.breaker_closed, x.acquire_wait, x.query_time,
-           x.connection_lifetime, x.paused, x.connections_reset, x.by_priority);
+           x.connection_lifetime, x.paused, x.connections_reset, x.by_priority,
+           x.connections_by_host, x.replicas, x.reads_on_primary);
 }
 
 } // namespace pool

@@ -1,0 +1,83 @@
+#pragma once
+
+// Read routing: one pool handle in front of a primary and its streaming
+// replicas. Requests marked read-only (`statement::read_only`) go to a
+// replica that is serving; everything else goes to the primary.
+
+#include <chrono>
+#include <vector>
+
+#include "caf/expected.hpp"
+#include "caf/fwd.hpp"
+#include "caf/timespan.hpp"
+
+#include "pool/config.hpp"
+#include "pool/protocol.hpp"
+
+namespace pool {
+
+/// What a routed pool needs: one pool configuration for the primary and one
+/// per replica (each a pool of its own, with its own size, breaker and
+/// health checks).
+struct routed_pool_config {
+  /// The primary: every request not marked read-only, every lease.
+  pool_config primary;
+  /// The replicas, in any order; names must differ from each other and from
+  /// the primary's. May be empty (then reads go where the fallback says).
+  std::vector<pool_config> replicas;
+  /// Whether a read-only request runs on the primary when no replica is
+  /// serving (true), or is answered with `no_replica` (false). Default true.
+  bool reads_fall_back_to_primary = true;
+  /// A replica whose replay lag is above this gets no reads until a later
+  /// check finds it within the bound again (like Odyssey's
+  /// `catchup_timeout`). Default 10 s; 0 = no bound (the lag is still
+  /// measured and reported). Must not be negative.
+  caf::timespan max_replica_lag = std::chrono::seconds(10);
+  /// How often each replica's lag is checked (one query through its pool,
+  /// with its `health_check_timeout`). A replica whose check fails gets no
+  /// reads until one succeeds. Default 1 s; must be positive.
+  caf::timespan lag_check_interval = std::chrono::seconds(1);
+};
+
+/// Checks `cfg`: each pool configuration (see `validate(const
+/// pool_config&)`; the field is named "primary.max_size",
+/// "replicas[1].conninfo", ...), distinct names, the lag settings. Returns
+/// an `invalid_config` error naming the first bad field, or an empty error.
+caf::error validate(const routed_pool_config& cfg);
+
+/// Spawns the primary and replica pools of `cfg` and the router in front of
+/// them, and returns the router: a `pool_actor` that answers every request
+/// of the pool protocol (see pool/protocol.hpp) as follows.
+///
+/// - `query` and `transaction` whose statements are all `read_only` go to a
+///   serving replica (round robin), or, when none serves, to the primary
+///   (counted in `pool_stats::reads_on_primary`) or fail with `no_replica`
+///   (see `reads_fall_back_to_primary`). Everything else goes to the
+///   primary. The chosen pool answers the requester directly (CAF's
+///   `delegate`), with that pool's replies and errors.
+/// - `acquire` and `release` go to the primary: leases are on the primary.
+/// - `stats` replies the primary's `pool_stats` with `replicas` filled in:
+///   per replica whether it serves, why not, its lag and its hosts.
+/// - `subscribe`, `resize` and `reconfigure` go to the primary only (the
+///   replicas keep the sizes and settings of their configurations).
+/// - `pause`, `resume`, `reset` and `shutdown` go to every pool and reply
+///   once all did, with the first error if any failed; after `shutdown` the
+///   router exits.
+///
+/// A replica serves while its last lag check succeeded, its lag is within
+/// `max_replica_lag` and its circuit breaker is not open; between two checks
+/// a replica that failed may still get reads, which then fail with its
+/// pool's error. Lag is not hidden: a serving replica may return data up to
+/// `max_replica_lag` (plus one check interval) older than the primary's.
+/// Errors: `invalid_config` naming the field (and nothing is spawned).
+caf::expected<pool_actor> spawn_routed_pool(caf::actor_system& sys,
+                                            routed_pool_config cfg);
+
+/// The SQL of the lag check. It returns the replica's replay lag in seconds:
+/// 0 when the server is not in recovery or has replayed all the WAL it
+/// received, else `now() - pg_last_xact_replay_timestamp()`. A replica
+/// that lost its primary and replayed all it had received therefore reads
+/// as 0 (it cannot know what it missed).
+extern const char* const replica_lag_sql;
+
+} // namespace pool

@@ -1,0 +1,449 @@
+// The router of a routed pool (pool/routing.hpp): one actor in front of a
+// primary pool and its replica pools. It delegates each request to the pool
+// that serves it, so the reply goes from that pool to the requester without
+// passing through the router again; it keeps per replica whether it serves,
+// from a periodic lag check and the replica pool's breaker events.
+
+#include "pool/routing.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "caf/actor_system.hpp"
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+
+#include "pool/error.hpp"
+#include "pool/pool.hpp"
+
+namespace pool {
+
+const char* const replica_lag_sql =
+  "SELECT CASE WHEN NOT pg_is_in_recovery() "
+  "OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+  "ELSE COALESCE(EXTRACT(EPOCH FROM now() - "
+  "pg_last_xact_replay_timestamp()), 0) END";
+
+namespace {
+
+using check_atom = caf::atom_constant<caf::atom("lagcheck")>;
+
+using router_actor =
+  pool_actor::extend<caf::reacts_to<breaker_event>, caf::reacts_to<check_atom>>;
+
+// How long the router waits for its own pools' answers to the requests it
+// fans out (stats, resume, reset) beyond any deadline they carry.
+constexpr auto fan_out_slack = std::chrono::seconds(5);
+
+struct replica_slot {
+  pool_actor pool;
+  replica_stats stats;
+  caf::timespan check_timeout{0};
+  bool breaker_open = false;
+  bool lag_ok = false;
+  bool checking = false;
+};
+
+struct router_state {
+  pool_actor primary;
+  std::vector<replica_slot> replicas;
+  bool fall_back = true;
+  caf::timespan max_lag{0};
+  caf::timespan interval{0};
+  size_t next = 0;
+  uint64_t reads_on_primary = 0;
+  bool shutting_down = false;
+  static inline const char* name = "pool_router";
+};
+
+using router_ptr = router_actor::stateful_pointer<router_state>;
+
+std::string seconds_text(caf::timespan d) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3fs",
+                std::chrono::duration<double>(d).count());
+  return buf;
+}
+
+// Sets whether `r` serves; `why_not` is the lag check's complaint, if any.
+void judge(replica_slot& r, std::string why_not) {
+  if (why_not.empty() && r.breaker_open)
+    why_not = "circuit breaker open";
+  r.stats.serving = why_not.empty() && r.lag_ok;
+  r.stats.reason = r.stats.serving ? std::string{} : std::move(why_not);
+}
+
+void on_lag(router_ptr self, size_t i, caf::timespan lag) {
+  auto& st = self->state;
+  auto& r = st.replicas[i];
+  r.checking = false;
+  r.stats.lag = lag;
+  r.lag_ok = st.max_lag.count() == 0 || lag <= st.max_lag;
+  std::string why;
+  if (!r.lag_ok)
+    why = "lag " + seconds_text(lag) + " above max_replica_lag " +
+          seconds_text(st.max_lag);
+  judge(r, std::move(why));
+}
+
+void on_lag_error(router_ptr self, size_t i, const caf::error& err) {
+  auto& st = self->state;
+  auto& r = st.replicas[i];
+  r.checking = false;
+  ++r.stats.lag_check_failures;
+  r.lag_ok = false;
+  judge(r, "lag check failed: " + describe(err));
+}
+
+// Parses the lag check's one cell (seconds, as text).
+caf::expected<caf::timespan> parse_lag(const query_result& res) {
+  if (res.rows() != 1 || res.columns.size() != 1 || res.is_null(0, 0))
+    return make_error(pool_errc::query_failed,
+                      "lag check: expected one value, got " +
+                        std::to_string(res.rows()) + " rows");
+  char* end = nullptr;
+  auto& text = res.at(0, 0);
+  auto secs = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || secs < 0)
+    return make_error(pool_errc::query_failed,
+                      "lag check: not a lag in seconds: " + text);
+  return std::chrono::duration_cast<caf::timespan>(
+    std::chrono::duration<double>(secs));
+}
+
+void check_lag(router_ptr self) {
+  auto& st = self->state;
+  for (size_t i = 0; i < st.replicas.size(); ++i) {
+    auto& r = st.replicas[i];
+    if (r.checking)
+      continue;
+    r.checking = true;
+    ++r.stats.lag_checks;
+    self
+      ->request(r.pool, r.check_timeout, query_atom::value,
+                priority::interactive, statement{replica_lag_sql})
+      .then(
+        [=](query_result& res) {
+          auto lag = parse_lag(res);
+          if (lag)
+            on_lag(self, i, *lag);
+          else
+            on_lag_error(self, i, lag.error());
+        },
+        [=](caf::error& err) { on_lag_error(self, i, err); });
+  }
+  if (!st.shutting_down)
+    self->delayed_send(self, st.interval, check_atom::value);
+}
+
+// The replica that serves a read now (round robin), or null.
+replica_slot* pick(router_ptr self) {
+  auto& st = self->state;
+  auto n = st.replicas.size();
+  for (size_t k = 0; k < n; ++k) {
+    auto& r = st.replicas[(st.next + k) % n];
+    if (r.stats.serving) {
+      st.next = (st.next + k + 1) % n;
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+std::string why_no_replica(router_ptr self) {
+  std::string out = "no replica serves reads";
+  for (auto& r : self->state.replicas)
+    out += "; " + r.stats.name + ": " + r.stats.reason;
+  if (self->state.replicas.empty())
+    out += " (none configured)";
+  return out;
+}
+
+bool all_read_only(const std::vector<statement>& xs) {
+  return !xs.empty() &&
+         std::all_of(xs.begin(), xs.end(), [](auto& x) { return x.read_only; });
+}
+
+// Where a request goes: the primary, a replica, or nowhere (`err` set).
+pool_actor route(router_ptr self, bool read_only, caf::error& err) {
+  auto& st = self->state;
+  if (!read_only)
+    return st.primary;
+  if (auto* r = pick(self)) {
+    ++r->stats.reads;
+    return r->pool;
+  }
+  if (!st.fall_back) {
+    err = make_error(pool_errc::no_replica, why_no_replica(self));
+    return {};
+  }
+  ++st.reads_on_primary;
+  return st.primary;
+}
+
+std::vector<pool_actor> all_pools(router_ptr self) {
+  std::vector<pool_actor> out{self->state.primary};
+  for (auto& r : self->state.replicas)
+    out.push_back(r.pool);
+  return out;
+}
+
+// Sends `xs...` to every pool; replies `ok` once all did, or the first
+// error once all answered, and then calls `done`.
+template <class F, class... Ts>
+caf::result<caf::ok_atom> to_all(router_ptr self, caf::timespan timeout, F done,
+                                 Ts... xs) {
+  auto rp = self->make_response_promise<caf::ok_atom>();
+  struct progress {
+    size_t pending;
+    caf::error first;
+  };
+  auto pools = all_pools(self);
+  auto p = std::make_shared<progress>(progress{pools.size(), {}});
+  auto finish = [p, rp, done]() mutable {
+    if (--p->pending > 0)
+      return;
+    if (p->first)
+      rp.deliver(p->first);
+    else
+      rp.deliver(caf::ok_atom::value);
+    done();
+  };
+  for (auto& pool : pools)
+    self->request(pool, timeout, xs...)
+      .then([finish](caf::ok_atom) mutable { finish(); },
+            [p, finish](caf::error& err) mutable {
+              if (!p->first)
+                p->first = std::move(err);
+              finish();
+            });
+  return rp;
+}
+
+// Replies the primary's stats with the replicas' part filled in.
+caf::result<pool_stats> collect_stats(router_ptr self) {
+  auto rp = self->make_response_promise<pool_stats>();
+  struct progress {
+    size_t pending;
+    pool_stats result;
+    caf::error err;
+    std::vector<replica_stats> replicas;
+  };
+  auto& st = self->state;
+  auto p = std::make_shared<progress>();
+  p->pending = 1 + st.replicas.size();
+  for (auto& r : st.replicas)
+    p->replicas.push_back(r.stats);
+  auto reads_on_primary = st.reads_on_primary;
+  auto finish = [p, rp, reads_on_primary]() mutable {
+    if (--p->pending > 0)
+      return;
+    if (p->err) {
+      rp.deliver(p->err);
+      return;
+    }
+    p->result.replicas = std::move(p->replicas);
+    p->result.reads_on_primary = reads_on_primary;
+    rp.deliver(std::move(p->result));
+  };
+  self->request(st.primary, fan_out_slack, stats_atom::value)
+    .then(
+      [p, finish](pool_stats& x) mutable {
+        p->result = std::move(x);
+        finish();
+      },
+      [p, finish](caf::error& err) mutable {
+        p->err = std::move(err);
+        finish();
+      });
+  for (size_t i = 0; i < st.replicas.size(); ++i)
+    self->request(st.replicas[i].pool, fan_out_slack, stats_atom::value)
+      .then(
+        [p, i, finish](pool_stats& x) mutable {
+          p->replicas[i].connections_by_host = std::move(x.connections_by_host);
+          finish();
+        },
+        [finish](caf::error&) mutable { finish(); }); // hosts stay unknown
+  return rp;
+}
+
+router_actor::behavior_type router_impl(router_ptr self, pool_actor primary,
+                                        std::vector<pool_actor> replicas,
+                                        routed_pool_config cfg) {
+  auto& st = self->state;
+  st.primary = primary;
+  st.fall_back = cfg.reads_fall_back_to_primary;
+  st.max_lag = cfg.max_replica_lag;
+  st.interval = cfg.lag_check_interval;
+  self->link_to(primary);
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    replica_slot r;
+    r.pool = replicas[i];
+    r.stats.name = cfg.replicas[i].name;
+    r.stats.reason = "not checked yet";
+    r.check_timeout = cfg.replicas[i].health_check_timeout;
+    self->link_to(r.pool);
+    // Breaker events reach the router as plain messages from the pool.
+    self->request(r.pool, fan_out_slack, subscribe_atom::value)
+      .then([](caf::ok_atom) {}, [](caf::error&) {});
+    st.replicas.push_back(std::move(r));
+  }
+  check_lag(self);
+  auto query = [=](statement& stmt) -> caf::result<query_result> {
+    caf::error err;
+    auto target = route(self, stmt.read_only, err);
+    if (err)
+      return err;
+    return self->delegate(target, query_atom::value, std::move(stmt));
+  };
+  auto query_prio = [=](priority prio,
+                        statement& stmt) -> caf::result<query_result> {
+    caf::error err;
+    auto target = route(self, stmt.read_only, err);
+    if (err)
+      return err;
+    return self->delegate(target, query_atom::value, prio, std::move(stmt));
+  };
+  auto txn =
+    [=](std::vector<statement>& xs) -> caf::result<std::vector<query_result>> {
+    caf::error err;
+    auto target = route(self, all_read_only(xs), err);
+    if (err)
+      return err;
+    return self->delegate(target, transaction_atom::value, std::move(xs));
+  };
+  auto txn_prio =
+    [=](priority prio,
+        std::vector<statement>& xs) -> caf::result<std::vector<query_result>> {
+    caf::error err;
+    auto target = route(self, all_read_only(xs), err);
+    if (err)
+      return err;
+    return self->delegate(target, transaction_atom::value, prio, std::move(xs));
+  };
+  return {
+    [=](query_atom, statement& stmt) { return query(stmt); },
+    [=](query_atom, priority prio, statement& stmt) {
+      return query_prio(prio, stmt);
+    },
+    [=](transaction_atom, std::vector<statement>& xs) { return txn(xs); },
+    [=](transaction_atom, priority prio, std::vector<statement>& xs) {
+      return txn_prio(prio, xs);
+    },
+    [=](acquire_atom, caf::timespan timeout) {
+      return self->delegate(self->state.primary, acquire_atom::value, timeout);
+    },
+    [=](acquire_atom, caf::timespan timeout, priority prio) {
+      return self->delegate(self->state.primary, acquire_atom::value, timeout,
+                            prio);
+    },
+    [=](release_atom, uint64_t id) {
+      return self->delegate(self->state.primary, release_atom::value, id);
+    },
+    [=](stats_atom) { return collect_stats(self); },
+    [=](subscribe_atom) {
+      return self->delegate(self->state.primary, subscribe_atom::value);
+    },
+    [=](shutdown_atom, caf::timespan deadline) {
+      // The pools exit normally once closed, which does not take the linked
+      // router down: it leaves after answering.
+      self->state.shutting_down = true;
+      return to_all(
+        self, std::max(deadline, caf::timespan{0}) + fan_out_slack,
+        [self] { self->quit(); }, shutdown_atom::value, deadline);
+    },
+    [=](resize_atom, uint64_t min_size, uint64_t max_size) {
+      return self->delegate(self->state.primary, resize_atom::value, min_size,
+                            max_size);
+    },
+    [=](pause_atom, caf::timespan deadline) {
+      return to_all(
+        self, std::max(deadline, caf::timespan{0}) + fan_out_slack, [] {},
+        pause_atom::value, deadline);
+    },
+    [=](resume_atom) {
+      return to_all(
+        self, fan_out_slack, [] {}, resume_atom::value);
+    },
+    [=](reset_atom) {
+      return to_all(
+        self, fan_out_slack, [] {}, reset_atom::value);
+    },
+    [=](reconfigure_atom, pool_settings& x) {
+      return self->delegate(self->state.primary, reconfigure_atom::value,
+                            std::move(x));
+    },
+    [=](breaker_event&) {
+      // The event comes from a replica pool's breaker actor, which does not
+      // say whose it is: ask every replica (events are rare).
+      auto& st = self->state;
+      for (size_t i = 0; i < st.replicas.size(); ++i)
+        self->request(st.replicas[i].pool, fan_out_slack, stats_atom::value)
+          .then(
+            [=](pool_stats& x) {
+              auto& r = self->state.replicas[i];
+              r.breaker_open = x.breaker == breaker_state::open;
+              judge(r, r.lag_ok ? "" : r.stats.reason);
+            },
+            [](caf::error&) {}); // the next lag check judges it
+    },
+    [=](check_atom) { check_lag(self); },
+  };
+}
+
+} // namespace
+
+caf::error validate(const routed_pool_config& cfg) {
+  auto prefixed = [](const std::string& field, const caf::error& err) {
+    return make_error(pool_errc::invalid_config,
+                      field + "." + error_message(err));
+  };
+  if (auto err = validate(cfg.primary))
+    return prefixed("primary", err);
+  std::set<std::string> names{cfg.primary.name};
+  for (size_t i = 0; i < cfg.replicas.size(); ++i) {
+    auto field = "replicas[" + std::to_string(i) + "]";
+    if (auto err = validate(cfg.replicas[i]))
+      return prefixed(field, err);
+    if (!names.insert(cfg.replicas[i].name).second)
+      return make_error(pool_errc::invalid_config,
+                        field + ".name: \"" + cfg.replicas[i].name +
+                          "\" is taken by another pool of this routed pool");
+  }
+  if (cfg.max_replica_lag.count() < 0)
+    return make_error(pool_errc::invalid_config,
+                      "max_replica_lag: must not be negative, is " +
+                        seconds_text(cfg.max_replica_lag));
+  if (cfg.lag_check_interval.count() <= 0)
+    return make_error(pool_errc::invalid_config,
+                      "lag_check_interval: must be positive, is " +
+                        seconds_text(cfg.lag_check_interval));
+  return {};
+}
+
+caf::expected<pool_actor> spawn_routed_pool(caf::actor_system& sys,
+                                            routed_pool_config cfg) {
+  if (auto err = validate(cfg))
+    return err;
+  auto primary = spawn_pool(sys, cfg.primary);
+  if (!primary)
+    return primary.error();
+  std::vector<pool_actor> replicas;
+  for (auto& r : cfg.replicas) {
+    auto pool = spawn_pool(sys, r);
+    if (!pool)
+      return pool.error(); // unreachable: validated above
+    replicas.push_back(*pool);
+  }
+  auto router =
+    sys.spawn(router_impl, *primary, std::move(replicas), std::move(cfg));
+  return caf::actor_cast<pool_actor>(router);
+}
+
+} // namespace pool
