@@ -15,9 +15,14 @@
 #                                the server runs with ssl=on and a
 #                                throwaway CA (POOL_TEST_SSL_CA; a second,
 #                                unrelated one in POOL_TEST_SSL_WRONG_CA)
-#   pg_stop [DIR]                stop it and delete DIR (idempotent, never fails)
+#                                plus a streaming replica of it (pg_basebackup
+#                                -R into DIR/replica, own port; exports
+#                                POOL_TEST_REPLICA_PORT, _REPLICA_PGDATA,
+#                                _REPLICA_PGLOG; POOL_PG_REPLICA=0: none)
+#   pg_stop [DIR]                stop both and delete DIR (idempotent, never fails)
 #
-# Environment knobs: SANITIZE, POOL_JOBS, POOL_BUILD_DIR, POOL_SKIP_FORMAT.
+# Environment knobs: SANITIZE, POOL_JOBS, POOL_BUILD_DIR, POOL_SKIP_FORMAT,
+# POOL_PG_REPLICA.
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
   echo "scripts/lib.sh is a library: source it from bash (. scripts/lib.sh)" >&2
@@ -344,6 +349,16 @@ pg_start() {
     return 1
   fi
 
+  # The streaming replica (after pooltest and pool_auth exist, so that it
+  # has them too).
+  local rport=''
+  if [[ ${POOL_PG_REPLICA:-1} != 0 ]]; then
+    rport=$(_pg_start_replica "$dir" "$port" "$opts") || {
+      pg_stop "$dir"
+      return 1
+    }
+  fi
+
   export POOL_TEST_DSN="host=$dir port=$port user=postgres dbname=pooltest"
   export POOL_TEST_PGDATA=$data
   export POOL_TEST_PGHOST=$dir
@@ -360,7 +375,79 @@ pg_start() {
   # TLS: the CA that signed the server's certificate, and one that did not.
   export POOL_TEST_SSL_CA=$dir/tls/ca.crt
   export POOL_TEST_SSL_WRONG_CA=$dir/tls/wrong-ca.crt
-  log "PostgreSQL 15 up: $POOL_TEST_DSN"
+  if [[ -n $rport ]]; then
+    # The replica: same host, socket directory and options but its port.
+    export POOL_TEST_REPLICA_PORT=$rport
+    export POOL_TEST_REPLICA_PGDATA=$dir/replica
+    export POOL_TEST_REPLICA_PGLOG=$dir/replica.log
+    log "PostgreSQL 15 up: $POOL_TEST_DSN; streaming replica on port $rport"
+  else
+    unset POOL_TEST_REPLICA_PORT POOL_TEST_REPLICA_PGDATA POOL_TEST_REPLICA_PGLOG
+    log "PostgreSQL 15 up: $POOL_TEST_DSN (no replica: POOL_PG_REPLICA=0)"
+  fi
+}
+
+# _pg_start_replica DIR PORT OPTS: a streaming replica of the primary in
+# DIR (socket directory DIR, port PORT, started with OPTS): pg_basebackup -R
+# into DIR/replica, started with OPTS on the first free port after PORT
+# (the primary's "-p PORT" replaced), log DIR/replica.log. initdb's
+# pg_hba.conf already lets postgres replicate over the socket and
+# 127.0.0.1 (trust); wal_level=replica and max_wal_senders=10 are the
+# defaults. Waits until it accepts connections, is in recovery and streams
+# from the primary. Prints the replica's port.
+_pg_start_replica() {
+  local dir=$1 pport=$2 popts=$3 rdata=$1/replica rlog=$1/replica.log
+  local t0=${EPOCHREALTIME/[.,]/}
+  if ! _pg_as pg_basebackup -h "$dir" -p "$pport" -U postgres -D "$rdata" \
+    -R -X stream -c fast --no-sync >"$dir/basebackup.log" 2>&1; then
+    log "pg_basebackup of the replica failed:"
+    tail -n 20 "$dir/basebackup.log" >&2 || true
+    return 1
+  fi
+  local attempt started=0 rport=$pport ropts seen
+  for attempt in 1 2 3 4 5; do
+    rport=$(_free_port "$((rport + 1))") || {
+      log "no free port for the replica after $pport"
+      return 1
+    }
+    ropts=${popts/"-p $pport "/"-p $rport "}
+    seen=$(wc -l 2>/dev/null <"$rlog" || echo 0)
+    if _pg_as pg_ctl -D "$rdata" -l "$rlog" -w -t 60 -o "$ropts" \
+      start >"$dir/replica-pg_ctl.log" 2>&1; then
+      started=1
+      break
+    fi
+    if tail -n "+$((seen + 1))" "$rlog" 2>/dev/null |
+      grep -qE 'could not bind|Address already in use|could not create any TCP/IP sockets'; then
+      log "replica port $rport taken (attempt $attempt), trying the next one"
+      continue
+    fi
+    break
+  done
+  if [[ $started -ne 1 ]]; then
+    log "the replica failed to start (port $rport):"
+    tail -n 30 "$dir/replica-pg_ctl.log" "$rlog" >&2 2>/dev/null || true
+    return 1
+  fi
+  # pg_ctl -w returns once it accepts connections; wait for the WAL
+  # receiver to stream (at most 30 s).
+  local i state=''
+  for ((i = 0; i < 300; i++)); do
+    state=$("$POOL_PG_BIN/psql" -h "$dir" -p "$rport" -U postgres \
+      -d postgres -qAt -c "SELECT pg_is_in_recovery()::text || ' ' ||
+        coalesce((SELECT status FROM pg_stat_wal_receiver), 'none')" \
+      2>/dev/null || true)
+    [[ $state == "true streaming" ]] && break
+    sleep 0.1
+  done
+  if [[ $state != "true streaming" ]]; then
+    log "the replica on port $rport does not stream (state '$state'):"
+    tail -n 20 "$rlog" >&2 2>/dev/null || true
+    return 1
+  fi
+  local t1=${EPOCHREALTIME/[.,]/}
+  log "replica streaming on port $rport ($(((t1 - t0) / 1000)) ms for base backup, start and streaming)"
+  printf '%s\n' "$rport"
 }
 
 # pg_stop [DIR]: stops the cluster in DIR (default: $POOL_TEST_PGHOST) and
@@ -372,8 +459,11 @@ pg_stop() {
     log "pg_stop: $dir was not made by pg_start; leaving it alone"
     return 0
   fi
-  local data=$dir/data
-  if [[ -f $data/postmaster.pid ]]; then
+  # The replica first (if any), so that it does not chase a stopped
+  # primary; then the primary.
+  local data
+  for data in "$dir/replica" "$dir/data"; do
+    [[ -f $data/postmaster.pid ]] || continue
     if ! _pg_as pg_ctl -D "$data" -m fast -w -t 30 stop >/dev/null 2>&1; then
       _pg_as pg_ctl -D "$data" -m immediate -w -t 15 stop >/dev/null 2>&1 || {
         local pid
@@ -385,12 +475,13 @@ pg_stop() {
         fi
       }
     fi
-  fi
+  done
   rm -rf -- "$dir" 2>/dev/null || true
   if [[ ${POOL_TEST_PGHOST:-} == "$dir" ]]; then
     unset POOL_TEST_DSN POOL_TEST_PGDATA POOL_TEST_PGHOST POOL_TEST_PGPORT \
       POOL_TEST_PGBIN POOL_TEST_PGLOG POOL_TEST_PGUSER_OS POOL_TEST_PGOPTS \
-      POOL_TEST_SSL_CA POOL_TEST_SSL_WRONG_CA
+      POOL_TEST_SSL_CA POOL_TEST_SSL_WRONG_CA POOL_TEST_REPLICA_PORT \
+      POOL_TEST_REPLICA_PGDATA POOL_TEST_REPLICA_PGLOG
   fi
   return 0
 }
