@@ -237,6 +237,14 @@ void step(client_actor* self) {
                pool::statement{"SELECT $1::int", {v}});
     break;
   }
+  case workload::write: {
+    auto v = begin(self, op_write);
+    self->send(s.pool, pool::query_atom_v,
+               pool::statement{"INSERT INTO " + s.opts.write_table +
+                                 " (v) VALUES ($1) RETURNING v",
+                               {v}});
+    break;
+  }
   case workload::transaction: {
     auto v = begin(self, op_transaction);
     std::vector<pool::statement> sts{
@@ -290,7 +298,7 @@ caf::behavior client(client_actor* self, std::shared_ptr<load_state> st,
     [=](next_atom) { step(self); },
     [=](pool::query_result& r) {
       auto& s = self->state;
-      if (!matches(self, op_query))
+      if (!matches(self, s.work == workload::write ? op_write : op_query))
         return;
       if (!is_value(r, s.cur.value)) {
         // A result for an earlier request of this client is a second

@@ -4,7 +4,9 @@
 // loop, each running one workload again and again with a short pause:
 // - `query`: `(query_atom, SELECT $1::int)`;
 // - `lease`: `acquire`, `SELECT $1::int` on the lease, `release`;
-// - `transaction`: `(transaction_atom, [SELECT $1::int, SELECT $1::int + 1])`.
+// - `transaction`: `(transaction_atom, [SELECT $1::int, SELECT $1::int + 1])`;
+// - `write`: `(query_atom, INSERT INTO <write_table> (v) VALUES ($1) RETURNING
+//   v)` (the table needs an int column v; see `load_options::write_table`).
 //
 // Exactly once, as the clients see it. CAF 0.17.6 drops a second response to
 // a `request` (its id is no longer awaited), so a client that used `request`
@@ -68,6 +70,7 @@ constexpr const char* op_acquire = "acquire";
 constexpr const char* op_lease_query = "lease_query";
 constexpr const char* op_release = "release";
 constexpr const char* op_transaction = "transaction";
+constexpr const char* op_write = "write";
 
 /// Returns the kind of an error: the `pool_errc` name for pool errors,
 /// `receiver_down_kind` for CAF's `request_receiver_down`, else "caf:" +
@@ -75,7 +78,7 @@ constexpr const char* op_transaction = "transaction";
 std::string kind_of(const caf::error& err);
 
 /// What a client does, again and again.
-enum class workload { query, lease, transaction };
+enum class workload { query, lease, transaction, write };
 
 /// One answer.
 struct answer_record {
@@ -108,6 +111,8 @@ struct load_options {
   /// How long a client stays alive after its last answer, counting whatever
   /// still arrives as duplicates.
   caf::timespan grace = std::chrono::milliseconds(300);
+  /// The table of `workload::write` (an int column v).
+  std::string write_table;
 };
 
 /// A snapshot of what the clients saw.

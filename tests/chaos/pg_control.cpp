@@ -91,6 +91,15 @@ bool pg_control::stop() {
   return pg_ctl({"-D", env_.data, "-m", "fast", "-w", "-t", "30", "stop"}) == 0;
 }
 
+bool pg_control::stop_immediate() {
+  return pg_ctl(
+           {"-D", env_.data, "-m", "immediate", "-w", "-t", "30", "stop"}) == 0;
+}
+
+bool pg_control::promote() {
+  return pg_ctl({"-D", env_.data, "-w", "-t", "60", "promote"}) == 0;
+}
+
 bool pg_control::start() {
   return pg_ctl({"-D", env_.data, "-l", env_.log, "-o", env_.opts, "-w", "-t",
                  "60", "start"}) == 0;

@@ -49,6 +49,14 @@ class pg_control {
   /// succeeded (the server accepts connections then).
   bool start();
 
+  /// `pg_ctl stop -m immediate -w` (a crash, as the clients see it);
+  /// returns whether it succeeded.
+  bool stop_immediate();
+
+  /// `pg_ctl promote -w` of a standby; returns whether it succeeded (the
+  /// server accepts writes then).
+  bool promote();
+
   /// `pg_ctl restart -m fast -w`; returns whether it succeeded.
   bool restart_fast();
 
