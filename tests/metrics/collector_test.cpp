@@ -116,6 +116,44 @@ CAF_TEST(collector output passes promtool) {
   shut_down(self, orders);
 }
 
+// The hosts of a pool's connections and a routed pool's replicas: labelled
+// samples that promtool accepts, and none for a pool without replicas.
+CAF_TEST(hosts and replicas are labelled samples) {
+  pool::pool_stats plain;
+  plain.connections_by_host = {{"127.0.0.1:5432", 3}};
+  pool::pool_stats routed;
+  routed.connections_by_host = {{"db1:5432", 2}, {"db2:5432", 1}};
+  routed.reads_on_primary = 4;
+  pool::replica_stats r;
+  r.name = "orders.replica1";
+  r.serving = false;
+  r.lag = 2500ms;
+  r.reads = 9;
+  r.lag_check_failures = 1;
+  routed.replicas.push_back(r);
+  auto text = prometheus::TextSerializer{}.Serialize(
+    pool::pool_collector::families({{"plain", plain}, {"orders", routed}}));
+  CAF_MESSAGE("scrape:\n" << text);
+  std::string out;
+  CAF_CHECK_EQUAL(promtool_check(text, out), 0);
+  CAF_CHECK_EQUAL(out, "");
+  CAF_CHECK(contains(text, "libpool_connections_by_host{pool=\"plain\","
+                           "host=\"127.0.0.1:5432\"} 3"));
+  CAF_CHECK(contains(text, "libpool_connections_by_host{pool=\"orders\","
+                           "host=\"db2:5432\"} 1"));
+  CAF_CHECK(contains(text, "libpool_replica_serving{pool=\"orders\","
+                           "replica=\"orders.replica1\"} 0"));
+  CAF_CHECK(contains(text, "libpool_replica_lag_seconds{pool=\"orders\","
+                           "replica=\"orders.replica1\"} 2.5"));
+  CAF_CHECK(contains(text, "libpool_replica_reads_total{pool=\"orders\","
+                           "replica=\"orders.replica1\"} 9"));
+  CAF_CHECK(contains(text, "libpool_replica_lag_check_failures_total{pool="
+                           "\"orders\",replica=\"orders.replica1\"} 1"));
+  CAF_CHECK(contains(text, "libpool_reads_on_primary_total{pool=\"orders\"} "
+                           "4"));
+  CAF_CHECK(!contains(text, "libpool_reads_on_primary_total{pool=\"plain\""));
+}
+
 // promtool itself must reject bad input, or the check above proves nothing.
 CAF_TEST(promtool rejects a broken exposition) {
   std::string out;
