@@ -194,6 +194,7 @@ int run_query(ctl_context& ctx) {
     else
       st.params.emplace_back(o.args[i]);
   }
+  st.read_only = o.read_only;
   int rc = exit_ok;
   auto p = ctx.connect(rc);
   if (!p)

@@ -91,6 +91,10 @@ std::string parse_command_line(int argc, char** argv, ctl_options& out) {
       if (!parse_duration(value, out.timeout))
         return "--timeout: bad duration '" + value +
                "' (want a positive number with s, ms, us or min, e.g. 10s)";
+    } else if (name == "--read-only") {
+      if (has_value)
+        return "--read-only takes no value";
+      out.read_only = true;
     } else if (name == "--null") {
       if (!take_value())
         return "--null needs a value (the text that means SQL NULL)";

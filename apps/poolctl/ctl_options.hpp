@@ -24,6 +24,9 @@ struct ctl_options {
   /// A query parameter equal to this text is sent as SQL NULL (--null).
   bool has_null_text = false;
   std::string null_text;
+  /// query: mark the statement read-only (--read-only): a routed pool runs
+  /// it on a serving replica.
+  bool read_only = false;
   /// The command and its arguments.
   std::string command;
   std::vector<std::string> args;

@@ -41,6 +41,8 @@ void print_help() {
     "  --timeout DURATION      bound of the whole run, connecting included\n"
     "                          (default 10s; e.g. 500ms, 2s, 1min)\n"
     "  --null TEXT             query: a parameter equal to TEXT is SQL NULL\n"
+    "  --read-only             query: mark it read-only (a pool with replicas\n"
+    "                          runs it on a serving replica)\n"
     "  --help                  this text\n"
     "\nexit status: 0 done (health: healthy), 1 a request failed, the node\n"
     "is unreachable or the pool is unhealthy, 2 bad command line\n");
