@@ -103,6 +103,25 @@ std::string redact_conninfo_for_dump(const std::string& conninfo) {
   return out;
 }
 
+namespace {
+
+// The routing keys of a pool section (routing_settings.hpp), every replica
+// conninfo redacted.
+std::string routing_keys(const routing_settings& r) {
+  std::string out = "replicas=[";
+  for (size_t i = 0; i < r.replicas.size(); ++i)
+    out +=
+      (i == 0 ? "" : ", ") + quoted(redact_conninfo_for_dump(r.replicas[i]));
+  out += "]\n";
+  out += std::string{"reads-fall-back-to-primary="} +
+         (r.reads_fall_back_to_primary ? "true" : "false") + "\n";
+  out += "max-replica-lag=" + duration(r.max_replica_lag) + "\n";
+  out += "lag-check-interval=" + duration(r.lag_check_interval) + "\n";
+  return out;
+}
+
+} // namespace
+
 std::string dump_config(const poold_config& cfg) {
   std::ostringstream out;
   out << "; poold --dump-config: the effective configuration (defaults "
@@ -145,6 +164,7 @@ std::string dump_config(const poold_config& cfg) {
         out << d.default_value;
       out << "\n";
     }
+    out << routing_keys(cfg.routing.at(name));
   }
   return out.str();
 }

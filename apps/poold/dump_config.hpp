@@ -25,7 +25,8 @@ std::string redact_conninfo_for_dump(const std::string& conninfo);
 /// Returns `cfg` (parsed by `parse_all`) as a configuration file: the
 /// sections node, http, log, poold, openssl (when TLS or any of its keys is
 /// set) and one `[pools.NAME]` per pool with every key of
-/// pool::pool_setting_docs(), defaults filled in. Every conninfo passes
+/// pool::pool_setting_docs() and of routing_setting_docs(), defaults filled
+/// in. Every conninfo passes
 /// through `redact_conninfo_for_dump`, and openssl.passphrase is "***" when
 /// set. The text is valid input for --config-file.
 std::string dump_config(const poold_config& cfg);

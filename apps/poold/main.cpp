@@ -28,6 +28,7 @@
 #include "pool/remote.hpp"
 #include "poold_config.hpp"
 #include "reload.hpp"
+#include "routing_settings.hpp"
 
 namespace {
 
@@ -66,7 +67,9 @@ int run(caf::actor_system& sys, poold::poold_config& cfg,
   for (auto& kv : cfg.pools) {
     auto pc = kv.second;
     pc.logger = log;
-    auto p = pool::spawn_pool(sys, std::move(pc));
+    auto& rs = cfg.routing.at(kv.first);
+    auto p = rs.routed() ? poold::spawn_routed(sys, pc, rs, *log)
+                         : pool::spawn_pool(sys, std::move(pc));
     if (!p) {
       log->error("pool {}: {}", kv.first, pool::describe(p.error()));
       shut_down(sys, pools, cfg.shutdown_deadline, *log);
@@ -114,7 +117,7 @@ int run(caf::actor_system& sys, poold::poold_config& cfg,
     write_port_file(cfg.http_port_file, http->port());
   }
   write_port_file(cfg.port_file, pub->port);
-  poold::running_node node{pools, cfg.pools, &cfg, log};
+  poold::running_node node{pools, cfg.pools, cfg.routing, &cfg, log};
   int sig = 0;
   while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
     log->info("SIGHUP: reloading the configuration");

@@ -73,6 +73,14 @@ void print_pool_help() {
     std::cout << left << " " << d.help << " (default " << d.default_value
               << ")\n";
   }
+  std::cout << "\nRead routing (pool/routing.hpp), in the same sections:\n";
+  for (auto& d : routing_setting_docs()) {
+    std::string left = "  " + d.key + "=<" + d.type + ">";
+    if (left.size() < 34)
+      left.resize(34, ' ');
+    std::cout << left << " " << d.help << " (default " << d.default_value
+              << ")\n";
+  }
   std::cout << "\nEnvironment: libpq's PG* variables and ~/.pgpass apply to "
                "every conninfo as libpq defines.\n";
 }
@@ -201,12 +209,18 @@ caf::error poold_config::parse_all(int argc, char** argv) {
       return bad(where + ": expected a section [" + where + "]");
     pool::pool_config pc;
     pc.name = kv.first;
-    if (auto err =
-          read_pool_settings(caf::get<caf::settings>(kv.second), where, pc))
+    auto section = caf::get<caf::settings>(kv.second);
+    routing_settings rs;
+    if (auto err = take_routing_settings(section, where, rs))
+      return err;
+    if (auto err = read_pool_settings(section, where, pc))
       return err;
     if (auto err = pool::validate(pc))
       return bad(where + ": " + pool::error_message(err));
+    if (auto err = validate_routing(pc, rs, where))
+      return err;
     pools.emplace(kv.first, std::move(pc));
+    routing.emplace(kv.first, std::move(rs));
     pool_sections.emplace(kv.first, caf::get<caf::settings>(kv.second));
   }
   return caf::none;

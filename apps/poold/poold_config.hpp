@@ -12,6 +12,7 @@
 
 #include "app_cli.hpp"
 #include "pool/config.hpp"
+#include "routing_settings.hpp"
 
 namespace poold {
 
@@ -52,6 +53,10 @@ struct poold_config : app::cli_config {
 
   /// The pools, by name, with their logger not yet set.
   std::map<std::string, pool::pool_config> pools;
+
+  /// Each pool's routing keys (routing_settings.hpp), by name; a pool with
+  /// replicas is spawned with pool::spawn_routed_pool.
+  std::map<std::string, routing_settings> routing;
 
   /// Each pool's section as given (file, then --pools.NAME.KEY overrides),
   /// by name: what `dump_config` prints, with the defaults of the keys it

@@ -17,6 +17,7 @@
 
 #include "pool/config.hpp"
 #include "pool/protocol.hpp"
+#include "routing_settings.hpp"
 
 namespace poold {
 
@@ -28,6 +29,8 @@ struct running_node {
   std::map<std::string, pool::pool_actor> pools;
   /// Their settings as last applied (no logger).
   std::map<std::string, pool::pool_config> settings;
+  /// Their routing keys as started (routing_settings.hpp).
+  std::map<std::string, routing_settings> routing;
   /// The configuration the node started with (node, http, poold sections).
   const poold_config* started = nullptr;
   std::shared_ptr<spdlog::logger> log;
