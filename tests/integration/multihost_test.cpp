@@ -14,6 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
 #include "fixture.hpp"
 
 using namespace it;
@@ -49,6 +52,15 @@ std::string closed_port() {
   }
   ::close(fd);
   return std::to_string(ntohs(addr.sin_port));
+}
+
+/// The number of times `needle` occurs in `haystack`.
+size_t occurrences(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (auto i = haystack.find(needle); i != std::string::npos;
+       i = haystack.find(needle, i + needle.size()))
+    ++n;
+  return n;
 }
 
 /// What a connection reached, as the server sees it.
@@ -180,13 +192,29 @@ CAF_TEST_FIXTURE_SCOPE(multihost_tests, multihost_fixture)
 
 /// Proves: with a host list whose first entry refuses connections, every
 /// connection lands on the second (the primary), and the pool reports it
-/// there.
+/// there, in its stats and in its log ("connection N opened to
+/// 127.0.0.1:P").
 CAF_TEST(a dead first host is skipped) {
-  auto p = spawn_n(conninfo({dead, primary}, ""), 3);
+  std::ostringstream text;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(text);
+  auto lg = std::make_shared<spdlog::logger>("multihost", sink);
+  lg->set_level(spdlog::level::info);
+  auto pc = make_config(3, 3);
+  pc.conninfo = conninfo({dead, primary}, "");
+  pc.logger = lg;
+  auto p = spawn(pc);
   check_all_on(p, 3, primary, "f");
   auto st = stats(p);
   CAF_REQUIRE(st);
   CAF_CHECK_EQUAL(st->connect_failures, 0u);
+  lg->flush();
+  auto log = text.str();
+  CAF_CHECK_EQUAL(occurrences(log, " opened to 127.0.0.1:" + primary + " "),
+                  3u);
+  CAF_CHECK_EQUAL(occurrences(log, " opened to 127.0.0.1:" + dead), 0u);
+  if (occurrences(log, " opened to 127.0.0.1:" + primary + " ") != 3)
+    CAF_MESSAGE("the pool's log:\n" << log);
+  shutdown(p);
 }
 
 /// Proves: read-write and primary skip the replica listed first.
