@@ -81,6 +81,15 @@ class family_set {
   std::vector<MetricFamily> families_;
 };
 
+// Open connections by host:port; a routed pool's replicas' count too.
+std::map<std::string, uint32_t> hosts_of(const pool_stats& st) {
+  auto out = st.connections_by_host;
+  for (auto& r : st.replicas)
+    for (auto& kv : r.connections_by_host)
+      out[kv.first] += kv.second;
+  return out;
+}
+
 // The replicas of a routed pool (pool/routing.hpp); nothing for a plain one.
 void add_replicas(family_set& fs, const std::string& pool,
                   const pool_stats& st) {
@@ -196,7 +205,7 @@ void add_pool(family_set& fs, const std::string& pool, const pool_stats& st) {
                pool, std::chrono::duration<double>(c.wait_time_total).count(),
                "class", cls);
   }
-  for (auto& kvp : st.connections_by_host)
+  for (auto& kvp : hosts_of(st))
     fs.gauge("libpool_connections_by_host",
              "Open connections, by the host:port they reached.", pool,
              kvp.second, "host", kvp.first);

@@ -130,6 +130,7 @@ CAF_TEST(hosts and replicas are labelled samples) {
   r.lag = 2500ms;
   r.reads = 9;
   r.lag_check_failures = 1;
+  r.connections_by_host = {{"db3:5432", 2}};
   routed.replicas.push_back(r);
   auto text = prometheus::TextSerializer{}.Serialize(
     pool::pool_collector::families({{"plain", plain}, {"orders", routed}}));
@@ -141,6 +142,9 @@ CAF_TEST(hosts and replicas are labelled samples) {
                            "host=\"127.0.0.1:5432\"} 3"));
   CAF_CHECK(contains(text, "libpool_connections_by_host{pool=\"orders\","
                            "host=\"db2:5432\"} 1"));
+  // The replicas' connections count for the routed pool too.
+  CAF_CHECK(contains(text, "libpool_connections_by_host{pool=\"orders\","
+                           "host=\"db3:5432\"} 2"));
   CAF_CHECK(contains(text, "libpool_replica_serving{pool=\"orders\","
                            "replica=\"orders.replica1\"} 0"));
   CAF_CHECK(contains(text, "libpool_replica_lag_seconds{pool=\"orders\","
