@@ -86,9 +86,8 @@ void warn_routing(const std::string& name, const routing_settings& running,
                   const pool::pool_config& running_cfg,
                   const pool::pool_config& fresh_cfg, spdlog::logger& log) {
   if (auto later = routing_changes(running, fresh); !later.empty())
-    log.warn("reload: pool {}: {} take a restart; running values kept "
-             "(replicas: {})",
-             name, later, running.replicas.size());
+    log.warn("reload: pool {}: {} take a restart; running values kept", name,
+             later);
   if (!running.routed())
     return;
   auto settings = pool::settings_of(fresh_cfg);
