@@ -170,21 +170,75 @@ bool all_read_only(const std::vector<statement>& xs) {
          std::all_of(xs.begin(), xs.end(), [](auto& x) { return x.read_only; });
 }
 
-// Where a request goes: the primary, a replica, or nowhere (`err` set).
-pool_actor route(router_ptr self, bool read_only, caf::error& err) {
+// Whether a read that failed on a replica with `err` may run elsewhere: the
+// replica could not be reached or its connection broke (a read that did run
+// there changed nothing).
+bool replica_unreachable(const caf::error& err) {
+  return is(err, pool_errc::connect_failed) ||
+         is(err, pool_errc::circuit_open) ||
+         is(err, pool_errc::connection_lost) || is(err, pool_errc::auth_failed);
+}
+
+// Takes replica `i` out of service until its next successful lag check.
+void take_out(router_ptr self, size_t i, std::string why) {
+  auto& r = self->state.replicas[i];
+  r.lag_ok = false;
+  judge(r, std::move(why));
+}
+
+// A read with no replica serving: the primary, or `no_replica`.
+template <class T, class... Ts>
+caf::result<T> read_without_replica(router_ptr self, Ts&&... xs) {
+  auto& st = self->state;
+  if (!st.fall_back)
+    return make_error(pool_errc::no_replica, why_no_replica(self));
+  ++st.reads_on_primary;
+  return self->delegate(st.primary, std::forward<Ts>(xs)...);
+}
+
+// Sends a request where it belongs. Anything but a read is delegated to the
+// primary, which answers the requester directly. A read goes to a serving
+// replica through the router, so that a read the replica cannot run (it is
+// down, its connection broke) runs once more elsewhere, at once, instead of
+// failing: on another serving replica, else as `read_without_replica` says;
+// that replica is out until its next lag check succeeds.
+template <class T, class... Ts>
+caf::result<T> dispatch(router_ptr self, bool read_only, Ts... xs) {
   auto& st = self->state;
   if (!read_only)
-    return st.primary;
-  if (auto* r = pick(self)) {
-    ++r->stats.reads;
-    return r->pool;
-  }
-  if (!st.fall_back) {
-    err = make_error(pool_errc::no_replica, why_no_replica(self));
-    return {};
-  }
-  ++st.reads_on_primary;
-  return st.primary;
+    return self->delegate(st.primary, std::move(xs)...);
+  auto* r = pick(self);
+  if (r == nullptr)
+    return read_without_replica<T>(self, std::move(xs)...);
+  ++r->stats.reads;
+  auto i = static_cast<size_t>(r - st.replicas.data());
+  auto rp = self->make_response_promise<T>();
+  // No request timeout, so no clock event per read: the replica pool
+  // answers every request it gets, and it is linked to the router, so if it
+  // died the router would too and the requester's monitor would fire.
+  self->request(r->pool, caf::infinite, xs...)
+    .then([rp](T& x) mutable { rp.deliver(std::move(x)); },
+          [=](caf::error& err) mutable {
+            if (!replica_unreachable(err)) {
+              rp.deliver(std::move(err));
+              return;
+            }
+            take_out(self, i, "a read failed: " + describe(err));
+            if (auto* next = pick(self)) {
+              ++next->stats.reads;
+              rp.delegate(next->pool, std::move(xs)...);
+              return;
+            }
+            auto& st = self->state;
+            if (!st.fall_back) {
+              rp.deliver(
+                make_error(pool_errc::no_replica, why_no_replica(self)));
+              return;
+            }
+            ++st.reads_on_primary;
+            rp.delegate(st.primary, std::move(xs)...);
+          });
+  return rp;
 }
 
 std::vector<pool_actor> all_pools(router_ptr self) {
@@ -295,46 +349,27 @@ router_actor::behavior_type router_impl(router_ptr self, pool_actor primary,
     st.replicas.push_back(std::move(r));
   }
   check_lag(self);
-  auto query = [=](statement& stmt) -> caf::result<query_result> {
-    caf::error err;
-    auto target = route(self, stmt.read_only, err);
-    if (err)
-      return err;
-    return self->delegate(target, query_atom::value, std::move(stmt));
-  };
-  auto query_prio = [=](priority prio,
-                        statement& stmt) -> caf::result<query_result> {
-    caf::error err;
-    auto target = route(self, stmt.read_only, err);
-    if (err)
-      return err;
-    return self->delegate(target, query_atom::value, prio, std::move(stmt));
-  };
-  auto txn =
-    [=](std::vector<statement>& xs) -> caf::result<std::vector<query_result>> {
-    caf::error err;
-    auto target = route(self, all_read_only(xs), err);
-    if (err)
-      return err;
-    return self->delegate(target, transaction_atom::value, std::move(xs));
-  };
-  auto txn_prio =
-    [=](priority prio,
-        std::vector<statement>& xs) -> caf::result<std::vector<query_result>> {
-    caf::error err;
-    auto target = route(self, all_read_only(xs), err);
-    if (err)
-      return err;
-    return self->delegate(target, transaction_atom::value, prio, std::move(xs));
-  };
+  using results = std::vector<query_result>;
   return {
-    [=](query_atom, statement& stmt) { return query(stmt); },
-    [=](query_atom, priority prio, statement& stmt) {
-      return query_prio(prio, stmt);
+    [=](query_atom, statement& stmt) {
+      auto ro = stmt.read_only;
+      return dispatch<query_result>(self, ro, query_atom::value,
+                                    std::move(stmt));
     },
-    [=](transaction_atom, std::vector<statement>& xs) { return txn(xs); },
+    [=](query_atom, priority prio, statement& stmt) {
+      auto ro = stmt.read_only;
+      return dispatch<query_result>(self, ro, query_atom::value, prio,
+                                    std::move(stmt));
+    },
+    [=](transaction_atom, std::vector<statement>& xs) {
+      auto ro = all_read_only(xs);
+      return dispatch<results>(self, ro, transaction_atom::value,
+                               std::move(xs));
+    },
     [=](transaction_atom, priority prio, std::vector<statement>& xs) {
-      return txn_prio(prio, xs);
+      auto ro = all_read_only(xs);
+      return dispatch<results>(self, ro, transaction_atom::value, prio,
+                               std::move(xs));
     },
     [=](acquire_atom, caf::timespan timeout) {
       return self->delegate(self->state.primary, acquire_atom::value, timeout);

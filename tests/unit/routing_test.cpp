@@ -192,6 +192,44 @@ CAF_TEST(a failing lag check or an open breaker takes the replica out) {
   CAF_CHECK_EQUAL(count(*script, "SELECT 109"), 1);
 }
 
+CAF_TEST(a read the replica cannot run runs on the primary at once) {
+  auto pool = start_routed(make_routed());
+  fake_rule lost;
+  lost.error = make_error(pool_errc::connection_lost, "server closed");
+  replica->rules["SELECT 201"] = lost;
+  auto q = run(pool, reads("SELECT 201"));
+  CAF_REQUIRE(q->ok());
+  CAF_CHECK_EQUAL(count(*replica, "SELECT 201"), 1);
+  CAF_CHECK_EQUAL(count(*script, "SELECT 201"), 1);
+  auto st = stats(pool);
+  CAF_CHECK(!st.replicas[0].serving);
+  CAF_CHECK_EQUAL(st.replicas[0].reason.rfind("a read failed: ", 0), 0u);
+  CAF_CHECK_EQUAL(st.reads_on_primary, 1u);
+  // Back after its next good lag check.
+  advance(1s);
+  CAF_CHECK(stats(pool).replicas[0].serving);
+  // An error of the statement itself is the answer: not run again.
+  fake_rule bad;
+  bad.error = make_error(pool_errc::query_failed, "syntax", "42601");
+  replica->rules["SELECT 202"] = bad;
+  auto q2 = run(pool, reads("SELECT 202"));
+  CAF_CHECK(q2->failed_with(pool_errc::query_failed));
+  CAF_CHECK_EQUAL(count(*script, "SELECT 202"), 0);
+  CAF_CHECK(stats(pool).replicas[0].serving);
+}
+
+CAF_TEST(without fallback a failed read on the only replica is no_replica) {
+  auto pool = start_routed(make_routed(false));
+  fake_rule lost;
+  lost.error = make_error(pool_errc::connection_lost, "server closed");
+  replica->rules["SELECT 203"] = lost;
+  auto q = run(pool, reads("SELECT 203"));
+  CAF_REQUIRE(q->failed_with(pool_errc::no_replica));
+  CAF_CHECK_NOT_EQUAL(error_message(q->err).find("a read failed"),
+                      std::string::npos);
+  CAF_CHECK_EQUAL(count(*script, "SELECT 203"), 0);
+}
+
 CAF_TEST(shutdown closes every pool and answers once) {
   auto pool = start_routed(make_routed());
   auto down = ask<caf::ok_atom>(pool, shutdown_atom::value, caf::timespan{2s});

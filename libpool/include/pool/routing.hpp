@@ -53,8 +53,12 @@ caf::error validate(const routed_pool_config& cfg);
 ///   serving replica (round robin), or, when none serves, to the primary
 ///   (counted in `pool_stats::reads_on_primary`) or fail with `no_replica`
 ///   (see `reads_fall_back_to_primary`). Everything else goes to the
-///   primary. The chosen pool answers the requester directly (CAF's
-///   `delegate`), with that pool's replies and errors.
+///   primary, which answers the requester directly (CAF's `delegate`). A
+///   read's answer passes back through the router: a read that the replica
+///   could not run (`connect_failed`, `circuit_open`, `auth_failed`, or
+///   `connection_lost`: it changed nothing) runs once more at once, on
+///   another serving replica or as the fallback says, and that replica is
+///   out until its next lag check succeeds. Other errors are the answer.
 /// - `acquire` and `release` go to the primary: leases are on the primary.
 /// - `stats` replies the primary's `pool_stats` with `replicas` filled in:
 ///   per replica whether it serves, why not, its lag and its hosts.
@@ -65,9 +69,8 @@ caf::error validate(const routed_pool_config& cfg);
 ///   router exits.
 ///
 /// A replica serves while its last lag check succeeded, its lag is within
-/// `max_replica_lag` and its circuit breaker is not open; between two checks
-/// a replica that failed may still get reads, which then fail with its
-/// pool's error. Lag is not hidden: a serving replica may return data up to
+/// `max_replica_lag`, its circuit breaker is not open and no read failed on
+/// it as above since that check. Lag is not hidden: a serving replica may return data up to
 /// `max_replica_lag` (plus one check interval) older than the primary's.
 /// Errors: `invalid_config` naming the field (and nothing is spawned).
 caf::expected<pool_actor> spawn_routed_pool(caf::actor_system& sys,
