@@ -24,6 +24,19 @@ void respond(mg_connection* conn, int status, const char* status_text,
   mg_write(conn, body.data(), body.size());
 }
 
+// A routed pool's replicas for /health: serving or not, and why not.
+std::string replicas_json(const std::vector<pool::replica_stats>& xs) {
+  std::string out;
+  for (auto& r : xs) {
+    out += (out.empty() ? "" : ",") + app::json_quote(r.name) +
+           ":{\"serving\":" + (r.serving ? "true" : "false");
+    if (!r.serving)
+      out += ",\"reason\":" + app::json_quote(r.reason);
+    out += '}';
+  }
+  return "{" + out + "}";
+}
+
 } // namespace
 
 /// One endpoint: GET only.
@@ -46,7 +59,8 @@ class http_server::handler : public CivetHandler {
 };
 
 std::string health_body(
-  const std::vector<std::pair<std::string, pool::health_status>>& xs) {
+  const std::vector<std::pair<std::string, pool::health_status>>& xs,
+  const std::map<std::string, std::vector<pool::replica_stats>>& replicas) {
   bool all_ok = true;
   std::string pools;
   for (auto& [name, h] : xs) {
@@ -56,6 +70,8 @@ std::string health_body(
     pools += app::json_quote(name) + ":{\"ok\":" + (h.ok ? "true" : "false");
     if (!h.ok)
       pools += ",\"reason\":" + app::json_quote(h.reason);
+    if (auto i = replicas.find(name); i != replicas.end() && !i->second.empty())
+      pools += ",\"replicas\":" + replicas_json(i->second);
     pools += '}';
   }
   return std::string{"{\"status\":\""} + (all_ok ? "ok" : "unavailable") +
@@ -129,12 +145,16 @@ std::string http_server::metrics_text() const {
 
 std::pair<std::string, bool> http_server::health_json() const {
   std::vector<std::pair<std::string, pool::health_status>> xs;
-  for (auto& [name, st] : collector_->fetch())
+  std::map<std::string, std::vector<pool::replica_stats>> replicas;
+  for (auto& [name, st] : collector_->fetch()) {
     xs.emplace_back(name, pool::health(st));
+    if (st && !st->replicas.empty())
+      replicas.emplace(name, st->replicas);
+  }
   bool ok = true;
   for (auto& x : xs)
     ok = ok && x.second.ok;
-  return {health_body(xs), ok};
+  return {health_body(xs, replicas), ok};
 }
 
 } // namespace poold

@@ -4,6 +4,7 @@
 // (JSON), served by civetweb on its own threads.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -103,8 +104,14 @@ class http_server {
 
 /// The /health body for these pools' health (names and reasons escaped by
 /// `app::json_quote`), e.g.
-/// `{"status":"ok","pools":{"orders":{"ok":true}}}`.
-std::string
-health_body(const std::vector<std::pair<std::string, pool::health_status>>& xs);
+/// `{"status":"ok","pools":{"orders":{"ok":true}}}`. A pool with an entry
+/// in `replicas` (a routed pool) also lists whether each replica serves
+/// reads, e.g. `"orders":{"ok":true,"replicas":{"orders.replica1":
+/// {"serving":false,"reason":"lag check failed: ..."}}}`; a pool's `ok`
+/// and the status are its primary's (a routed pool without a serving
+/// replica still serves, or fails, reads as configured).
+std::string health_body(
+  const std::vector<std::pair<std::string, pool::health_status>>& xs,
+  const std::map<std::string, std::vector<pool::replica_stats>>& replicas = {});
 
 } // namespace poold

@@ -100,4 +100,15 @@ CAF_TEST(health json) {
   CAF_CHECK_EQUAL(poold::health_body(xs),
                   R"({"status":"ok","pools":{"a":{"ok":true}}})");
   CAF_CHECK_EQUAL(poold::health_body({}), R"({"status":"ok","pools":{}})");
+  // A routed pool: its replicas' serving state, the status its primary's.
+  pool::replica_stats r1;
+  r1.name = "a.replica1";
+  r1.serving = true;
+  pool::replica_stats r2;
+  r2.name = "a.replica2";
+  r2.reason = "lag check failed: x";
+  CAF_CHECK_EQUAL(poold::health_body(xs, {{"a", {r1, r2}}}),
+                  R"({"status":"ok","pools":{"a":{"ok":true,"replicas":{)"
+                  R"("a.replica1":{"serving":true},"a.replica2":{)"
+                  R"("serving":false,"reason":"lag check failed: x"}}}}})");
 }

@@ -128,7 +128,8 @@ else
   fail "promtool not found (PROMTOOL unset)"
 fi
 http_get /health "$WORK/health.json"
-check "/health" "$WORK/health.json" '"orders":\{"ok":true'
+check "/health" "$WORK/health.json" '"status":"ok"' \
+  '"orders":\{"ok":true,"replicas":\{"orders\.replica1":\{"serving":true\}\}\}'
 "$POOLCTL" "${NODE[@]}" stats --json >"$WORK/stats.json" 2>&1
 check "poolctl stats --json" "$WORK/stats.json" '"pool": "orders"' \
   '"replicas": \[\{"name": "orders\.replica1", "serving": true' \
