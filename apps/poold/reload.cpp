@@ -85,7 +85,9 @@ void warn_routing(const std::string& name, const routing_settings& running,
                   const routing_settings& fresh,
                   const pool::pool_config& running_cfg,
                   const pool::pool_config& fresh_cfg, spdlog::logger& log) {
-  if (auto later = routing_changes(running, fresh); !later.empty())
+  // Routing keys without replicas before and after change nothing now.
+  auto later = routing_changes(running, fresh);
+  if (!later.empty() && (running.routed() || fresh.routed()))
     log.warn("reload: pool {}: {} take a restart; running values kept", name,
              later);
   if (!running.routed())
