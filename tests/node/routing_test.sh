@@ -62,13 +62,13 @@ check() {
 
 conn() { echo "host=127.0.0.1 port=$1 dbname=pooltest user=pool_auth password=$PW"; }
 CFG=$WORK/poold.ini
-write_config() { # MAX_SIZE MAX_REPLICA_LAG
+write_config() { # MAX_SIZE MAX_REPLICA_LAG [REPLICA_EXTRA]
   cat >"$CFG" <<EOC
 [poold]
 http-port-file="$WORK/http.port"
 [pools.orders]
 conninfo="$(conn "$P")"
-replicas=["$(conn "$R")"]
+replicas=["$(conn "$R")${3:-}"]
 max-replica-lag=$2
 lag-check-interval=200ms
 reads-fall-back-to-primary=false
@@ -99,6 +99,11 @@ check "a bad replica conninfo" "$WORK/bad.out" \
   >"$WORK/bad2.out" 2>&1
 check "a bad lag-check-interval" "$WORK/bad2.out" \
   'pools\.orders\.lag-check-interval: must be positive'
+
+"$POOLD" --help >"$WORK/help.txt" 2>&1
+check "--help" "$WORK/help.txt" '^  replicas=<list of strings>' \
+  '^  max-replica-lag=<duration>' '^  lag-check-interval=<duration>' \
+  '^  reads-fall-back-to-primary=<bool>'
 
 # -- a running node ----------------------------------------------------------------
 start_node a PORT --config-file="$CFG" || exit 1
@@ -150,11 +155,11 @@ wait_log() { # TEXT: waits (at most 20 s) until poold's log holds TEXT
   fail "poold's log does not show '$1' within 20 s"
   return 1
 }
-write_config 3 7s
+write_config 3 7s " application_name=routing_test"
 kill -HUP "${NODE_PIDS[0]}"
 wait_log "reload: pool orders: changed max_size"
 check "the reload's warnings" "$WORK/a.log" \
-  'reload: pool orders: max-replica-lag take a restart' \
+  'reload: pool orders: replicas, max-replica-lag take a restart' \
   'reload: pool orders: max_size change on the primary only; its replicas \(orders\.replica1\)'
 "$POOLCTL" "${NODE[@]}" query --read-only "SELECT inet_server_port()" \
   >"$WORK/read2.txt" 2>&1
