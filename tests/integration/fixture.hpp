@@ -46,6 +46,25 @@ inline std::string test_dsn() {
   return dsn;
 }
 
+/// Returns the environment variable `name`, one of the two TCP ports (on
+/// 127.0.0.1) of the test cluster's primary (POOL_TEST_PGPORT) and its
+/// streaming replica (POOL_TEST_REPLICA_PORT), or fails the running test
+/// with a message saying what `suite` needs them for and how to get them.
+inline std::string cluster_port(const char* name, const char* suite) {
+  auto x = std::getenv(name);
+  if (x == nullptr || *x == '\0') {
+    std::string msg = std::string{name} + " is not set: the " + suite +
+                      " tests need the primary and the streaming replica "
+                      "that scripts/test (scripts/lib.sh pg_start) starts "
+                      "and exports; with your own server in POOL_TEST_DSN, "
+                      "run a replica of it and export POOL_TEST_PGPORT and "
+                      "POOL_TEST_REPLICA_PORT (TCP ports on 127.0.0.1).";
+    std::cerr << "\n*** " << msg << "\n" << std::endl;
+    CAF_FAIL(msg);
+  }
+  return x;
+}
+
 /// A name for a test table that no concurrently running test binary uses.
 inline std::string table_name(const std::string& prefix) {
   return "it_" + prefix + "_" + std::to_string(::getpid());

@@ -78,26 +78,9 @@ struct multihost_fixture : fixture {
   std::string dead;
 
   multihost_fixture() {
-    primary = need("POOL_TEST_PGPORT", "the primary's TCP port");
-    replica = need("POOL_TEST_REPLICA_PORT",
-                   "the TCP port on 127.0.0.1 of a streaming replica of it");
+    primary = cluster_port("POOL_TEST_PGPORT", "multihost");
+    replica = cluster_port("POOL_TEST_REPLICA_PORT", "multihost");
     dead = closed_port();
-  }
-
-  static std::string need(const char* name, const char* what) {
-    auto x = std::getenv(name);
-    if (x == nullptr || *x == '\0') {
-      std::ostringstream msg;
-      msg << name << " is not set: the multihost tests need " << what
-          << ". scripts/test (scripts/lib.sh pg_start) starts a primary and "
-             "a streaming replica and exports it; with your own server in "
-             "POOL_TEST_DSN, run a replica of it and export "
-             "POOL_TEST_PGPORT and POOL_TEST_REPLICA_PORT (TCP ports on "
-             "127.0.0.1).";
-      std::cerr << "\n*** " << msg.str() << "\n" << std::endl;
-      CAF_FAIL(msg.str());
-    }
-    return x;
   }
 
   /// "host=127.0.0.1,... port=<ports> ..." with one host per port.

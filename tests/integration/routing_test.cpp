@@ -6,7 +6,6 @@
 #define CAF_SUITE routing
 #include "caf/test/unit_test.hpp"
 
-#include <sstream>
 
 #include "fixture.hpp"
 
@@ -19,23 +18,8 @@ struct routing_fixture : fixture {
   std::string replica_port;
 
   routing_fixture() {
-    primary_port = need("POOL_TEST_PGPORT");
-    replica_port = need("POOL_TEST_REPLICA_PORT");
-  }
-
-  static std::string need(const char* name) {
-    auto x = std::getenv(name);
-    if (x == nullptr || *x == '\0') {
-      std::ostringstream msg;
-      msg << name << " is not set: the routing tests need the primary and "
-          << "the streaming replica that scripts/test (scripts/lib.sh "
-             "pg_start) starts; with your own servers, export "
-             "POOL_TEST_PGPORT and POOL_TEST_REPLICA_PORT (TCP ports on "
-             "127.0.0.1).";
-      std::cerr << "\n*** " << msg.str() << "\n" << std::endl;
-      CAF_FAIL(msg.str());
-    }
-    return x;
+    primary_port = cluster_port("POOL_TEST_PGPORT", "routing");
+    replica_port = cluster_port("POOL_TEST_REPLICA_PORT", "routing");
   }
 
   pool::pool_config on_port(const std::string& port, const char* name) {
