@@ -64,52 +64,17 @@ bool reconfigure(caf::scoped_actor& self, const std::string& name,
   return ok;
 }
 
-// "a, b, c" (pool::apply's list of names) split.
-std::vector<std::string> split_names(const std::string& xs) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < xs.size()) {
-    auto comma = xs.find(", ", pos);
-    out.push_back(xs.substr(pos, comma - pos));
-    if (comma == std::string::npos)
-      break;
-    pos = comma + 2;
-  }
-  return out;
-}
-
-// A routed pool's router passes `reconfigure` to its primary only, and
-// nothing can change its replica list or routing keys while it runs: warn
-// about each such change (the primary still takes its settings).
+// Nothing can change a routed pool's replica list or routing keys while it
+// runs: warn about each such change. (Its other settings reach the primary
+// and the replicas alike: the router passes `reconfigure` to every pool,
+// the conninfo to the primary only.)
 void warn_routing(const std::string& name, const routing_settings& running,
-                  const routing_settings& fresh,
-                  const pool::pool_config& running_cfg,
-                  const pool::pool_config& fresh_cfg, spdlog::logger& log) {
+                  const routing_settings& fresh, spdlog::logger& log) {
   // Routing keys without replicas before and after change nothing now.
   auto later = routing_changes(running, fresh);
   if (!later.empty() && (running.routed() || fresh.routed()))
     log.warn("reload: pool {}: {} take a restart; running values kept", name,
              later);
-  if (!running.routed())
-    return;
-  auto settings = pool::settings_of(fresh_cfg);
-  auto next = running_cfg;
-  bool needs_reset = false;
-  auto changed = pool::apply(settings, next, needs_reset);
-  // The primary's conninfo is the primary's own; every other change would
-  // have applied to the replicas too.
-  std::string shared;
-  for (auto& x : split_names(changed))
-    if (x != "conninfo")
-      shared += (shared.empty() ? "" : ", ") + x;
-  if (shared.empty())
-    return;
-  std::string replicas;
-  for (size_t i = 0; i < running.replicas.size(); ++i)
-    replicas += (i == 0 ? "" : ", ") + replica_name(name, i);
-  log.warn("reload: pool {}: {} change on the primary only; its replicas ({}) "
-           "keep their running values until a restart",
-           name, shared, replicas);
 }
 
 } // namespace
@@ -145,8 +110,7 @@ bool reload(caf::actor_system& sys, int argc, char** argv, running_node& node) {
     if (p == node.pools.end())
       continue;
     auto& routing = node.routing[kv.first];
-    warn_routing(kv.first, routing, fresh.routing[kv.first],
-                 node.settings[kv.first], kv.second, log);
+    warn_routing(kv.first, routing, fresh.routing[kv.first], log);
     all &= reconfigure(self, kv.first, p->second, node.settings[kv.first],
                        kv.second, log);
   }

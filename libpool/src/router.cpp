@@ -248,11 +248,11 @@ std::vector<pool_actor> all_pools(router_ptr self) {
   return out;
 }
 
-// Sends `xs...` to every pool; replies `ok` once all did, or the first
-// error once all answered, and then calls `done`.
-template <class F, class... Ts>
-caf::result<caf::ok_atom> to_all(router_ptr self, caf::timespan timeout, F done,
-                                 Ts... xs) {
+// Sends a request to every pool (`send(pool, is_primary)` makes each one);
+// replies `ok` once all did, or the first error once all answered, and then
+// calls `done`.
+template <class Done, class Send>
+caf::result<caf::ok_atom> to_all(router_ptr self, Done done, Send send) {
   auto rp = self->make_response_promise<caf::ok_atom>();
   struct progress {
     size_t pending;
@@ -269,8 +269,8 @@ caf::result<caf::ok_atom> to_all(router_ptr self, caf::timespan timeout, F done,
       rp.deliver(caf::ok_atom::value);
     done();
   };
-  for (auto& pool : pools)
-    self->request(pool, timeout, xs...)
+  for (size_t i = 0; i < pools.size(); ++i)
+    send(pools[i], i == 0)
       .then([finish](caf::ok_atom) mutable { finish(); },
             [p, finish](caf::error& err) mutable {
               if (!p->first)
@@ -278,6 +278,15 @@ caf::result<caf::ok_atom> to_all(router_ptr self, caf::timespan timeout, F done,
               finish();
             });
   return rp;
+}
+
+// Sends `xs...` to every pool, as `to_all` above.
+template <class Done, class... Ts>
+caf::result<caf::ok_atom> same_to_all(router_ptr self, caf::timespan timeout,
+                                      Done done, Ts... xs) {
+  return to_all(self, done, [=](const pool_actor& pool, bool) {
+    return self->request(pool, timeout, xs...);
+  });
 }
 
 // Replies the primary's stats with the replicas' part filled in.
@@ -389,30 +398,39 @@ router_actor::behavior_type router_impl(router_ptr self, pool_actor primary,
       // The pools exit normally once closed, which does not take the linked
       // router down: it leaves after answering.
       self->state.shutting_down = true;
-      return to_all(
+      return same_to_all(
         self, std::max(deadline, caf::timespan{0}) + fan_out_slack,
         [self] { self->quit(); }, shutdown_atom::value, deadline);
     },
     [=](resize_atom, uint64_t min_size, uint64_t max_size) {
-      return self->delegate(self->state.primary, resize_atom::value, min_size,
-                            max_size);
+      return same_to_all(
+        self, fan_out_slack, [] {}, resize_atom::value, min_size, max_size);
     },
     [=](pause_atom, caf::timespan deadline) {
-      return to_all(
+      return same_to_all(
         self, std::max(deadline, caf::timespan{0}) + fan_out_slack, [] {},
         pause_atom::value, deadline);
     },
     [=](resume_atom) {
-      return to_all(
+      return same_to_all(
         self, fan_out_slack, [] {}, resume_atom::value);
     },
     [=](reset_atom) {
-      return to_all(
+      return same_to_all(
         self, fan_out_slack, [] {}, reset_atom::value);
     },
     [=](reconfigure_atom, pool_settings& x) {
-      return self->delegate(self->state.primary, reconfigure_atom::value,
-                            std::move(x));
+      // Every pool takes the settings, but a conninfo is the primary's: the
+      // replicas keep their own.
+      return to_all(
+        self, [] {},
+        [=](const pool_actor& pool, bool primary) {
+          auto settings = x;
+          if (!primary)
+            settings.conninfo = caf::none;
+          return self->request(pool, fan_out_slack, reconfigure_atom::value,
+                               std::move(settings));
+        });
     },
     [=](breaker_event&) {
       // The event comes from a replica pool's breaker actor, which does not

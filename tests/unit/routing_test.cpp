@@ -264,6 +264,30 @@ CAF_TEST(pause and reset reach every pool) {
   CAF_CHECK(q->ok());
 }
 
+CAF_TEST(resize and reconfigure reach every pool) {
+  auto pool = start_routed(make_routed());
+  auto r =
+    ask<caf::ok_atom>(pool, resize_atom::value, uint64_t{3}, uint64_t{4});
+  sched.run();
+  CAF_CHECK(r->ok());
+  CAF_CHECK_EQUAL(script->open, 3);
+  CAF_CHECK_EQUAL(replica->open, 3);
+  pool_settings s;
+  s.min_size = 4;
+  s.conninfo = "host=elsewhere dbname=test";
+  auto c = ask<caf::ok_atom>(pool, reconfigure_atom::value, s);
+  sched.run();
+  CAF_CHECK(c->ok());
+  CAF_CHECK_EQUAL(script->open, 4);
+  CAF_CHECK_EQUAL(replica->open, 4);
+  // A bad value is refused, naming it.
+  pool_settings bad;
+  bad.max_size = 0;
+  auto b = ask<caf::ok_atom>(pool, reconfigure_atom::value, bad);
+  sched.run();
+  CAF_CHECK(b->failed_with(pool_errc::invalid_request));
+}
+
 CAF_TEST(invalid routed configurations name the field) {
   auto cfg = make_routed();
   cfg.replicas[0].max_size = 0;

@@ -62,11 +62,11 @@ caf::error validate(const routed_pool_config& cfg);
 /// - `acquire` and `release` go to the primary: leases are on the primary.
 /// - `stats` replies the primary's `pool_stats` with `replicas` filled in:
 ///   per replica whether it serves, why not, its lag and its hosts.
-/// - `subscribe`, `resize` and `reconfigure` go to the primary only (the
-///   replicas keep the sizes and settings of their configurations).
-/// - `pause`, `resume`, `reset` and `shutdown` go to every pool and reply
-///   once all did, with the first error if any failed; after `shutdown` the
-///   router exits.
+/// - `subscribe` goes to the primary (its breaker's events).
+/// - `resize`, `reconfigure`, `pause`, `resume`, `reset` and `shutdown` go
+///   to every pool and reply once all did, with the first error if any
+///   failed; a `conninfo` in `reconfigure` is the primary's only (each
+///   replica keeps its own). After `shutdown` the router exits.
 ///
 /// A replica serves while its last lag check succeeded, its lag is within
 /// `max_replica_lag`, its circuit breaker is not open and no read failed on
