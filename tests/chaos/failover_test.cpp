@@ -12,102 +12,20 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
 #include <sstream>
 #include <thread>
 
-#include <unistd.h>
-
 #include "fixture.hpp"
 #include "invariants.hpp"
 #include "load.hpp"
-
-#ifndef POOL_PG_PAIR_SCRIPT
-#error "POOL_PG_PAIR_SCRIPT must name tests/support/pg_pair.sh"
-#endif
+#include "pg_pair.hpp"
 
 using namespace chaos;
 
 namespace {
-
-/// A primary and its streaming replica of their own, in a fresh directory
-/// under /tmp; stopped and deleted by the destructor, and by the pair's
-/// guard process if this process dies first (pg_pair.sh start DIR PID).
-class pg_pair {
- public:
-  pg_pair() {
-    char tmpl[] = "/tmp/libpool-failover.XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) {
-      error_ = "mkdtemp failed";
-      return;
-    }
-    dir_ = tmpl;
-    auto rc = run_command(
-      {"bash", POOL_PG_PAIR_SCRIPT, "start", dir_, std::to_string(::getpid())});
-    if (rc != 0) {
-      error_ = "pg_pair.sh start " + dir_ + " failed (exit " +
-               std::to_string(rc) + "; its log is on stderr)";
-      return;
-    }
-    std::ifstream in{dir_ + "/pair.env"};
-    std::string line;
-    while (std::getline(in, line)) {
-      auto eq = line.find('=');
-      if (eq != std::string::npos)
-        vars_[line.substr(0, eq)] = line.substr(eq + 1);
-    }
-    for (auto key :
-         {"PRIMARY_PORT", "PRIMARY_PGDATA", "PRIMARY_LOG", "PRIMARY_OPTS",
-          "REPLICA_PORT", "REPLICA_PGDATA", "REPLICA_LOG", "REPLICA_OPTS",
-          "PGBIN", "PGUSER_OS", "SOCKET_DIR"})
-      if (vars_[key].empty())
-        error_ += std::string{error_.empty() ? "" : ", "} + key +
-                  " missing in " + dir_ + "/pair.env";
-  }
-
-  ~pg_pair() {
-    if (!dir_.empty())
-      run_command({"bash", POOL_PG_PAIR_SCRIPT, "stop", dir_});
-  }
-
-  pg_pair(const pg_pair&) = delete;
-  pg_pair& operator=(const pg_pair&) = delete;
-
-  /// "" or why the pair did not start.
-  const std::string& error() const { return error_; }
-
-  const std::string& dir() const { return dir_; }
-
-  std::string var(const std::string& key) const {
-    auto i = vars_.find(key);
-    return i != vars_.end() ? i->second : std::string{};
-  }
-
-  /// The control of the primary (`which` = "PRIMARY") or the replica
-  /// ("REPLICA"): pg_ctl as the cluster's owner, control queries over the
-  /// socket directory.
-  pg_control control(const std::string& which) const {
-    pg_env env;
-    env.host = var("SOCKET_DIR");
-    env.port = var(which + "_PORT");
-    env.dsn = "host=" + env.host + " port=" + env.port +
-              " user=postgres dbname=pooltest";
-    env.data = var(which + "_PGDATA");
-    env.bin = var("PGBIN");
-    env.log = var(which + "_LOG");
-    env.os_user = var("PGUSER_OS");
-    env.opts = var(which + "_OPTS");
-    return pg_control{env};
-  }
-
- private:
-  std::string dir_;
-  std::string error_;
-  std::map<std::string, std::string> vars_;
-};
 
 /// The SQLSTATE in a `query_failed [XXXXX]: ...` message, or "".
 std::string sqlstate_of(const std::string& message) {
@@ -138,7 +56,7 @@ CAF_TEST_FIXTURE_SCOPE(chaos_failover_tests, fixture)
 /// errors by kind.
 CAF_TEST(primary lost and replica promoted under load) {
   auto t_pair = clock_type::now();
-  pg_pair pair;
+  pg_pair pair{"failover"};
   if (!pair.error().empty()) {
     CAF_ERROR("the failover pair did not start: " << pair.error());
     return;

@@ -48,7 +48,7 @@ struct load_state {
   }
 
   void record(const char* op, time_point sent, std::string kind,
-              std::string message) {
+              std::string message, std::string server = {}) {
     auto now = clock_type::now();
     std::lock_guard<std::mutex> guard{mtx};
     ++rep.answered;
@@ -60,8 +60,8 @@ struct load_state {
       rep.example.emplace(kind, message);
     if (kind == wrong_value_kind)
       ++rep.wrong_values;
-    rep.records.push_back(
-      answer_record{sent, now, op, std::move(kind), std::move(message)});
+    rep.records.push_back(answer_record{sent, now, op, std::move(kind),
+                                        std::move(message), std::move(server)});
   }
 
   /// Returns false if `id` was handed out before.
@@ -180,10 +180,24 @@ bool matches(client_actor* self, const char* op) {
 }
 
 /// Records the answer to the request in flight and ends it.
-void finish(client_actor* self, std::string kind, std::string message) {
+void finish(client_actor* self, std::string kind, std::string message,
+            std::string server = {}) {
   auto& s = self->state;
   s.cur.active = false;
-  s.st->record(s.cur.op, s.cur.sent, std::move(kind), std::move(message));
+  s.st->record(s.cur.op, s.cur.sent, std::move(kind), std::move(message),
+               std::move(server));
+}
+
+/// The operation of a client's `query_result` answers.
+const char* query_op(workload w) {
+  switch (w) {
+  case workload::write:
+    return op_write;
+  case workload::read:
+    return op_read;
+  default:
+    return op_query;
+  }
 }
 
 void send_lease_query(client_actor* self) {
@@ -245,6 +259,12 @@ void step(client_actor* self) {
                                {v}});
     break;
   }
+  case workload::read: {
+    auto v = begin(self, op_read);
+    self->send(s.pool, pool::query_atom_v,
+               pool::reads({"SELECT $1::int, inet_server_port()::text", {v}}));
+    break;
+  }
   case workload::transaction: {
     auto v = begin(self, op_transaction);
     std::vector<pool::statement> sts{
@@ -298,8 +318,18 @@ caf::behavior client(client_actor* self, std::shared_ptr<load_state> st,
     [=](next_atom) { step(self); },
     [=](pool::query_result& r) {
       auto& s = self->state;
-      if (!matches(self, s.work == workload::write ? op_write : op_query))
+      if (!matches(self, query_op(s.work)))
         return;
+      std::string server;
+      if (s.work == workload::read) {
+        // Two columns: the value and the server's port; check the value
+        // alone like any other query.
+        if (r.rows() == 1 && r.columns.size() == 2 && !r.is_null(0, 1)) {
+          server = r.at(0, 1);
+          r.columns.pop_back();
+          r.cells.pop_back();
+        }
+      }
       if (!is_value(r, s.cur.value)) {
         // A result for an earlier request of this client is a second
         // answer; any other value is wrong.
@@ -319,7 +349,7 @@ caf::behavior client(client_actor* self, std::shared_ptr<load_state> st,
         finish(self, wrong_value_kind,
                "expected " + std::to_string(s.cur.value));
       } else {
-        finish(self, ok_kind, {});
+        finish(self, ok_kind, {}, std::move(server));
       }
       next_step(self, true);
     },

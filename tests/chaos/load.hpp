@@ -6,7 +6,10 @@
 // - `lease`: `acquire`, `SELECT $1::int` on the lease, `release`;
 // - `transaction`: `(transaction_atom, [SELECT $1::int, SELECT $1::int + 1])`;
 // - `write`: `(query_atom, INSERT INTO <write_table> (v) VALUES ($1) RETURNING
-//   v)` (the table needs an int column v; see `load_options::write_table`).
+//   v)` (the table needs an int column v; see `load_options::write_table`);
+// - `read`: `(query_atom, reads(SELECT $1::int, inet_server_port()::text))`,
+//   marked read-only (a routed pool sends it to a replica); the record of a
+//   result names the server's port (`answer_record::server`).
 //
 // Exactly once, as the clients see it. CAF 0.17.6 drops a second response to
 // a `request` (its id is no longer awaited), so a client that used `request`
@@ -71,6 +74,7 @@ constexpr const char* op_lease_query = "lease_query";
 constexpr const char* op_release = "release";
 constexpr const char* op_transaction = "transaction";
 constexpr const char* op_write = "write";
+constexpr const char* op_read = "read";
 
 /// Returns the kind of an error: the `pool_errc` name for pool errors,
 /// `receiver_down_kind` for CAF's `request_receiver_down`, else "caf:" +
@@ -78,7 +82,7 @@ constexpr const char* op_write = "write";
 std::string kind_of(const caf::error& err);
 
 /// What a client does, again and again.
-enum class workload { query, lease, transaction, write };
+enum class workload { query, lease, transaction, write, read };
 
 /// One answer.
 struct answer_record {
@@ -87,6 +91,7 @@ struct answer_record {
   std::string op;      ///< one of the `op_*` names
   std::string kind;    ///< `ok_kind` or an error kind
   std::string message; ///< for errors: pool::describe(err)
+  std::string server;  ///< for read results: the server's port
 
   std::chrono::milliseconds latency() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(answered -
