@@ -5,8 +5,6 @@
 #include <memory>
 #include <sstream>
 
-#include <libpq-fe.h>
-
 #include "caf/config_value.hpp"
 #include "caf/deep_to_string.hpp"
 #include "caf/settings.hpp"
@@ -29,24 +27,6 @@ std::string quoted(const std::string& s) {
   return out + "\"";
 }
 
-// `v` as a value of a libpq keyword/value conninfo.
-std::string conninfo_value(const std::string& v) {
-  bool plain = !v.empty();
-  for (auto c : v)
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\'' ||
-        c == '\\')
-      plain = false;
-  if (plain)
-    return v;
-  std::string out = "'";
-  for (auto c : v) {
-    if (c == '\'' || c == '\\')
-      out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
-
 // `x` in CAF's duration syntax, in the largest unit that keeps it exact.
 std::string duration(caf::timespan x) {
   auto ns = x.count();
@@ -66,7 +46,7 @@ std::string duration(caf::timespan x) {
 // A pool setting's value in CAF's INI syntax; a conninfo is redacted.
 std::string ini_value(const std::string& key, const caf::config_value& v) {
   if (auto x = caf::get_if<std::string>(&v))
-    return quoted(key == "conninfo" ? redact_conninfo_for_dump(*x) : *x);
+    return quoted(key == "conninfo" ? pool::redact_conninfo(*x) : *x);
   if (auto x = caf::get_if<bool>(&v))
     return *x ? "true" : "false";
   if (auto x = caf::get_if<int64_t>(&v))
@@ -80,29 +60,6 @@ std::string ini_value(const std::string& key, const caf::config_value& v) {
 
 } // namespace
 
-std::string redact_conninfo_for_dump(const std::string& conninfo) {
-  char* errmsg = nullptr;
-  std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> opts{
-    PQconninfoParse(conninfo.c_str(), &errmsg), PQconninfoFree};
-  if (errmsg != nullptr)
-    PQfreemem(errmsg);
-  if (!opts)
-    return "<unparsable conninfo>";
-  std::string out;
-  for (auto opt = opts.get(); opt->keyword != nullptr; ++opt) {
-    if (opt->val == nullptr)
-      continue;
-    std::string key = opt->keyword;
-    if (!out.empty())
-      out += ' ';
-    out += key;
-    out += '=';
-    out += key == "password" || key == "sslpassword" ? std::string{redacted}
-                                                     : conninfo_value(opt->val);
-  }
-  return out;
-}
-
 namespace {
 
 // The routing keys of a pool section (routing_settings.hpp), every replica
@@ -110,8 +67,7 @@ namespace {
 std::string routing_keys(const routing_settings& r) {
   std::string out = "replicas=[";
   for (size_t i = 0; i < r.replicas.size(); ++i)
-    out +=
-      (i == 0 ? "" : ", ") + quoted(redact_conninfo_for_dump(r.replicas[i]));
+    out += (i == 0 ? "" : ", ") + quoted(pool::redact_conninfo(r.replicas[i]));
   out += "]\n";
   out += std::string{"reads-fall-back-to-primary="} +
          (r.reads_fall_back_to_primary ? "true" : "false") + "\n";

@@ -264,6 +264,28 @@ caf::error validate(const pool_config& cfg) {
   return {};
 }
 
+namespace {
+
+// `v` as a value of a libpq keyword/value conninfo.
+std::string conninfo_value(const std::string& v) {
+  bool plain = !v.empty();
+  for (auto c : v)
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\'' ||
+        c == '\\')
+      plain = false;
+  if (plain)
+    return v;
+  std::string out = "'";
+  for (auto c : v) {
+    if (c == '\'' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+} // namespace
+
 std::string redact_conninfo(const std::string& conninfo) {
   std::string err;
   auto opts = parse_conninfo(conninfo, err);
@@ -278,7 +300,8 @@ std::string redact_conninfo(const std::string& conninfo) {
     out += opt->keyword;
     out += '=';
     auto key = std::string{opt->keyword};
-    out += key == "password" || key == "sslpassword" ? "***" : opt->val;
+    out += key == "password" || key == "sslpassword" ? std::string{"***"}
+                                                     : conninfo_value(opt->val);
   }
   return out;
 }

@@ -86,6 +86,15 @@ CAF_TEST(conninfo errors never show the password) {
   auto ssl = redact_conninfo("host=db sslkey=k.pem sslpassword=k3ypass");
   CAF_CHECK_EQUAL(ssl.find("k3ypass"), std::string::npos);
   CAF_CHECK_NOT_EQUAL(ssl.find("sslpassword=***"), std::string::npos);
+  // Values are quoted as libpq reads them: the result is a conninfo again.
+  auto quoted =
+    redact_conninfo(R"(host=db application_name='my a\'pp' options='')");
+  CAF_CHECK_NOT_EQUAL(quoted.find(R"(application_name='my a\'pp')"),
+                      std::string::npos);
+  CAF_CHECK_NOT_EQUAL(quoted.find("options=''"), std::string::npos);
+  pool_config again;
+  again.conninfo = quoted;
+  CAF_CHECK(!validate(again));
 }
 
 // A conninfo error keeps the offending keyword visible and hides only the

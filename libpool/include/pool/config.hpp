@@ -186,8 +186,12 @@ struct pool_config {
 /// with libpq's parser without echoing the password.
 caf::error validate(const pool_config& cfg);
 
-/// Returns `conninfo` with the values of password and sslpassword replaced by
-/// "***", for logs.
+/// Returns `conninfo` (keyword/value or URI) as a keyword/value conninfo
+/// that libpq parses to the same options, except that the values of
+/// `password` and `sslpassword` are "***": for logs and printed
+/// configurations. Values are quoted as libpq expects when they are empty
+/// or hold blanks, quotes or backslashes. Returns "<unparsable conninfo>"
+/// when libpq cannot parse `conninfo`.
 std::string redact_conninfo(const std::string& conninfo);
 
 } // namespace pool
