@@ -7,6 +7,7 @@
 #include "pool/routing.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -186,57 +187,58 @@ void take_out(router_ptr self, size_t i, std::string why) {
   judge(r, std::move(why));
 }
 
-// A read with no replica serving: the primary, or `no_replica`.
-template <class T, class... Ts>
-caf::result<T> read_without_replica(router_ptr self, Ts&&... xs) {
+// Where a read goes now: a serving replica (counted in its `reads`), else
+// the primary (counted in `reads_on_primary`) or, without fallback, nowhere
+// (`no_replica`). Sets `*replica` to the replica's index, or to -1.
+caf::expected<pool_actor> read_target(router_ptr self, ptrdiff_t* replica) {
   auto& st = self->state;
+  *replica = -1;
+  if (auto* r = pick(self)) {
+    ++r->stats.reads;
+    *replica = r - st.replicas.data();
+    return r->pool;
+  }
   if (!st.fall_back)
     return make_error(pool_errc::no_replica, why_no_replica(self));
   ++st.reads_on_primary;
-  return self->delegate(st.primary, std::forward<Ts>(xs)...);
+  return st.primary;
 }
 
 // Sends a request where it belongs. Anything but a read is delegated to the
 // primary, which answers the requester directly. A read goes to a serving
 // replica through the router, so that a read the replica cannot run (it is
 // down, its connection broke) runs once more elsewhere, at once, instead of
-// failing: on another serving replica, else as `read_without_replica` says;
-// that replica is out until its next lag check succeeds.
+// failing: on another serving replica or as the fallback says; that replica
+// is out until its next lag check succeeds.
 template <class T, class... Ts>
 caf::result<T> dispatch(router_ptr self, bool read_only, Ts... xs) {
-  auto& st = self->state;
   if (!read_only)
-    return self->delegate(st.primary, std::move(xs)...);
-  auto* r = pick(self);
-  if (r == nullptr)
-    return read_without_replica<T>(self, std::move(xs)...);
-  ++r->stats.reads;
-  auto i = static_cast<size_t>(r - st.replicas.data());
+    return self->delegate(self->state.primary, std::move(xs)...);
+  ptrdiff_t i = -1;
+  auto target = read_target(self, &i);
+  if (!target)
+    return std::move(target.error());
+  if (i < 0)
+    return self->delegate(*target, std::move(xs)...);
   auto rp = self->make_response_promise<T>();
   // No request timeout, so no clock event per read: the replica pool
   // answers every request it gets, and it is linked to the router, so if it
   // died the router would too and the requester's monitor would fire.
-  self->request(r->pool, caf::infinite, xs...)
+  self->request(*target, caf::infinite, xs...)
     .then([rp](T& x) mutable { rp.deliver(std::move(x)); },
           [=](caf::error& err) mutable {
             if (!replica_unreachable(err)) {
               rp.deliver(std::move(err));
               return;
             }
-            take_out(self, i, "a read failed: " + describe(err));
-            if (auto* next = pick(self)) {
-              ++next->stats.reads;
-              rp.delegate(next->pool, std::move(xs)...);
-              return;
-            }
-            auto& st = self->state;
-            if (!st.fall_back) {
-              rp.deliver(
-                make_error(pool_errc::no_replica, why_no_replica(self)));
-              return;
-            }
-            ++st.reads_on_primary;
-            rp.delegate(st.primary, std::move(xs)...);
+            take_out(self, static_cast<size_t>(i),
+                     "a read failed: " + describe(err));
+            ptrdiff_t j = -1;
+            auto next = read_target(self, &j);
+            if (next)
+              rp.delegate(*next, std::move(xs)...);
+            else
+              rp.deliver(std::move(next.error()));
           });
   return rp;
 }
