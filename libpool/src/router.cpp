@@ -27,7 +27,7 @@ namespace pool {
 
 const char* const replica_lag_sql =
   "SELECT CASE WHEN NOT pg_is_in_recovery() "
-  "OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+  "OR pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn() THEN 0 "
   "ELSE COALESCE(EXTRACT(EPOCH FROM now() - "
   "pg_last_xact_replay_timestamp()), 0) END";
 

@@ -6,7 +6,6 @@
 #define CAF_SUITE routing
 #include "caf/test/unit_test.hpp"
 
-
 #include "fixture.hpp"
 
 using namespace it;
@@ -47,11 +46,16 @@ struct routing_fixture : fixture {
     return *p;
   }
 
-  /// Waits until the replica serves (first lag check done).
+  /// Waits until the replica serves, or not. While waiting for it to
+  /// serve, commits on the primary now and then, so that its lag is
+  /// measured from a fresh transaction whatever ran before this test.
   void await_serving(const pool::pool_actor& p, bool serving) {
+    int polls = 0;
     auto [st, held] = wait_for_stats(
       p,
-      [serving](const pool::pool_stats& x) {
+      [&](const pool::pool_stats& x) {
+        if (serving && ++polls % 10 == 1)
+          exec(p, "SELECT txid_current()");
         return x.replicas.size() == 1 && x.replicas[0].serving == serving;
       },
       15000ms);

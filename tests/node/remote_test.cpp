@@ -266,7 +266,7 @@ CAF_TEST(poold stops gracefully on a termination signal with exit code 0) {
   CAF_CHECK(log.find("pool orders stopped") != std::string::npos);
   CAF_CHECK(log.find("pool reports stopped") != std::string::npos);
   // One line per connection life-cycle event, with the connection's id.
-  CAF_CHECK(log.find("[info] connection 1 opened (") != std::string::npos);
+  CAF_CHECK(log.find("[info] connection 1 opened to ") != std::string::npos);
   CAF_CHECK(log.find("closed (shutdown) after") != std::string::npos);
   // The conninfo is logged, its password never.
   CAF_CHECK(log.find("password=***") != std::string::npos);

@@ -113,6 +113,9 @@ http_get() { # PATH FILE: GET on poold's HTTP port, the body to FILE
 }
 SERVING='^libpool_replica_serving\{pool="orders",replica="orders\.replica1"\} 1$'
 for ((i = 0; i < 100; ++i)); do # the first lag check, both hosts connected
+  # A commit on the primary that the replica replays: its lag is then
+  # measured from a fresh transaction, whatever ran before this test.
+  "$POOLCTL" "${NODE[@]}" query "SELECT txid_current()" >/dev/null 2>&1
   http_get /metrics "$WORK/metrics.txt"
   grep -Eq "$SERVING" "$WORK/metrics.txt" &&
     grep -q "host=\"127.0.0.1:$R\"" "$WORK/metrics.txt" && break

@@ -70,9 +70,10 @@ caf::error validate(const routed_pool_config& cfg);
 ///
 /// A replica serves while its last lag check succeeded, its lag is within
 /// `max_replica_lag`, its circuit breaker is not open and no read failed on
-/// it as above since that check. Lag is not hidden: a serving replica may return data up to
-/// `max_replica_lag` (plus one check interval) older than the primary's.
-/// Errors: `invalid_config` naming the field (and nothing is spawned).
+/// it as above since that check. Lag is not hidden: a serving replica may
+/// return data up to `max_replica_lag` (plus one check interval) older than the
+/// primary's. Errors: `invalid_config` naming the field (and nothing is
+/// spawned).
 caf::expected<pool_actor> spawn_routed_pool(caf::actor_system& sys,
                                             routed_pool_config cfg);
 
@@ -80,7 +81,10 @@ caf::expected<pool_actor> spawn_routed_pool(caf::actor_system& sys,
 /// 0 when the server is not in recovery or has replayed all the WAL it
 /// received, else `now() - pg_last_xact_replay_timestamp()`. A replica
 /// that lost its primary and replayed all it had received therefore reads
-/// as 0 (it cannot know what it missed).
+/// as 0 (it cannot know what it missed). Known limit: while received WAL
+/// is not replayed yet, the lag is the time since the last transaction it
+/// replayed committed, which overstates it when the primary committed
+/// nothing for a while.
 extern const char* const replica_lag_sql;
 
 } // namespace pool
