@@ -393,13 +393,18 @@ pg_start() {
 # (the primary's "-p PORT" replaced), log DIR/replica.log. initdb's
 # pg_hba.conf already lets postgres replicate over the socket and
 # 127.0.0.1 (trust); wal_level=replica and max_wal_senders=10 are the
-# defaults. Waits until it accepts connections, is in recovery and streams
-# from the primary. Prints the replica's port.
+# defaults. The replica streams through a physical replication slot
+# (libpool_replica, made by pg_basebackup -C): without one the primary
+# recycled WAL the replica had not fetched yet while its stream was down,
+# and the replica stopped for good ("requested WAL segment ... has already
+# been removed"). Waits until it accepts connections, is in recovery and
+# streams from the primary. Prints the replica's port.
 _pg_start_replica() {
   local dir=$1 pport=$2 popts=$3 rdata=$1/replica rlog=$1/replica.log
   local t0=${EPOCHREALTIME/[.,]/}
   if ! _pg_as pg_basebackup -h "$dir" -p "$pport" -U postgres -D "$rdata" \
-    -R -X stream -c fast --no-sync >"$dir/basebackup.log" 2>&1; then
+    -R -C -S libpool_replica -X stream -c fast --no-sync \
+    >"$dir/basebackup.log" 2>&1; then
     log "pg_basebackup of the replica failed:"
     tail -n 20 "$dir/basebackup.log" >&2 || true
     return 1
