@@ -237,6 +237,49 @@ _pg_make_certs() {
   fi
 }
 
+# _pg_ctl_start WHAT DATA LOG CTL_LOG PORT FIXED OPTS PORT_VAR [OPTS_VAR]:
+# starts the server of DATA with `pg_ctl start -w` (it accepts connections
+# when that returns), the server's log LOG, pg_ctl's output CTL_LOG. OPTS
+# are the server's options with @PORT@ where its port goes. FIXED non-empty:
+# on port PORT only; else on the first free port from PORT up, and on the
+# next one when another process took it first (5 attempts). Sets PORT_VAR
+# and OPTS_VAR to the port and the options it runs with; else logs why
+# (WHAT names the server in the messages) and returns 1.
+_pg_ctl_start() {
+  local what=$1 data=$2 logf=$3 ctl_log=$4 from=$5 fixed=$6 tmpl=$7
+  local _port='' _opts attempt seen
+  for attempt in 1 2 3 4 5; do
+    if [[ -n $fixed ]]; then
+      _port=$from
+    else
+      _port=$(_free_port "$from") || {
+        log "no free port for $what from $from up"
+        break
+      }
+    fi
+    _opts=${tmpl//@PORT@/$_port}
+    seen=$(wc -l 2>/dev/null <"$logf" || echo 0)
+    if _pg_as pg_ctl -D "$data" -l "$logf" -w -t 60 -o "$_opts" \
+      start >"$ctl_log" 2>&1; then
+      printf -v "$8" '%s' "$_port"
+      [[ -z ${9:-} ]] || printf -v "$9" '%s' "$_opts"
+      return 0
+    fi
+    # Lost a race for the port? Try the next one; anything else is fatal.
+    if [[ -z $fixed ]] &&
+      tail -n "+$((seen + 1))" "$logf" 2>/dev/null |
+      grep -qE 'could not bind|Address already in use|could not create any TCP/IP sockets'; then
+      log "$what: port $_port taken (attempt $attempt), trying the next one"
+      from=$((_port + 1))
+      continue
+    fi
+    break
+  done
+  log "$what failed to start (data $data, port ${_port:-?}):"
+  tail -n 30 "$ctl_log" "$logf" >&2 2>/dev/null || true
+  return 1
+}
+
 # pg_start [DIR] [PORT]
 # DIR defaults to a new mktemp -d /tmp/libpool-pg.XXXXXX, PORT to the first
 # free one from 54330 up (retrying the next ones if the bind races).
@@ -295,37 +338,12 @@ pg_start() {
     return 1
   fi
 
-  local attempt started=0 opts='' seen
-  for attempt in 1 2 3 4 5; do
-    if [[ -z $fixed_port ]]; then
-      port=$(_free_port "${port:-54330}") || {
-        log "no free port found from 54330 up"
-        break
-      }
-    fi
-    opts="-k $dir -h 127.0.0.1 -p $port -F -c max_connections=400"
-    opts+=" -c shared_buffers=32MB -c log_min_messages=warning"
-    opts+=" -c ssl=on -c ssl_cert_file=$dir/tls/server.crt"
-    opts+=" -c ssl_key_file=$dir/tls/server.key"
-    seen=$(wc -l 2>/dev/null <"$logf" || echo 0)
-    if _pg_as pg_ctl -D "$data" -l "$logf" -w -t 60 -o "$opts" \
-      start >"$dir/pg_ctl.log" 2>&1; then
-      started=1
-      break
-    fi
-    # Lost a race for the port? Try the next one; anything else is fatal.
-    if [[ -z $fixed_port ]] &&
-      tail -n "+$((seen + 1))" "$logf" 2>/dev/null |
-      grep -qE 'could not bind|Address already in use|could not create any TCP/IP sockets'; then
-      log "port $port taken (attempt $attempt), trying the next one"
-      port=$((port + 1))
-      continue
-    fi
-    break
-  done
-  if [[ $started -ne 1 ]]; then
-    log "PostgreSQL failed to start (dir $dir, port ${port:-?}):"
-    tail -n 30 "$dir/pg_ctl.log" "$logf" >&2 2>/dev/null || true
+  local opts="-k $dir -h 127.0.0.1 -p @PORT@ -F -c max_connections=400"
+  opts+=" -c shared_buffers=32MB -c log_min_messages=warning"
+  opts+=" -c ssl=on -c ssl_cert_file=$dir/tls/server.crt"
+  opts+=" -c ssl_key_file=$dir/tls/server.key"
+  if ! _pg_ctl_start PostgreSQL "$data" "$logf" "$dir/pg_ctl.log" \
+    "${port:-54330}" "$fixed_port" "$opts" port opts; then
     pg_stop "$dir"
     return 1
   fi
@@ -409,31 +427,9 @@ _pg_start_replica() {
     tail -n 20 "$dir/basebackup.log" >&2 || true
     return 1
   fi
-  local attempt started=0 rport=$pport ropts seen
-  for attempt in 1 2 3 4 5; do
-    rport=$(_free_port "$((rport + 1))") || {
-      log "no free port for the replica after $pport"
-      return 1
-    }
-    ropts=${popts/"-p $pport "/"-p $rport "}
-    seen=$(wc -l 2>/dev/null <"$rlog" || echo 0)
-    if _pg_as pg_ctl -D "$rdata" -l "$rlog" -w -t 60 -o "$ropts" \
-      start >"$dir/replica-pg_ctl.log" 2>&1; then
-      started=1
-      break
-    fi
-    if tail -n "+$((seen + 1))" "$rlog" 2>/dev/null |
-      grep -qE 'could not bind|Address already in use|could not create any TCP/IP sockets'; then
-      log "replica port $rport taken (attempt $attempt), trying the next one"
-      continue
-    fi
-    break
-  done
-  if [[ $started -ne 1 ]]; then
-    log "the replica failed to start (port $rport):"
-    tail -n 30 "$dir/replica-pg_ctl.log" "$rlog" >&2 2>/dev/null || true
-    return 1
-  fi
+  local rport
+  _pg_ctl_start "the replica" "$rdata" "$rlog" "$dir/replica-pg_ctl.log" \
+    "$((pport + 1))" '' "${popts/"-p $pport "/"-p @PORT@ "}" rport || return 1
   # pg_ctl -w returns once it accepts connections; wait for the WAL
   # receiver to stream (at most 30 s).
   local i state=''
