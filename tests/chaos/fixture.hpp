@@ -33,10 +33,15 @@ using ms = std::chrono::milliseconds;
 /// threads.
 using config = pool_test::live_config;
 
+/// Milliseconds from `a` to `b`.
+inline long long ms_between(std::chrono::steady_clock::time_point a,
+                            std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration_cast<ms>(b - a).count();
+}
+
 /// Milliseconds since `t`.
 inline long long ms_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration_cast<ms>(std::chrono::steady_clock::now() - t)
-    .count();
+  return ms_between(t, std::chrono::steady_clock::now());
 }
 
 /// The chaos pools' logger: stderr, level error unless POOL_CHAOS_LOG names

@@ -1,9 +1,12 @@
 #include "pg_pair.hpp"
 
+#include <chrono>
 #include <fstream>
 #include <vector>
 
 #include <unistd.h>
+
+#include "caf/test/unit_test.hpp"
 
 #ifndef POOL_PG_PAIR_SCRIPT
 #error "POOL_PG_PAIR_SCRIPT must name tests/support/pg_pair.sh"
@@ -11,8 +14,16 @@
 
 namespace chaos {
 
-pg_pair::pg_pair(const std::string& name) {
-  auto path = "/tmp/libpool-" + name + ".XXXXXX";
+pg_pair::pg_pair(const std::string& name) : name_(name) {
+  auto t0 = std::chrono::steady_clock::now();
+  start();
+  start_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - t0)
+                .count();
+}
+
+void pg_pair::start() {
+  auto path = "/tmp/libpool-" + name_ + ".XXXXXX";
   std::vector<char> tmpl(path.begin(), path.end());
   tmpl.push_back('\0');
   if (::mkdtemp(tmpl.data()) == nullptr) {
@@ -65,6 +76,35 @@ pg_control pg_pair::control(const std::string& which) const {
   env.os_user = var("PGUSER_OS");
   env.opts = var(which + "_OPTS");
   return pg_control{env};
+}
+
+std::string pg_pair::tcp_conninfo(const std::string& which) const {
+  return control(which).tcp_conninfo(var(which + "_PORT"));
+}
+
+std::string pg_pair::describe() const {
+  return "pair in " + dir_ + ": primary " + primary_port() + ", replica " +
+         replica_port() + ", started in " + std::to_string(start_ms_) + " ms";
+}
+
+bool pg_pair::create_write_table(const std::string& table) const {
+  auto primary = control("PRIMARY");
+  bool ok = false;
+  primary.scalar("CREATE TABLE " + table +
+                   " (id bigserial PRIMARY KEY, v int NOT NULL); SELECT 1",
+                 ok);
+  if (!ok)
+    CAF_ERROR("CREATE TABLE on the primary: " << primary.last_error());
+  return ok;
+}
+
+bool pg_pair::ready() const {
+  if (!error_.empty()) {
+    CAF_ERROR("the " << name_ << " pair did not start: " << error_);
+    return false;
+  }
+  CAF_MESSAGE(describe());
+  return true;
 }
 
 } // namespace chaos

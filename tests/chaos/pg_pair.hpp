@@ -18,9 +18,11 @@ namespace chaos {
 /// DIR PID).
 class pg_pair {
  public:
-  /// `name` names the directory (e.g. the scenario).
+  /// `name` names the directory (e.g. the scenario). Starts the pair and
+  /// waits until both servers run (see `error()`).
   explicit pg_pair(const std::string& name);
 
+  /// Stops both servers and deletes the directory.
   ~pg_pair();
 
   pg_pair(const pg_pair&) = delete;
@@ -29,6 +31,12 @@ class pg_pair {
   /// "" or why the pair did not start.
   const std::string& error() const { return error_; }
 
+  /// Whether the pair runs. If it does, logs `describe()` (CAF_MESSAGE);
+  /// if not, fails the test with `error()` (CAF_ERROR), and the caller
+  /// returns.
+  bool ready() const;
+
+  /// The pair's directory (its servers' data, logs and pair.env).
   const std::string& dir() const { return dir_; }
 
   /// A value of DIR/pair.env (PRIMARY_PORT, REPLICA_PORT, ...), or "".
@@ -39,10 +47,35 @@ class pg_pair {
   /// socket directory.
   pg_control control(const std::string& which) const;
 
+  /// Creates `table` on the primary as the load's `write` workload needs it
+  /// (`id bigserial PRIMARY KEY, v int NOT NULL`). Returns whether it did;
+  /// if not, fails the test with the server's error (CAF_ERROR).
+  bool create_write_table(const std::string& table) const;
+
+  /// The primary's TCP port on 127.0.0.1 (PRIMARY_PORT).
+  std::string primary_port() const { return var("PRIMARY_PORT"); }
+
+  /// The replica's TCP port on 127.0.0.1 (REPLICA_PORT).
+  std::string replica_port() const { return var("REPLICA_PORT"); }
+
+  /// Conninfo for a chaos pool over TCP to the primary (`which` =
+  /// "PRIMARY") or the replica ("REPLICA"): user postgres, database
+  /// pooltest, application_name=chaos (pg_control::tcp_conninfo).
+  std::string tcp_conninfo(const std::string& which) const;
+
+  /// "pair in DIR: primary P, replica R, started in N ms".
+  std::string describe() const;
+
  private:
+  // The constructor's work: mkdtemp, pg_pair.sh start, DIR/pair.env.
+  void start();
+
+  std::string name_;
   std::string dir_;
   std::string error_;
   std::map<std::string, std::string> vars_;
+  // How long the constructor took, in milliseconds.
+  long long start_ms_ = 0;
 };
 
 } // namespace chaos

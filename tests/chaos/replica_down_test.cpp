@@ -28,11 +28,6 @@ namespace {
 
 constexpr const char* write_table = "replica_down_writes";
 
-/// Milliseconds from `a` to `b`.
-long long ms_between(time_point a, time_point b) {
-  return std::chrono::duration_cast<ms>(b - a).count();
-}
-
 /// The routed pool's only replica's stats, or a default (not serving) one.
 pool::replica_stats replica_of(const pool::pool_stats& st) {
   return st.replicas.size() == 1 ? st.replicas[0] : pool::replica_stats{};
@@ -60,37 +55,18 @@ CAF_TEST_FIXTURE_SCOPE(chaos_replica_down_tests, fixture)
 /// ran on the primary while the replica was down, the time from its restart
 /// to the first read it served again, and the errors by kind.
 CAF_TEST(replica crash and restart under a load of reads and writes) {
-  auto t_pair = clock_type::now();
   pg_pair pair{"replica-down"};
-  if (!pair.error().empty()) {
-    CAF_ERROR("the replica_down pair did not start: " << pair.error());
+  if (!pair.ready() || !pair.create_write_table(write_table))
     return;
-  }
-  auto primary = pair.control("PRIMARY");
   auto replica = pair.control("REPLICA");
-  auto p_port = pair.var("PRIMARY_PORT");
-  auto r_port = pair.var("REPLICA_PORT");
-  CAF_MESSAGE("pair in " << pair.dir() << ": primary " << p_port << ", replica "
-                         << r_port << ", started in " << ms_since(t_pair)
-                         << " ms");
-  bool ok = false;
-  primary.scalar(std::string{"CREATE TABLE "} + write_table +
-                   " (id bigserial PRIMARY KEY, v int NOT NULL); SELECT 1",
-                 ok);
-  if (!ok) {
-    CAF_ERROR("CREATE TABLE on the primary: " << primary.last_error());
-    return;
-  }
+  auto p_port = pair.primary_port();
+  auto r_port = pair.replica_port();
 
   // The routed pool: P and R over TCP; R's pool retries and cools down fast.
-  auto conninfo = [](const std::string& port) {
-    return "host=127.0.0.1 port=" + port +
-           " dbname=pooltest user=postgres application_name=" + pool_app_name;
-  };
   pool::routed_pool_config rc;
-  rc.primary = make_config(conninfo(p_port));
+  rc.primary = make_config(pair.tcp_conninfo("PRIMARY"));
   rc.primary.name = "primary";
-  auto rpc = make_config(conninfo(r_port));
+  auto rpc = make_config(pair.tcp_conninfo("REPLICA"));
   rpc.name = "replica";
   rpc.backoff_min = caf::timespan{20ms};
   rpc.backoff_max = caf::timespan{200ms};
