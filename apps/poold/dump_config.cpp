@@ -10,22 +10,15 @@
 #include "caf/settings.hpp"
 
 #include "pool/config_settings.hpp"
+
+#include "ini.hpp"
 #include "poold_config.hpp"
 
 namespace poold {
 
-namespace {
+using app::ini_quote;
 
-// `s` as a quoted string of CAF's INI syntax.
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (auto c : s) {
-    if (c == '"' || c == '\\')
-      out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
+namespace {
 
 // `x` in CAF's duration syntax, in the largest unit that keeps it exact.
 std::string duration(caf::timespan x) {
@@ -46,7 +39,7 @@ std::string duration(caf::timespan x) {
 // A pool setting's value in CAF's INI syntax; a conninfo is redacted.
 std::string ini_value(const std::string& key, const caf::config_value& v) {
   if (auto x = caf::get_if<std::string>(&v))
-    return quoted(key == "conninfo" ? pool::redact_conninfo(*x) : *x);
+    return ini_quote(key == "conninfo" ? pool::redact_conninfo(*x) : *x);
   if (auto x = caf::get_if<bool>(&v))
     return *x ? "true" : "false";
   if (auto x = caf::get_if<int64_t>(&v))
@@ -67,7 +60,8 @@ namespace {
 std::string routing_keys(const routing_settings& r) {
   std::string out = "replicas=[";
   for (size_t i = 0; i < r.replicas.size(); ++i)
-    out += (i == 0 ? "" : ", ") + quoted(pool::redact_conninfo(r.replicas[i]));
+    out +=
+      (i == 0 ? "" : ", ") + ini_quote(pool::redact_conninfo(r.replicas[i]));
   out += "]\n";
   out += std::string{"reads-fall-back-to-primary="} +
          (r.reads_fall_back_to_primary ? "true" : "false") + "\n";
@@ -85,29 +79,29 @@ std::string dump_config(const poold_config& cfg) {
       << "; Passwords are replaced by " << redacted
       << ": put them back (or use ~/.pgpass, PGPASSFILE) before using it.\n"
       << "[node]\n"
-      << "address=" << quoted(cfg.node_address) << "\n"
+      << "address=" << ini_quote(cfg.node_address) << "\n"
       << "port=" << cfg.node_port << "\n"
       << "tls=" << (cfg.node_tls ? "true" : "false") << "\n"
       << "[http]\n"
-      << "address=" << quoted(cfg.http_address) << "\n"
+      << "address=" << ini_quote(cfg.http_address) << "\n"
       << "port=" << cfg.http_port << "\n"
       << "[log]\n"
-      << "level=" << quoted(cfg.log_level) << "\n"
+      << "level=" << ini_quote(cfg.log_level) << "\n"
       << "[poold]\n"
       << "shutdown-deadline=" << duration(cfg.shutdown_deadline) << "\n"
-      << "scheduler=" << quoted(cfg.scheduler) << "\n"
-      << "port-file=" << quoted(cfg.port_file) << "\n"
-      << "http-port-file=" << quoted(cfg.http_port_file) << "\n";
+      << "scheduler=" << ini_quote(cfg.scheduler) << "\n"
+      << "port-file=" << ini_quote(cfg.port_file) << "\n"
+      << "http-port-file=" << ini_quote(cfg.http_port_file) << "\n";
   if (cfg.node_tls || !cfg.openssl_certificate.empty() ||
       !cfg.openssl_key.empty() || !cfg.openssl_passphrase.empty() ||
       !cfg.openssl_cafile.empty() || !cfg.openssl_capath.empty()) {
     out << "[openssl]\n"
-        << "certificate=" << quoted(cfg.openssl_certificate) << "\n"
-        << "key=" << quoted(cfg.openssl_key) << "\n";
+        << "certificate=" << ini_quote(cfg.openssl_certificate) << "\n"
+        << "key=" << ini_quote(cfg.openssl_key) << "\n";
     if (!cfg.openssl_passphrase.empty())
-      out << "passphrase=" << quoted(redacted) << "\n";
-    out << "cafile=" << quoted(cfg.openssl_cafile) << "\n"
-        << "capath=" << quoted(cfg.openssl_capath) << "\n";
+      out << "passphrase=" << ini_quote(redacted) << "\n";
+    out << "cafile=" << ini_quote(cfg.openssl_cafile) << "\n"
+        << "capath=" << ini_quote(cfg.openssl_capath) << "\n";
   }
   auto docs = pool::pool_setting_docs();
   for (auto& [name, section] : cfg.pool_sections) {

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <thread>
 
+#include "ini.hpp"
+
 namespace node_test {
 
 std::string test_dsn() {
@@ -22,21 +24,6 @@ std::string lease_holder_path() {
   return POOL_NODE_LEASE_HOLDER;
 }
 
-namespace {
-
-// `s` as a quoted string of CAF's INI syntax.
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (auto c : s) {
-    if (c == '"' || c == '\\')
-      out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
-} // namespace
-
 poold_node::poold_node() : dir_(make_temp_dir()) {
   // nop
 }
@@ -46,11 +33,12 @@ void poold_node::write_config(const std::string& reports) {
   out << "[node]\nport=0\n"
       << "[http]\nport=0\n"
       << "[log]\nlevel=\"debug\"\n"
-      << "[poold]\nshutdown-deadline=5s\nport-file=" << quoted(dir_ + "/port")
-      << "\nhttp-port-file=" << quoted(dir_ + "/http-port") << "\n"
-      << "[pools.orders]\nconninfo=" << quoted(test_dsn())
+      << "[poold]\nshutdown-deadline=5s\nport-file="
+      << app::ini_quote(dir_ + "/port")
+      << "\nhttp-port-file=" << app::ini_quote(dir_ + "/http-port") << "\n"
+      << "[pools.orders]\nconninfo=" << app::ini_quote(test_dsn())
       << "\nmin-size=2\nmax-size=4\nacquire-timeout=5s\n"
-      << "[pools.reports]\nconninfo=" << quoted(test_dsn()) << "\n"
+      << "[pools.reports]\nconninfo=" << app::ini_quote(test_dsn()) << "\n"
       << (reports.empty() ? "min-size=0\nmax-size=3\n" : reports);
 }
 
