@@ -15,12 +15,10 @@ set -uo pipefail
 
 POOLD=$1
 BENCH=$2
-if [[ -z ${POOL_TEST_DSN:-} ]]; then
-  echo "POOL_TEST_DSN is not set: run the tests with scripts/test" >&2
-  exit 1
-fi
-# shellcheck source=tests/support/poold_node.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../support/poold_node.sh"
+# shellcheck source=tests/support/test_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/test_lib.sh"
+require_test_server POOL_TEST_DSN
+use_poold_nodes
 
 start_node bench PORT --pools.bench.conninfo="$POOL_TEST_DSN" \
   --pools.bench.min-size=4 --pools.bench.max-size=4 || exit 1

@@ -17,26 +17,15 @@ set -uo pipefail
 
 POOLD=$1
 POOLCTL=$2
-if [[ -z ${POOL_TEST_PGPORT:-} ]]; then
-  echo "POOL_TEST_PGPORT is not set: run the tests with scripts/test" >&2
-  exit 1
-fi
-if [[ -z ${POOL_TEST_REPLICA_PORT:-} ]]; then
-  echo "POOL_TEST_REPLICA_PORT is not set (no replica): skipped" >&2
-  exit 77
-fi
-
-# shellcheck source=tests/support/poold_node.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../support/poold_node.sh"
+# shellcheck source=tests/support/test_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/test_lib.sh"
+require_test_server POOL_TEST_PGPORT
+require_replica
+use_poold_nodes
 
 PW=pool_auth_pw # role pool_auth's password (scripts/lib.sh)
 P=$POOL_TEST_PGPORT
 R=$POOL_TEST_REPLICA_PORT
-FAILS=0
-fail() {
-  echo "FAIL: $*" >&2
-  FAILS=$((FAILS + 1))
-}
 
 # check WHAT FILE PATTERN...: FILE matches every extended regular expression
 # PATTERN and does not hold the password.
@@ -54,7 +43,7 @@ check() {
     good=0
   fi
   if ((good)); then
-    echo "ok: $what"
+    ok "$what"
   else
     sed 's/^/  | /' "$file" | head -60 >&2
   fi
@@ -150,17 +139,9 @@ check "poolctl query --read-only: on the replica" "$WORK/read.txt" "^ *$R *\$"
 check "poolctl query: on the primary" "$WORK/write.txt" "^ *$P *\$"
 
 # -- a reload by signal ------------------------------------------------------------
-wait_log() { # TEXT: waits (at most 20 s) until poold's log holds TEXT
-  for ((i = 0; i < 200; ++i)); do
-    grep -qF -- "$1" "$WORK/a.log" && return 0
-    sleep 0.1
-  done
-  fail "poold's log does not show '$1' within 20 s"
-  return 1
-}
 write_config 3 7s " application_name=routing_test"
 kill -HUP "${NODE_PIDS[0]}"
-wait_log "reload: pool orders: changed max_size"
+wait_log "$WORK/a.log" "reload: pool orders: changed max_size"
 check "the reload's warnings" "$WORK/a.log" \
   'reload: pool orders: replicas, max-replica-lag take a restart'
 "$POOLCTL" "${NODE[@]}" query --read-only "SELECT inet_server_port()" \
@@ -170,8 +151,4 @@ stop_nodes || fail "poold did not stop cleanly"
 check "poold's log" "$WORK/a.log" \
   'replica orders\.replica1 at .*password=\*\*\*' '\] stopped$'
 
-if ((FAILS > 0)); then
-  echo "routing test: $FAILS check(s) failed" >&2
-  exit 1
-fi
-echo "routing test: all checks passed"
+finish "routing test"

@@ -17,25 +17,15 @@ set -uo pipefail
 
 POOLD=$1
 POOLCTL=$2
-if [[ -z ${POOL_TEST_PGPORT:-} ]]; then
-  echo "POOL_TEST_PGPORT is not set: run the tests with scripts/test" >&2
-  exit 1
-fi
-
-# shellcheck source=tests/support/poold_node.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../support/poold_node.sh"
+# shellcheck source=tests/support/test_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/test_lib.sh"
+require_test_server POOL_TEST_PGPORT
+use_poold_nodes
 
 GOOD_PW=pool_auth_pw              # role pool_auth's password (scripts/lib.sh)
 WRONG_PW=Wr0ng-secrets-test-pw    # the "bad" pool's password
 SSL_PW=ssl-secrets-test-passwd    # an sslpassword (no client key: unused)
 SECRETS=("$GOOD_PW" "$WRONG_PW" "$SSL_PW")
-
-FAILS=0
-fail() {
-  echo "FAIL: $*" >&2
-  FAILS=$((FAILS + 1))
-}
-ok() { echo "ok: $*"; }
 
 # leaks FILE: prints and succeeds when FILE holds a secret.
 leaks() {
@@ -223,19 +213,11 @@ check "/health" "$WORK/health.json" '"good":\{"ok":true' \
 # A changed conninfo (the pool replaces its connections) ...
 write_config " application_name=secrets_test"
 kill -HUP "${NODE_PIDS[0]}"
-wait_log() { # TEXT: waits (at most 20 s) until poold's log holds TEXT
-  for ((i = 0; i < 200; ++i)); do
-    grep -qF -- "$1" "$WORK/a.log" && return 0
-    sleep 0.1
-  done
-  fail "poold's log does not show '$1' within 20 s"
-  return 1
-}
-wait_log "reload: pool good: changed conninfo"
+wait_log "$WORK/a.log" "reload: pool good: changed conninfo"
 # ... and a configuration that is refused (a bad conninfo with the password).
 write_config " bogus=1"
 kill -HUP "${NODE_PIDS[0]}"
-wait_log "reload refused"
+wait_log "$WORK/a.log" "reload refused"
 "$POOLCTL" "${NODE[@]}" --pool good stats >"$WORK/stats-good2.txt" 2>&1
 check "poolctl stats of the good pool after the reloads" \
   "$WORK/stats-good2.txt" '^pool good: total=1 '
@@ -246,8 +228,4 @@ check "poold's log at level debug" "$WORK/a.log" \
   '\[poold.good\] \[debug\] ' 'reload: pool good: changed conninfo' \
   'reload refused, running settings kept: .*pools\.good' '\] stopped$'
 
-if ((FAILS > 0)); then
-  echo "secrets test: $FAILS check(s) failed" >&2
-  exit 1
-fi
-echo "secrets test: all checks passed"
+finish "secrets test"

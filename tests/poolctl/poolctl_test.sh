@@ -12,20 +12,10 @@ set -uo pipefail
 
 POOLD=$1
 POOLCTL=$2
-if [[ -z ${POOL_TEST_DSN:-} ]]; then
-  echo "POOL_TEST_DSN is not set: run the tests with scripts/test" >&2
-  exit 1
-fi
-
-# shellcheck source=tests/support/poold_node.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../support/poold_node.sh"
-
-FAILS=0
-fail() {
-  echo "FAIL: $*" >&2
-  FAILS=$((FAILS + 1))
-}
-ok() { echo "ok: $*"; }
+# shellcheck source=tests/support/test_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/test_lib.sh"
+require_test_server POOL_TEST_DSN
+use_poold_nodes
 
 # A port nothing listens on: bound once, then closed.
 free_port() {
@@ -203,8 +193,4 @@ expect 1 '' "^poolctl: cannot reach the pool node at 127.0.0.1:$DEAD_PORT: " \
 # -- the nodes stop cleanly ----------------------------------------------------
 stop_nodes || fail "a pool node did not stop cleanly"
 
-if ((FAILS > 0)); then
-  echo "poolctl test: $FAILS check(s) failed" >&2
-  exit 1
-fi
-echo "poolctl test: all checks passed"
+finish "poolctl test"

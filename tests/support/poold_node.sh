@@ -1,8 +1,10 @@
+# shellcheck shell=bash
 # Sourced by the scripts that test against real pool nodes (poolctl,
-# pool-bench --remote): starts poold processes on port 0 and always stops
-# them. Needs POOLD (the poold binary); sets WORK (a scratch directory).
+# pool-bench --remote, tests/node), through test_lib.sh's use_poold_nodes:
+# starts poold processes on port 0 and always stops them. Needs POOLD (the
+# poold binary); sets WORK (a scratch directory).
 #
-#   source tests/support/poold_node.sh
+#   source tests/support/poold_node.sh   # or use_poold_nodes (test_lib.sh)
 #   start_node NAME PORT_VAR --pools.x.conninfo="$POOL_TEST_DSN" ... || exit 1
 #   stop_nodes   # SIGTERM each node, fails (returns 1) unless each exits 0
 
