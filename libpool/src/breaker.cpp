@@ -31,7 +31,7 @@ using breaker_ptr = breaker_actor::stateful_pointer<breaker_data>;
 
 void transition(breaker_ptr self, breaker_state next, std::string reason) {
   auto& st = self->state;
-  breaker_event ev{next, st.state, std::move(reason)};
+  breaker_event ev{next, st.state, std::move(reason), st.ctx->cfg.name};
   st.state = next;
   st.probe_granted = false;
   if (next == breaker_state::open)

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <memory>
 #include <set>
 #include <string>
@@ -25,8 +26,11 @@
 
 namespace pool {
 
+const char* const primary_lsn_sql = "SELECT pg_current_wal_lsn()";
+
 const char* const replica_lag_sql =
-  "SELECT CASE WHEN NOT pg_is_in_recovery() "
+  "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn(), "
+  "CASE WHEN NOT pg_is_in_recovery() "
   "OR pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn() THEN 0 "
   "ELSE COALESCE(EXTRACT(EPOCH FROM now() - "
   "pg_last_xact_replay_timestamp()), 0) END";
@@ -51,9 +55,24 @@ struct replica_slot {
   bool checking = false;
 };
 
+// The primary's WAL position `lsn` as sampled at `at` (when the sample was
+// asked for: the position was read no earlier).
+struct lsn_sample {
+  caf::actor_clock::time_point at;
+  uint64_t lsn = 0;
+};
+
 struct router_state {
   pool_actor primary;
   std::vector<replica_slot> replicas;
+  // The primary's WAL positions of recent lag checks, oldest first, each
+  // larger than the one before (a sample equal to the last one is not kept:
+  // the earliest time a position was seen is what counts).
+  std::deque<lsn_sample> samples;
+  // How long samples are kept; a replica behind all of them is at least
+  // this far behind.
+  caf::timespan keep_samples{0};
+  bool sampling = false;
   bool fall_back = true;
   caf::timespan max_lag{0};
   caf::timespan interval{0};
@@ -102,23 +121,99 @@ void on_lag_error(router_ptr self, size_t i, const caf::error& err) {
   judge(r, "lag check failed: " + describe(err));
 }
 
-// Parses the lag check's one cell (seconds, as text).
-caf::expected<caf::timespan> parse_lag(const query_result& res) {
-  if (res.rows() != 1 || res.columns.size() != 1 || res.is_null(0, 0))
-    return make_error(pool_errc::query_failed,
-                      "lag check: expected one value, got " +
-                        std::to_string(res.rows()) + " rows");
+// Parses a WAL position as PostgreSQL prints it ("16/B374D848").
+caf::optional<uint64_t> parse_lsn(const std::string& text) {
+  auto slash = text.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == text.size())
+    return caf::none;
   char* end = nullptr;
-  auto& text = res.at(0, 0);
-  auto secs = std::strtod(text.c_str(), &end);
-  if (end == text.c_str() || secs < 0)
-    return make_error(pool_errc::query_failed,
-                      "lag check: not a lag in seconds: " + text);
-  return std::chrono::duration_cast<caf::timespan>(
-    std::chrono::duration<double>(secs));
+  auto hi = std::strtoull(text.c_str(), &end, 16);
+  if (end != text.c_str() + slash)
+    return caf::none;
+  auto lo = std::strtoull(text.c_str() + slash + 1, &end, 16);
+  if (*end != '\0' || hi > 0xFFFFFFFFull || lo > 0xFFFFFFFFull)
+    return caf::none;
+  return (hi << 32) | lo;
 }
 
-void check_lag(router_ptr self) {
+caf::error bad_check(std::string what) {
+  return make_error(pool_errc::query_failed, "lag check: " + std::move(what));
+}
+
+// What a replica's lag check (`replica_lag_sql`) returned.
+struct replica_position {
+  bool in_recovery = false;
+  caf::optional<uint64_t> replayed; // none when the server never replayed
+  caf::timespan estimate{0};        // the replica's own estimate
+};
+
+caf::expected<replica_position> parse_position(const query_result& res) {
+  if (res.rows() != 1 || res.columns.size() != 3)
+    return bad_check("expected one row of 3 values, got " +
+                     std::to_string(res.rows()) + " rows of " +
+                     std::to_string(res.columns.size()));
+  replica_position out;
+  if (res.is_null(0, 0) || res.is_null(0, 2))
+    return bad_check("a value is NULL");
+  out.in_recovery = res.at(0, 0) == "t";
+  if (!res.is_null(0, 1)) {
+    out.replayed = parse_lsn(res.at(0, 1));
+    if (!out.replayed)
+      return bad_check("not a WAL position: " + res.at(0, 1));
+  }
+  char* end = nullptr;
+  auto& text = res.at(0, 2);
+  auto secs = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || secs < 0)
+    return bad_check("not a lag in seconds: " + text);
+  out.estimate = std::chrono::duration_cast<caf::timespan>(
+    std::chrono::duration<double>(secs));
+  return out;
+}
+
+// Keeps the primary's position `lsn` sampled at `at`.
+void add_sample(router_ptr self, caf::actor_clock::time_point at,
+                uint64_t lsn) {
+  auto& xs = self->state.samples;
+  if (!xs.empty() && lsn == xs.back().lsn)
+    return;
+  if (!xs.empty() && lsn < xs.back().lsn)
+    xs.clear(); // a new primary that had not reached the old one's position
+  xs.push_back(lsn_sample{at, lsn});
+  constexpr size_t max_samples = 1 << 16; // 1 MiB; a check interval of ms
+  while (xs.size() > max_samples ||
+         (xs.size() > 1 && xs.front().at < at - self->state.keep_samples))
+    xs.pop_front();
+}
+
+// The lag of a replica at `pos`, `now`. With a fresh sample of the primary
+// (`sampled`): 0 if it replayed the primary's latest position, else the time
+// since the primary first showed a position beyond what it replayed (like
+// pg_stat_replication's replay_lag; this sees a replica whose stream broke,
+// which replayed all it received and so estimates 0 itself). Without one, or
+// if it is behind every sample kept, its own estimate counts.
+caf::timespan lag_of(router_ptr self, const replica_position& pos, bool sampled,
+                     caf::actor_clock::time_point now) {
+  auto& xs = self->state.samples;
+  if (!pos.in_recovery)
+    return caf::timespan{0};
+  if (!sampled || xs.empty() || !pos.replayed)
+    return pos.estimate;
+  auto replayed = *pos.replayed;
+  if (replayed >= xs.back().lsn)
+    return caf::timespan{0};
+  auto first_beyond =
+    std::upper_bound(xs.begin(), xs.end(), replayed,
+                     [](uint64_t x, const lsn_sample& s) { return x < s.lsn; });
+  auto since = std::max(caf::timespan{0}, now - first_beyond->at);
+  if (first_beyond == xs.begin())
+    return std::max(since, pos.estimate);
+  return since;
+}
+
+// Asks every replica not being checked for its position; `sampled` says
+// whether the primary's position was just sampled.
+void check_replicas(router_ptr self, bool sampled) {
   auto& st = self->state;
   for (size_t i = 0; i < st.replicas.size(); ++i) {
     auto& r = st.replicas[i];
@@ -131,13 +226,43 @@ void check_lag(router_ptr self) {
                 priority::interactive, statement{replica_lag_sql})
       .then(
         [=](query_result& res) {
-          auto lag = parse_lag(res);
-          if (lag)
-            on_lag(self, i, *lag);
+          auto pos = parse_position(res);
+          if (pos)
+            on_lag(self, i, lag_of(self, *pos, sampled, self->clock().now()));
           else
-            on_lag_error(self, i, lag.error());
+            on_lag_error(self, i, pos.error());
         },
         [=](caf::error& err) { on_lag_error(self, i, err); });
+  }
+}
+
+// One round of lag checks: samples the primary's WAL position, then asks
+// the replicas for theirs (at once if the primary cannot say: each replica's
+// own estimate counts then). Schedules the next round.
+void check_lag(router_ptr self) {
+  auto& st = self->state;
+  if (!st.sampling) {
+    st.sampling = true;
+    auto at = self->clock().now();
+    // Bounded by the interval, so that a primary that does not answer
+    // delays the replicas' checks by one interval at most.
+    self
+      ->request(st.primary, st.interval, query_atom::value,
+                priority::interactive, statement{primary_lsn_sql})
+      .then(
+        [=](query_result& res) {
+          self->state.sampling = false;
+          caf::optional<uint64_t> lsn;
+          if (res.rows() == 1 && res.columns.size() == 1 && !res.is_null(0, 0))
+            lsn = parse_lsn(res.at(0, 0));
+          if (lsn)
+            add_sample(self, at, *lsn);
+          check_replicas(self, static_cast<bool>(lsn));
+        },
+        [=](caf::error&) {
+          self->state.sampling = false;
+          check_replicas(self, false);
+        });
   }
   if (!st.shutting_down)
     self->delayed_send(self, st.interval, check_atom::value);
@@ -346,6 +471,11 @@ router_actor::behavior_type router_impl(router_ptr self, pool_actor primary,
   st.fall_back = cfg.reads_fall_back_to_primary;
   st.max_lag = cfg.max_replica_lag;
   st.interval = cfg.lag_check_interval;
+  // Long enough to tell lags up to the bound (with no bound: 10 minutes).
+  st.keep_samples =
+    (st.max_lag.count() > 0 ? st.max_lag
+                            : caf::timespan{std::chrono::minutes(10)}) +
+    2 * st.interval;
   self->link_to(primary);
   for (size_t i = 0; i < replicas.size(); ++i) {
     replica_slot r;
@@ -434,19 +564,13 @@ router_actor::behavior_type router_impl(router_ptr self, pool_actor primary,
                                std::move(settings));
         });
     },
-    [=](breaker_event&) {
-      // The event comes from a replica pool's breaker actor, which does not
-      // say whose it is: ask every replica (events are rare).
-      auto& st = self->state;
-      for (size_t i = 0; i < st.replicas.size(); ++i)
-        self->request(st.replicas[i].pool, fan_out_slack, stats_atom::value)
-          .then(
-            [=](pool_stats& x) {
-              auto& r = self->state.replicas[i];
-              r.breaker_open = x.breaker == breaker_state::open;
-              judge(r, r.lag_ok ? "" : r.stats.reason);
-            },
-            [](caf::error&) {}); // the next lag check judges it
+    [=](const breaker_event& ev) {
+      // From a replica pool's breaker (the primary's go to its subscribers).
+      for (auto& r : self->state.replicas)
+        if (r.stats.name == ev.pool) {
+          r.breaker_open = ev.state == breaker_state::open;
+          judge(r, r.lag_ok ? "" : r.stats.reason);
+        }
     },
     [=](check_atom) { check_lag(self); },
   };

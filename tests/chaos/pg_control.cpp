@@ -29,6 +29,19 @@ std::string trim(std::string x) {
   return x;
 }
 
+// A control connection to `dsn`, or null (with libpq's reason in `err`).
+conn_ptr open_control(const std::string& dsn, std::string& err) {
+  conn_ptr c{PQconnectdb((dsn + " application_name=chaos_ctl "
+                                "connect_timeout=5")
+                           .c_str()),
+             PQfinish};
+  if (PQstatus(c.get()) != CONNECTION_OK) {
+    err = trim(PQerrorMessage(c.get()));
+    c.reset();
+  }
+  return c;
+}
+
 } // namespace
 
 std::string pg_env::load() {
@@ -123,12 +136,8 @@ bool pg_control::ensure_running() {
 
 std::string pg_control::scalar(const std::string& sql, bool& ok) {
   ok = false;
-  conn_ptr c{PQconnectdb((env_.dsn + " application_name=chaos_ctl "
-                                     "connect_timeout=5")
-                           .c_str()),
-             PQfinish};
-  if (PQstatus(c.get()) != CONNECTION_OK) {
-    last_error_ = trim(PQerrorMessage(c.get()));
+  auto c = open_control(env_.dsn, last_error_);
+  if (!c) {
     return {};
   }
   std::unique_ptr<PGresult, decltype(&PQclear)> r{PQexec(c.get(), sql.c_str()),
@@ -142,6 +151,22 @@ std::string pg_control::scalar(const std::string& sql, bool& ok) {
   }
   ok = true;
   return PQgetvalue(r.get(), 0, 0);
+}
+
+bool pg_control::exec(const std::string& sql) {
+  auto c = open_control(env_.dsn, last_error_);
+  if (!c) {
+    return false;
+  }
+  std::unique_ptr<PGresult, decltype(&PQclear)> r{PQexec(c.get(), sql.c_str()),
+                                                  PQclear};
+  if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+    last_error_ = trim(PQerrorMessage(c.get()));
+    if (last_error_.empty())
+      last_error_ = "unexpected result for: " + sql;
+    return false;
+  }
+  return true;
 }
 
 int pg_control::terminate_pool_backends() {

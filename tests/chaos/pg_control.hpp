@@ -76,6 +76,11 @@ class pg_control {
   /// socket) and returns the value; sets `ok` false on failure.
   std::string scalar(const std::string& sql, bool& ok);
 
+  /// Runs a statement that returns no rows (e.g. ALTER SYSTEM, which must
+  /// be alone in its query string) on a fresh control connection; returns
+  /// whether it succeeded (else see `last_error()`).
+  bool exec(const std::string& sql);
+
   /// Tries to open a connection with `conninfo` and returns "" on success,
   /// else libpq's error message.
   static std::string try_connect(const std::string& conninfo);

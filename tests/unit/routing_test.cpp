@@ -21,12 +21,27 @@ struct routing_fixture : fixture {
     set_lag("0.25");
   }
 
-  /// What the replica's lag check returns (seconds, as text).
-  void set_lag(std::string seconds) {
+  /// What the replica's lag check returns: its own lag estimate (seconds,
+  /// as text), the WAL position it replayed and whether it is in recovery.
+  /// Unless a test sets the primary's position (`set_primary_lsn`), the
+  /// primary's fake answers the sample with no rows, so the estimate counts.
+  void set_lag(std::string seconds, std::string replayed = "0/3000060",
+               std::string in_recovery = "t") {
     fake_rule rule;
-    rule.result.columns = {column{"lag", 701}};
-    rule.result.cells = {std::move(seconds)};
+    rule.result.columns = {column{"pg_is_in_recovery", 16},
+                           column{"pg_last_wal_replay_lsn", 3220},
+                           column{"lag", 701}};
+    rule.result.cells = {std::move(in_recovery), std::move(replayed),
+                         std::move(seconds)};
     replica->rules[replica_lag_sql] = rule;
+  }
+
+  /// What the primary answers to the lag check's sample of its position.
+  void set_primary_lsn(std::string lsn) {
+    fake_rule rule;
+    rule.result.columns = {column{"pg_current_wal_lsn", 3220}};
+    rule.result.cells = {std::move(lsn)};
+    script->rules[primary_lsn_sql] = rule;
   }
 
   routed_pool_config make_routed(bool fall_back = true) {
@@ -143,6 +158,88 @@ CAF_TEST(a replica lagging past the bound gets no reads until it catches up) {
   CAF_CHECK(stats(pool).replicas[0].serving);
   CAF_CHECK(run(pool, reads("SELECT 102"))->ok());
   CAF_CHECK_EQUAL(count(*replica, "SELECT 102"), 1);
+}
+
+/// Proves the lag check sees a replica whose stream broke: it replayed all
+/// it received, so its own estimate is 0, but the primary moved on; its lag
+/// counts from the primary's first sample beyond its position, and it
+/// serves again once it replays that position.
+CAF_TEST(a replica cut off from the primary lags from the primary next write) {
+  set_primary_lsn("1A/3000060");
+  set_lag("0", "1A/3000060");
+  auto pool = start_routed(make_routed());
+  CAF_CHECK_EQUAL(count(*script, primary_lsn_sql), 1);
+  auto st = stats(pool);
+  CAF_REQUIRE(st.replicas[0].serving);
+  CAF_CHECK_EQUAL(st.replicas[0].lag, caf::timespan{0});
+  // The stream breaks (the replica stays at 1A/3000060); the primary
+  // writes. The first round sees the new position: lag 0 s since then.
+  set_primary_lsn("1A/30000F8");
+  advance(1s);
+  st = stats(pool);
+  CAF_CHECK(st.replicas[0].serving);
+  CAF_CHECK_EQUAL(st.replicas[0].lag, caf::timespan{0});
+  // An idle primary (the same position) does not restart the count.
+  advance(1s);
+  CAF_CHECK(stats(pool).replicas[0].serving); // 1 s: at the bound
+  CAF_CHECK_EQUAL(stats(pool).replicas[0].lag, caf::timespan{1s});
+  set_primary_lsn("1B/10");
+  advance(1s);
+  st = stats(pool);
+  CAF_CHECK(!st.replicas[0].serving);
+  CAF_CHECK_EQUAL(st.replicas[0].lag, caf::timespan{2s});
+  CAF_CHECK_EQUAL(st.replicas[0].reason,
+                  "lag 2.000s above max_replica_lag 1.000s");
+  CAF_CHECK(run(pool, reads("SELECT 101"))->ok());
+  CAF_CHECK_EQUAL(count(*script, "SELECT 101"), 1);
+  // It replays up to the first position it lacked: 1 s behind the primary's
+  // later one (sampled 1 s ago).
+  set_lag("0", "1A/30000F8");
+  advance(1s);
+  CAF_CHECK_EQUAL(stats(pool).replicas[0].lag, caf::timespan{1s});
+  CAF_CHECK(stats(pool).replicas[0].serving);
+  // Past the primary's position: 0.
+  set_lag("0", "1B/20");
+  advance(1s);
+  CAF_CHECK_EQUAL(stats(pool).replicas[0].lag, caf::timespan{0});
+  CAF_CHECK(run(pool, reads("SELECT 102"))->ok());
+  CAF_CHECK_EQUAL(count(*replica, "SELECT 102"), 1);
+}
+
+/// Proves the replica's own estimate counts when the primary cannot be
+/// sampled (the sample fails), and as a lower bound when the replica is
+/// behind every sample kept; a server not in recovery lags 0.
+CAF_TEST(without a primary sample the replica estimate counts) {
+  fake_rule broken;
+  broken.error = make_error(pool_errc::query_failed,
+                            "recovery is in "
+                            "progress",
+                            "55000");
+  script->rules[primary_lsn_sql] = broken;
+  set_lag("0.75", "0/100");
+  auto pool = start_routed(make_routed());
+  CAF_CHECK_EQUAL(stats(pool).replicas[0].lag, caf::timespan{750ms});
+  // Sampled, but the replica is behind the only sample: at least its own
+  // estimate.
+  set_primary_lsn("0/200");
+  set_lag("3", "0/100");
+  advance(1s);
+  auto st = stats(pool);
+  CAF_CHECK_EQUAL(st.replicas[0].lag, caf::timespan{3s});
+  CAF_CHECK(!st.replicas[0].serving);
+  // A promoted replica (not in recovery) lags 0 whatever it reports.
+  set_lag("3", "0/100", "f");
+  advance(1s);
+  CAF_CHECK_EQUAL(stats(pool).replicas[0].lag, caf::timespan{0});
+  CAF_CHECK(stats(pool).replicas[0].serving);
+  // A malformed position is a failed check that names it.
+  set_lag("0", "not-a-position");
+  advance(1s);
+  st = stats(pool);
+  CAF_CHECK(!st.replicas[0].serving);
+  CAF_CHECK_EQUAL(st.replicas[0].reason,
+                  "lag check failed: query_failed: lag check: not a WAL "
+                  "position: not-a-position");
 }
 
 CAF_TEST(without fallback a read with no replica serving fails naming why) {

@@ -382,19 +382,21 @@ CAF_TEST(pool_stats prints every field labelled) {
 }
 
 CAF_TEST(every field of breaker_event survives) {
-  static_assert(sizeof(breaker_event) == 40,
+  static_assert(sizeof(breaker_event) == 72,
                 "breaker_event changed: set and compare the new field here "
                 "and add it to inspect");
   breaker_event ev;
-  auto& [state, previous, reason] = ev;
+  auto& [state, previous, reason, pool_name] = ev;
   state = breaker_state::open;
   previous = breaker_state::half_open;
   reason = "3 consecutive connect failures";
+  pool_name = "orders.replica1";
   auto copy = round_trip(sys, ev);
-  auto& [state2, previous2, reason2] = copy;
+  auto& [state2, previous2, reason2, pool_name2] = copy;
   CAF_CHECK_EQUAL(state2, breaker_state::open);
   CAF_CHECK_EQUAL(previous2, breaker_state::half_open);
   CAF_CHECK_EQUAL(reason2, "3 consecutive connect failures");
+  CAF_CHECK_EQUAL(pool_name2, "orders.replica1");
   breaker_event def;
   CAF_CHECK_NOT_EQUAL(def.state, state);
   CAF_CHECK_NOT_EQUAL(def.previous, previous);

@@ -33,9 +33,10 @@ struct routed_pool_config {
   /// `catchup_timeout`). Default 10 s; 0 = no bound (the lag is still
   /// measured and reported). Must not be negative.
   caf::timespan max_replica_lag = std::chrono::seconds(10);
-  /// How often each replica's lag is checked (one query through its pool,
-  /// with its `health_check_timeout`). A replica whose check fails gets no
-  /// reads until one succeeds. Default 1 s; must be positive.
+  /// How often the lag is checked: one query through the primary's pool
+  /// for its WAL position (bounded by this interval), then one through each
+  /// replica's pool (with its `health_check_timeout`). A replica whose check
+  /// fails gets no reads until one succeeds. Default 1 s; must be positive.
   caf::timespan lag_check_interval = std::chrono::seconds(1);
 };
 
@@ -77,14 +78,25 @@ caf::error validate(const routed_pool_config& cfg);
 caf::expected<pool_actor> spawn_routed_pool(caf::actor_system& sys,
                                             routed_pool_config cfg);
 
-/// The SQL of the lag check. It returns the replica's replay lag in seconds:
-/// 0 when the server is not in recovery or has replayed all the WAL it
-/// received, else `now() - pg_last_xact_replay_timestamp()`. A replica
-/// that lost its primary and replayed all it had received therefore reads
-/// as 0 (it cannot know what it missed). Known limit: while received WAL
-/// is not replayed yet, the lag is the time since the last transaction it
-/// replayed committed, which overstates it when the primary committed
-/// nothing for a while.
+/// The SQL that samples the primary's WAL position for the lag check
+/// (`pg_current_wal_lsn()`).
+extern const char* const primary_lsn_sql;
+
+/// The SQL of a replica's lag check: whether it is in recovery, the WAL
+/// position it replayed, and its own lag estimate in seconds (0 when it
+/// replayed all the WAL it received, else `now() -
+/// pg_last_xact_replay_timestamp()`).
+///
+/// The lag the router uses: 0 for a server not in recovery; 0 if the replica
+/// replayed the position the primary showed in this round's sample; else the
+/// time since the primary first showed a position beyond the replica's
+/// (like `pg_stat_replication.replay_lag`, in steps of the check interval).
+/// So a replica whose stream broke lags from the primary's first write
+/// after the break, although it replayed all it received. The replica's own
+/// estimate counts when the primary could not be sampled this round (it is
+/// down, or in recovery), and as a lower bound when the replica is behind
+/// every sample kept (e.g. at start, or after a pause longer than
+/// `max_replica_lag`).
 extern const char* const replica_lag_sql;
 
 } // namespace pool

@@ -154,12 +154,15 @@ struct breaker_event {
   breaker_state previous = breaker_state::closed;
   /// Why, e.g. "5 consecutive connect failures; last: connect_failed: ...".
   std::string reason;
+  /// The name of the pool whose breaker this is (`pool_config::name`), so
+  /// that one subscriber can tell several pools' events apart.
+  std::string pool;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, breaker_event& x) {
   return f(caf::meta::type_name("pool::breaker_event"), x.state, x.previous,
-           x.reason);
+           x.reason, x.pool);
 }
 
 /// Why the pool closed a connection (`pool_stats::connections_closed_by`).
