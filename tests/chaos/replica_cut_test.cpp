@@ -53,30 +53,16 @@ CAF_TEST_FIXTURE_SCOPE(chaos_replica_cut_tests, fixture)
 /// stream's return to its serving again.
 CAF_TEST(a replica cut off from the primary stops getting reads) {
   pg_pair pair{"replica-cut"};
-  if (!pair.error().empty()) {
-    CAF_ERROR("the replica_cut pair did not start: " << pair.error());
+  if (!pair.ready() || !pair.create_write_table(write_table))
     return;
-  }
-  auto primary = pair.control("PRIMARY");
   auto replica = pair.control("REPLICA");
-  auto p_port = pair.var("PRIMARY_PORT");
-  auto r_port = pair.var("REPLICA_PORT");
-  CAF_MESSAGE("pair in " << pair.dir() << ": primary " << p_port << ", replica "
-                         << r_port);
+  auto p_port = pair.primary_port();
+  auto r_port = pair.replica_port();
   bool ok = false;
-  primary.scalar(std::string{"CREATE TABLE "} + write_table +
-                   " (id bigserial PRIMARY KEY, v int NOT NULL); SELECT 1",
-                 ok);
-  CAF_REQUIRE(ok);
-
-  auto conninfo = [](const std::string& port) {
-    return "host=127.0.0.1 port=" + port +
-           " dbname=pooltest user=postgres application_name=" + pool_app_name;
-  };
   pool::routed_pool_config rc;
-  rc.primary = make_config(conninfo(p_port));
+  rc.primary = make_config(pair.tcp_conninfo("PRIMARY"));
   rc.primary.name = "primary";
-  auto rpc = make_config(conninfo(r_port));
+  auto rpc = make_config(pair.tcp_conninfo("REPLICA"));
   rpc.name = "replica";
   rc.replicas.push_back(rpc);
   rc.reads_fall_back_to_primary = true;
