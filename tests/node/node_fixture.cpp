@@ -24,9 +24,7 @@ std::string lease_holder_path() {
   return POOL_NODE_LEASE_HOLDER;
 }
 
-poold_node::poold_node() : dir_(make_temp_dir()) {
-  // nop
-}
+poold_node::poold_node() = default;
 
 void poold_node::write_config(const std::string& reports) {
   std::ofstream out{config_file()};
@@ -34,8 +32,8 @@ void poold_node::write_config(const std::string& reports) {
       << "[http]\nport=0\n"
       << "[log]\nlevel=\"debug\"\n"
       << "[poold]\nshutdown-deadline=5s\nport-file="
-      << app::ini_quote(dir_ + "/port")
-      << "\nhttp-port-file=" << app::ini_quote(dir_ + "/http-port") << "\n"
+      << app::ini_quote(dir() + "/port")
+      << "\nhttp-port-file=" << app::ini_quote(dir() + "/http-port") << "\n"
       << "[pools.orders]\nconninfo=" << app::ini_quote(test_dsn())
       << "\nmin-size=2\nmax-size=4\nacquire-timeout=5s\n"
       << "[pools.reports]\nconninfo=" << app::ini_quote(test_dsn()) << "\n"
@@ -48,12 +46,12 @@ std::string poold_node::start(const std::vector<std::string>& extra) {
   write_config();
   std::vector<std::string> argv{poold_path(), "--config-file=" + config_file()};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  if (auto err = proc_.start(argv, dir_ + "/stdout", dir_ + "/stderr");
+  if (auto err = proc_.start(argv, dir() + "/stdout", dir() + "/stderr");
       !err.empty())
     return err;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
-    auto text = read_file(dir_ + "/port");
+    auto text = read_file(dir() + "/port");
     if (!text.empty() && text.back() == '\n') {
       port_ = static_cast<uint16_t>(std::stoi(text));
       return {};
@@ -75,7 +73,7 @@ void poold_node::kill9() {
 }
 
 std::string poold_node::log() const {
-  return read_file(dir_ + "/stderr");
+  return read_file(dir() + "/stderr");
 }
 
 pool::pool_actor client_fixture::connect(const std::string& name) {
@@ -94,7 +92,8 @@ client_fixture::~client_fixture() {
 }
 
 std::pair<int, std::string> run_poold(const std::vector<std::string>& args) {
-  auto dir = make_temp_dir();
+  temp_dir tmp;
+  auto& dir = tmp.path();
   process p;
   std::vector<std::string> argv{poold_path()};
   argv.insert(argv.end(), args.begin(), args.end());

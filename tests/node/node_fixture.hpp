@@ -56,15 +56,15 @@ class poold_node {
   std::string log() const;
 
   /// The directory of this node's files.
-  const std::string& dir() const { return dir_; }
+  const std::string& dir() const { return dir_.path(); }
 
   /// The path of the configuration file `start` writes.
-  std::string config_file() const { return dir_ + "/poold.ini"; }
+  std::string config_file() const { return dir() + "/poold.ini"; }
 
   process& proc() { return proc_; }
 
  private:
-  std::string dir_;
+  temp_dir dir_; // before proc_: poold stops before its files go
   process proc_;
   uint16_t port_ = 0;
 };

@@ -9,8 +9,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
+#include <system_error>
 #include <thread>
 
 extern char** environ;
@@ -100,10 +103,17 @@ bool wait_for_text(const std::string& path, const std::string& needle,
   }
 }
 
-std::string make_temp_dir() {
+temp_dir::temp_dir() {
   char tmpl[] = "/tmp/libpool-node.XXXXXX";
-  auto p = ::mkdtemp(tmpl);
-  return p != nullptr ? std::string{p} : std::string{"/tmp"};
+  if (auto p = ::mkdtemp(tmpl))
+    path_ = p;
+  else
+    throw std::runtime_error{std::string{"mkdtemp: "} + std::strerror(errno)};
+}
+
+temp_dir::~temp_dir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
 }
 
 long long wall_ms() {

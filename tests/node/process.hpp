@@ -48,8 +48,22 @@ std::string read_file(const std::string& path);
 bool wait_for_text(const std::string& path, const std::string& needle,
                    std::chrono::milliseconds limit);
 
-/// A fresh directory under /tmp for one test's files.
-std::string make_temp_dir();
+/// A fresh directory under /tmp (/tmp/libpool-node.XXXXXX) for one test's
+/// files, deleted with all it holds by the destructor. Stop the processes
+/// that write there first (declare it before them).
+class temp_dir {
+ public:
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  /// The directory's path.
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 /// Milliseconds on the realtime clock (comparable across processes).
 long long wall_ms();

@@ -230,7 +230,8 @@ CAF_TEST(poold refuses bad options and values naming them) {
   auto unknown = run_poold({"--node.prot=3"});
   CAF_CHECK_EQUAL(unknown.first, 2);
   CAF_CHECK(unknown.second.find("--node.prot=3") != std::string::npos);
-  auto dir = node_test::make_temp_dir();
+  node_test::temp_dir tmp;
+  auto& dir = tmp.path();
   {
     std::ofstream out{dir + "/bad.ini"};
     out << "[node]\nprot=3\n[pools.orders]\nconninfo=\"x\"\n";
