@@ -86,6 +86,28 @@ pool::pool_actor fixture::spawn(pool::pool_config pc) {
   return *p;
 }
 
+pool::routed_pool_config fixture::make_routed_config(std::string primary,
+                                                     std::string replica,
+                                                     caf::timespan max_lag) {
+  pool::routed_pool_config rc;
+  rc.primary = make_config(std::move(primary));
+  rc.primary.name = "primary";
+  rc.replicas.push_back(make_config(std::move(replica)));
+  rc.replicas[0].name = "replica";
+  rc.reads_fall_back_to_primary = true;
+  rc.max_replica_lag = max_lag;
+  rc.lag_check_interval = caf::timespan{200ms};
+  return rc;
+}
+
+pool::pool_actor fixture::spawn_routed(pool::routed_pool_config rc) {
+  auto p = pool::spawn_routed_pool(sys, std::move(rc));
+  if (!p)
+    CAF_FAIL("spawn_routed_pool failed: " << pool::describe(p.error()));
+  pools.push_back(*p);
+  return *p;
+}
+
 void fixture::shutdown(const pool::pool_actor& p) {
   auto res = call<caf::ok_atom>(p, caf::timespan{20s}, pool::shutdown_atom_v,
                                 caf::timespan{5s});

@@ -70,6 +70,17 @@ struct fixture {
   /// definition), conninfo `conninfo`.
   pool::pool_config make_config(std::string conninfo);
 
+  /// A routed pool configuration: a primary "primary" and one replica
+  /// "replica", each `make_config` of its conninfo; reads fall back to the
+  /// primary; lag bound `max_lag`, checked every 200 ms.
+  pool::routed_pool_config make_routed_config(std::string primary,
+                                              std::string replica,
+                                              caf::timespan max_lag);
+
+  /// Spawns a routed pool (the test aborts if that fails); the fixture
+  /// shuts it down at the end.
+  pool::pool_actor spawn_routed(pool::routed_pool_config rc);
+
   /// Spawns a pool (the test aborts if that fails); the fixture shuts it
   /// down at the end.
   pool::pool_actor spawn(pool::pool_config pc);
@@ -123,6 +134,12 @@ struct fixture {
 
 /// Renders an expected's error (or "ok") for test messages.
 using pool_test::describe;
+
+/// The only replica's stats of a routed pool's `st`, or a default (not
+/// serving) one.
+inline pool::replica_stats replica_of(const pool::pool_stats& st) {
+  return st.replicas.size() == 1 ? st.replicas[0] : pool::replica_stats{};
+}
 
 /// Renders the stats fields the scenarios look at on one line.
 std::string describe(const pool::pool_stats& st);

@@ -1,9 +1,10 @@
 #pragma once
 
 // A private primary and its streaming replica for scenarios that break
-// their servers (failover kills the primary, replica_down the replica), so
-// that they never touch the shared cluster of scripts/test. Started with
-// tests/support/pg_pair.sh (POOL_PG_PAIR_SCRIPT).
+// their servers (failover kills the primary, replica_down the replica,
+// replica_cut cuts its stream), so that they never touch the shared cluster
+// of scripts/test. Started with tests/support/pg_pair.sh
+// (POOL_PG_PAIR_SCRIPT).
 
 #include <map>
 #include <string>

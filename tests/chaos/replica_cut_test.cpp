@@ -24,11 +24,6 @@ namespace {
 
 constexpr const char* write_table = "replica_cut_writes";
 
-/// The routed pool's only replica's stats, or a default (not serving) one.
-pool::replica_stats replica_of(const pool::pool_stats& st) {
-  return st.replicas.size() == 1 ? st.replicas[0] : pool::replica_stats{};
-}
-
 /// `x` as an SQL string literal.
 std::string literal(const std::string& x) {
   std::string out = "'";
@@ -59,19 +54,8 @@ CAF_TEST(a replica cut off from the primary stops getting reads) {
   auto p_port = pair.primary_port();
   auto r_port = pair.replica_port();
   bool ok = false;
-  pool::routed_pool_config rc;
-  rc.primary = make_config(pair.tcp_conninfo("PRIMARY"));
-  rc.primary.name = "primary";
-  auto rpc = make_config(pair.tcp_conninfo("REPLICA"));
-  rpc.name = "replica";
-  rc.replicas.push_back(rpc);
-  rc.reads_fall_back_to_primary = true;
-  rc.max_replica_lag = caf::timespan{1s};
-  rc.lag_check_interval = caf::timespan{200ms};
-  auto routed = pool::spawn_routed_pool(sys, rc);
-  CAF_REQUIRE(routed);
-  auto p = *routed;
-  pools.push_back(p);
+  auto p = spawn_routed(make_routed_config(pair.tcp_conninfo("PRIMARY"),
+                                           pair.tcp_conninfo("REPLICA"), 1s));
   auto serving = [](const pool::pool_stats& st) {
     return replica_of(st).serving;
   };

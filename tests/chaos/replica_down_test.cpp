@@ -28,11 +28,6 @@ namespace {
 
 constexpr const char* write_table = "replica_down_writes";
 
-/// The routed pool's only replica's stats, or a default (not serving) one.
-pool::replica_stats replica_of(const pool::pool_stats& st) {
-  return st.replicas.size() == 1 ? st.replicas[0] : pool::replica_stats{};
-}
-
 /// Successful reads answered by `port` among `recs`.
 size_t reads_on(const std::vector<answer_record>& recs,
                 const std::string& port) {
@@ -63,25 +58,13 @@ CAF_TEST(replica crash and restart under a load of reads and writes) {
   auto r_port = pair.replica_port();
 
   // The routed pool: P and R over TCP; R's pool retries and cools down fast.
-  pool::routed_pool_config rc;
-  rc.primary = make_config(pair.tcp_conninfo("PRIMARY"));
-  rc.primary.name = "primary";
-  auto rpc = make_config(pair.tcp_conninfo("REPLICA"));
-  rpc.name = "replica";
+  auto rc = make_routed_config(pair.tcp_conninfo("PRIMARY"),
+                               pair.tcp_conninfo("REPLICA"), 5s);
+  auto& rpc = rc.replicas[0];
   rpc.backoff_min = caf::timespan{20ms};
   rpc.backoff_max = caf::timespan{200ms};
   rpc.breaker_cooldown = caf::timespan{300ms};
-  rc.replicas.push_back(rpc);
-  rc.reads_fall_back_to_primary = true;
-  rc.max_replica_lag = caf::timespan{5s};
-  rc.lag_check_interval = caf::timespan{200ms};
-  auto routed = pool::spawn_routed_pool(sys, rc);
-  if (!routed) {
-    CAF_ERROR("spawn_routed_pool: " << pool::describe(routed.error()));
-    return;
-  }
-  auto p = *routed;
-  pools.push_back(p);
+  auto p = spawn_routed(rc);
   auto serving = [](const pool::pool_stats& st) {
     return replica_of(st).serving;
   };
