@@ -141,6 +141,13 @@ std::string stats_json(const std::string& pool, const pool::pool_stats& x) {
   if (!replicas.empty())
     j.add_raw("replicas", app::json_array(replicas));
   j.add("reads_on_primary", u(x.reads_on_primary));
+  // Flat keys, as the text line labels them.
+  j.add("listen.connections", u(x.listen.connections))
+    .add("listen.channels", u(x.listen.channels))
+    .add("listen.subscriptions", u(x.listen.subscriptions))
+    .add("listen.received", u(x.listen.received))
+    .add("listen.delivered", u(x.listen.delivered))
+    .add("listen.reconnects", u(x.listen.reconnects));
   return j.str();
 }
 

@@ -11,6 +11,8 @@
 //      └── ready(id, worker, capacity), done(id, n), lost(id, err) ───
 //          workers (one per connection) ◀── run/txn/lease/ping
 //   breaker ── breaker_event ──▶ manager and other subscribers
+//   listener ── acquire, LISTEN on its lease ──▶ manager, worker;
+//   worker ── notification ──▶ listener ──▶ listening actors
 
 #include <cstdint>
 #include <memory>
@@ -101,6 +103,11 @@ using failed_atom = caf::atom_constant<caf::atom("failed")>;
 using settings_atom = caf::atom_constant<caf::atom("settings")>;
 /// Timer → manager: the deadline of the pause with this number.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
+/// Listener → manager: `(listener_atom, lease_id)` the lease that holds the
+/// LISTEN connection now (0: none), pinned; `(listener_atom, listen_stats)`
+/// its counters changed. Manager → listener: `(listener_atom)` its
+/// connection is to be replaced (reset, max_lifetime).
+using listener_atom = caf::atom_constant<caf::atom("listener")>;
 /// Supervisor → breaker: may I open a connection now?
 using permit_atom = caf::atom_constant<caf::atom("permit")>;
 /// Supervisor → breaker: a connect attempt ended (error, or none = success).
@@ -114,6 +121,7 @@ using worker_actor = lease_actor::extend<
   caf::replies_to<transaction_atom,
                   std::vector<statement>>::with<std::vector<query_result>>,
   caf::replies_to<ping_atom>::with<caf::ok_atom>,
+  caf::replies_to<listen_atom, uint64_t, caf::actor>::with<caf::ok_atom>,
   caf::reacts_to<lease_atom, uint64_t>, caf::reacts_to<unlease_atom, uint64_t>,
   caf::reacts_to<wake_atom>, caf::reacts_to<push_atom>,
   caf::reacts_to<tick_atom>, caf::reacts_to<close_atom>,
@@ -132,7 +140,21 @@ using manager_actor = pool_actor::extend<
   caf::reacts_to<connfail_atom, caf::error>,
   caf::reacts_to<retire_atom, uint32_t>, caf::reacts_to<breaker_event>,
   caf::reacts_to<failed_atom, std::string>, caf::reacts_to<tick_atom>,
-  caf::reacts_to<close_atom>, caf::reacts_to<drain_atom, uint64_t>>;
+  caf::reacts_to<close_atom>, caf::reacts_to<drain_atom, uint64_t>,
+  caf::reacts_to<listener_atom, uint64_t>,
+  caf::reacts_to<listener_atom, listen_stats>>;
+
+/// The LISTEN/NOTIFY hub (see `spawn_listener`): the manager delegates
+/// `listen` and `unlisten` to it; its lease's worker sends it the
+/// notifications, and `(lost_atom, lease_id, error)` when the connection
+/// breaks; the manager sends it `listener_atom` (replace the
+/// connection) and `close_atom` (shutdown).
+using listener_actor = caf::typed_actor<
+  caf::replies_to<listen_atom, std::string>::with<caf::ok_atom>,
+  caf::replies_to<unlisten_atom, std::string>::with<caf::ok_atom>,
+  caf::reacts_to<notification>, caf::reacts_to<lost_atom, uint64_t, caf::error>,
+  caf::reacts_to<listener_atom>, caf::reacts_to<close_atom>,
+  caf::reacts_to<tick_atom>>;
 
 /// The circuit breaker: counts consecutive connect failures and gates
 /// connect attempts; publishes every transition as a `breaker_event`.
@@ -175,6 +197,14 @@ worker_actor spawn_worker(caf::local_actor* parent, uint32_t id,
 supervisor_actor spawn_supervisor(caf::local_actor* parent,
                                   manager_actor manager, breaker_actor breaker,
                                   std::shared_ptr<const pool_context> ctx);
+
+/// Spawns the LISTEN/NOTIFY hub of `manager` (listener.cpp): it keeps one
+/// leased connection listening to every channel someone listens to and
+/// fans the notifications out; the manager delegates `listen` and
+/// `unlisten` to it. It exits with the manager, or after the manager's
+/// `close_atom` (shutdown).
+listener_actor spawn_listener(caf::local_actor* parent, manager_actor manager,
+                              std::shared_ptr<const pool_context> ctx);
 
 /// Spawns the circuit breaker; it exits with `owner`.
 breaker_actor spawn_breaker(caf::local_actor* parent, caf::actor owner,

@@ -31,6 +31,10 @@ std::string connection::endpoint() const {
   return {};
 }
 
+void connection::take_notifications(std::vector<notification>&) {
+  // nop
+}
+
 bool connection::can_pipeline() const {
   return false;
 }

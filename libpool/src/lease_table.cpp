@@ -23,6 +23,8 @@ std::optional<lease_table::closed> lease_table::erase(uint64_t id) {
   if (i == leases_.end())
     return std::nullopt;
   closed result{i->second.conn, std::move(i->second.holder), false};
+  if (i->second.pinned)
+    --pinned_;
   by_conn_.erase(result.conn);
   leases_.erase(i);
   auto h = holders_.find(result.holder);
@@ -81,7 +83,7 @@ std::vector<uint64_t> lease_table::take_leaks(caf::timespan now,
   std::vector<uint64_t> result;
   for (auto id : sorted_ids()) {
     auto& e = leases_.at(id);
-    if (!e.leak_reported && now - e.since >= threshold) {
+    if (!e.pinned && !e.leak_reported && now - e.since >= threshold) {
       e.leak_reported = true;
       result.push_back(id);
     }
@@ -92,10 +94,23 @@ std::vector<uint64_t> lease_table::take_leaks(caf::timespan now,
 std::vector<uint64_t> lease_table::overdue(caf::timespan now,
                                            caf::timespan timeout) const {
   std::vector<uint64_t> result;
-  for (auto id : sorted_ids())
-    if (now - leases_.at(id).since >= timeout)
+  for (auto id : sorted_ids()) {
+    auto& e = leases_.at(id);
+    if (!e.pinned && now - e.since >= timeout)
       result.push_back(id);
+  }
   return result;
+}
+
+bool lease_table::pin(uint64_t id) {
+  auto i = leases_.find(id);
+  if (i == leases_.end())
+    return false;
+  if (!i->second.pinned) {
+    i->second.pinned = true;
+    ++pinned_;
+  }
+  return true;
 }
 
 } // namespace pool

@@ -28,6 +28,9 @@ class lease_table {
     caf::timespan since{0};
     /// Whether it was reported as a possible leak already.
     bool leak_reported = false;
+    /// Whether the pool itself holds it for good (the LISTEN connection):
+    /// never a leak, never overdue, not waited for by a pause.
+    bool pinned = false;
   };
 
   /// A new lease.
@@ -74,14 +77,23 @@ class lease_table {
   /// The number of live leases.
   size_t size() const { return leases_.size(); }
 
+  /// Marks the live lease `id` as the pool's own (`entry::pinned`).
+  /// Returns whether it is live.
+  bool pin(uint64_t id);
+
+  /// The number of live leases that are not pinned.
+  size_t unpinned() const { return leases_.size() - pinned_; }
+
   /// The number of distinct holders.
   size_t holder_count() const { return holders_.size(); }
 
   /// Leases held for at least `threshold` at `now` and not reported yet,
-  /// oldest first; each is marked reported (reported once per lease).
+  /// oldest first, pinned ones aside; each is marked reported (reported
+  /// once per lease).
   std::vector<uint64_t> take_leaks(caf::timespan now, caf::timespan threshold);
 
-  /// Leases held for at least `timeout` at `now`, oldest first.
+  /// Leases held for at least `timeout` at `now`, oldest first, pinned ones
+  /// aside.
   std::vector<uint64_t> overdue(caf::timespan now, caf::timespan timeout) const;
 
  private:
@@ -89,6 +101,7 @@ class lease_table {
   std::vector<uint64_t> sorted_ids() const;
 
   uint64_t next_id_ = 1;
+  size_t pinned_ = 0;
   std::unordered_map<uint64_t, entry> leases_;
   /// Connection → its lease.
   std::unordered_map<uint32_t, uint64_t> by_conn_;

@@ -114,13 +114,30 @@ caf::error libpq_connection::read_while_idle() {
   // One non-blocking read; returns 0 at end of file.
   if (PQconsumeInput(conn_.get()) == 0)
     return lose(nullptr);
-  // Parses what was read: a FATAL ErrorResponse while idle reaches
-  // on_notice, notifications are dropped.
-  while (auto note = PQnotifies(conn_.get()))
-    PQfreemem(note);
+  // Parses what was read (PQnotifies parses): a FATAL ErrorResponse while
+  // idle reaches on_notice; notifications wait for take_notifications.
+  take_notifications(notes_);
   if (server_ended_ || PQstatus(conn_.get()) == CONNECTION_BAD)
     return lose(nullptr);
   return {};
+}
+
+void libpq_connection::take_notifications(std::vector<notification>& out) {
+  if (&out != &notes_ && !notes_.empty()) {
+    for (auto& x : notes_)
+      out.push_back(std::move(x));
+    notes_.clear();
+  }
+  if (conn_ == nullptr)
+    return;
+  while (auto note = PQnotifies(conn_.get())) {
+    notification x;
+    x.channel = note->relname != nullptr ? note->relname : "";
+    x.payload = note->extra != nullptr ? note->extra : "";
+    x.sender_pid = note->be_pid;
+    PQfreemem(note);
+    out.push_back(std::move(x));
+  }
 }
 
 caf::error libpq_connection::lose(const PGresult* cause) {

@@ -119,6 +119,7 @@ class libpq_connection : public connection {
   caf::error check_before_send() override;
   bool not_run() const override { return not_run_; }
   std::string endpoint() const override;
+  void take_notifications(std::vector<notification>& out) override;
   tx_status transaction_status() const override;
   void cancel() override;
   void close() override;
@@ -146,6 +147,9 @@ class libpq_connection : public connection {
   static constexpr size_t deallocate_batch = 8;
 
  private:
+  /// Notifications parsed while reading an idle connection, until
+  /// `take_notifications`.
+  std::vector<notification> notes_;
   /// The PGconn while connecting, shared with the job running a step of
   /// it on the blocking thread (libpq_connect.cpp).
   struct connect_slot;

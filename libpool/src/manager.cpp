@@ -1,5 +1,8 @@
 #include <spdlog/spdlog.h>
 
+#include <optional>
+#include <string>
+
 #include "caf/actor_system.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
@@ -69,8 +72,20 @@ void start_shutdown(manager_ptr self, caf::timespan deadline) {
   for (auto id : idle)
     close_slot(self, id, close_reason::shutdown);
   self->send(st.supervisor, close_atom::value);
+  if (st.listener)
+    self->send(st.listener, close_atom::value); // gives its lease back
   self->delayed_send(self, std::max(deadline, caf::timespan{0}),
                      close_atom::value);
+}
+
+// The connection of the listener's lease, if it holds one.
+std::optional<uint32_t> listener_conn(manager_ptr self) {
+  auto& st = self->state;
+  if (st.listener_lease == 0)
+    return std::nullopt;
+  if (auto e = st.leases.find(st.listener_lease))
+    return e->conn;
+  return std::nullopt;
 }
 
 // A waiter for a pooled query. Whether it may share a pipeline (plain DML,
@@ -181,6 +196,11 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
                    now(self));
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
+    if (st.listener && dm.source == st.listener.address()) {
+      st.listener = nullptr; // its lease (if any) is reclaimed below
+      st.listener_lease = 0;
+      st.counters.listen = listen_stats{};
+    }
     for (auto& kvp : st.conns.entries())
       if (kvp.second.worker.address() == dm.source) {
         on_worker_down(self, kvp.first, dm.reason);
@@ -244,6 +264,37 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       return self->delegate(st.breaker, subscribe_atom::value,
                             std::move(sender));
     },
+    [=](listen_atom, std::string& channel) -> caf::result<caf::ok_atom> {
+      auto& st = self->state;
+      if (st.counters.shutting_down)
+        return shutting_down_error();
+      if (!st.listener) {
+        st.listener =
+          spawn_listener(self, caf::actor_cast<manager_actor>(self), st.ctx);
+        self->monitor(st.listener);
+      }
+      return self->delegate(st.listener, listen_atom::value,
+                            std::move(channel));
+    },
+    [=](unlisten_atom, std::string& channel) -> caf::result<caf::ok_atom> {
+      auto& st = self->state;
+      if (!st.listener) {
+        if (channel.empty())
+          return make_error(pool_errc::invalid_request,
+                            "unlisten: channel is empty");
+        return caf::ok_atom::value; // nobody listens to anything
+      }
+      return self->delegate(st.listener, unlisten_atom::value,
+                            std::move(channel));
+    },
+    [=](listener_atom, uint64_t lease_id) {
+      auto& st = self->state;
+      st.listener_lease = lease_id;
+      if (lease_id != 0 && !st.leases.pin(lease_id))
+        st.listener_lease = 0; // ended already
+      check_drained(self);
+    },
+    [=](listener_atom, listen_stats& x) { self->state.counters.listen = x; },
     [=](shutdown_atom, caf::timespan deadline) -> caf::result<caf::ok_atom> {
       auto& st = self->state;
       auto rp = self->make_response_promise();
@@ -307,6 +358,8 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       auto& st = self->state;
       if (!st.conns.retire(id)) // no new queries join its pipeline
         return;
+      if (listener_conn(self) == id) // it never comes back by itself
+        self->send(st.listener, listener_atom::value);
       if (st.conns.find(id)->state == conn_state::idle) {
         ++st.counters.connections_recycled;
         close_slot(self, id, close_reason::lifetime);

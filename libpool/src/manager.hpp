@@ -86,6 +86,10 @@ struct manager_state {
   /// is replaced (as by `reset`) when it is. (A connect that fails instead
   /// leaves its id here; ids are never reused, so it does no harm.)
   std::unordered_set<uint32_t> reset_on_ready;
+  /// The LISTEN/NOTIFY hub, spawned at the first `listen` (invalid before),
+  /// and the lease it holds (0: none).
+  listener_actor listener;
+  uint64_t listener_lease = 0;
 };
 
 } // namespace pool

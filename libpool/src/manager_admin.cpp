@@ -137,7 +137,11 @@ void resume(manager_ptr self) {
 
 void check_drained(manager_ptr self) {
   auto& st = self->state;
-  if (!st.counters.paused || st.conns.demand() > 0 || st.leases.size() > 0)
+  // The listener's pinned lease is the pool's own: a pause does not wait
+  // for it.
+  auto pinned = st.leases.size() - st.leases.unpinned();
+  if (!st.counters.paused || st.conns.demand() > pinned ||
+      st.leases.unpinned() > 0)
     return;
   if (st.ctx->cfg.pause_closes_idle && st.conns.idle_count() > 0) {
     auto idle = st.conns.idle();
@@ -193,6 +197,8 @@ void reset(manager_ptr self) {
       [](caf::error&) {
         // The supervisor is gone: the pool shuts down, nothing to replace.
       });
+  if (st.listener && st.listener_lease != 0)
+    self->send(st.listener, listener_atom::value); // it never comes back
   log(self).info("reset: {} idle connections replaced, {} when they come back",
                  now_closed, later);
   update_want(self);

@@ -548,6 +548,8 @@ pool_stats snapshot(manager_ptr self) {
       break;
     }
   }
+  result.listen.connections =
+    st.listener_lease != 0 && st.leases.find(st.listener_lease) ? 1 : 0;
   result.connecting = st.connecting();
   result.total = static_cast<uint32_t>(st.conns.size()) + result.connecting;
   result.waiting = static_cast<uint32_t>(st.waiters.size());

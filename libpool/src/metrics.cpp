@@ -114,6 +114,27 @@ void add_replicas(family_set& fs, const std::string& pool,
   }
 }
 
+// LISTEN/NOTIFY (pool_stats::listen); every pool has the samples.
+void add_listen(family_set& fs, const std::string& pool, const pool_stats& st) {
+  auto& l = st.listen;
+  fs.gauge("libpool_listen_connections",
+           "Connections the pool listens on (LISTEN/NOTIFY; 0 or 1).", pool,
+           l.connections);
+  fs.gauge("libpool_listen_channels", "Channels listened to.", pool,
+           l.channels);
+  fs.gauge("libpool_listen_subscriptions",
+           "Listeners per channel, summed over the channels.", pool,
+           l.subscriptions);
+  fs.counter("libpool_notifications_received_total",
+             "Notifications received from the server.", pool, l.received);
+  fs.counter("libpool_notifications_delivered_total",
+             "Notification messages sent to listeners.", pool, l.delivered);
+  fs.counter("libpool_listen_reconnects_total",
+             "Times the listening connection was lost and listening resumed "
+             "on a new one.",
+             pool, l.reconnects);
+}
+
 void add_pool(family_set& fs, const std::string& pool, const pool_stats& st) {
   auto state = [&](const char* s, uint32_t n) {
     fs.gauge("libpool_connections", "Connections by state.", pool, n, "state",
@@ -210,6 +231,7 @@ void add_pool(family_set& fs, const std::string& pool, const pool_stats& st) {
              "Open connections, by the host:port they reached.", pool,
              kvp.second, "host", kvp.first);
   add_replicas(fs, pool, st);
+  add_listen(fs, pool, st);
   fs.histogram("libpool_acquire_wait_seconds",
                "How long requests waited for a connection.", pool,
                st.acquire_wait);

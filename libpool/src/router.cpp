@@ -526,6 +526,14 @@ router_actor::behavior_type router_impl(router_ptr self, pool_actor primary,
     [=](subscribe_atom) {
       return self->delegate(self->state.primary, subscribe_atom::value);
     },
+    [=](listen_atom, std::string& channel) {
+      return self->delegate(self->state.primary, listen_atom::value,
+                            std::move(channel));
+    },
+    [=](unlisten_atom, std::string& channel) {
+      return self->delegate(self->state.primary, unlisten_atom::value,
+                            std::move(channel));
+    },
     [=](shutdown_atom, caf::timespan deadline) {
       // The pools exit normally once closed, which does not take the linked
       // router down: it leaves after answering.

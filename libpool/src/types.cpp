@@ -199,6 +199,12 @@ std::string to_string(const pool_stats& x) {
     add((name + ".connections_by_host").c_str(), hosts(r.connections_by_host));
   }
   add("reads_on_primary", std::to_string(x.reads_on_primary));
+  add("listen.connections", std::to_string(x.listen.connections));
+  add("listen.channels", std::to_string(x.listen.channels));
+  add("listen.subscriptions", std::to_string(x.listen.subscriptions));
+  add("listen.received", std::to_string(x.listen.received));
+  add("listen.delivered", std::to_string(x.listen.delivered));
+  add("listen.reconnects", std::to_string(x.listen.reconnects));
   return out;
 }
 

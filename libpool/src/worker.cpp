@@ -4,6 +4,7 @@
 
 #include "caf/actor_system.hpp"
 #include "caf/local_actor.hpp"
+#include "caf/send.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
 #include "pool/error.hpp"
@@ -117,6 +118,9 @@ void fail(worker_ptr self, const caf::error& err) {
   st.conn->close();
   st.conn.reset();
   st.phase = worker_state::dead;
+  if (st.notify_to) // the pool's listener: it listens again elsewhere
+    caf::anon_send(st.notify_to, lost_atom::value, st.lease_id, err);
+  st.notify_to = nullptr;
   st.lease_id = 0;
   st.ctx->log->debug("worker {}: lost: {}", st.id, describe(err));
   self->send(st.manager, lost_atom::value, st.id, err);
@@ -410,6 +414,17 @@ bool on_overdue(worker_ptr self, worker_op& op, bool& cancelled,
   return true;
 }
 
+// Sends the notifications that arrived on the connection to the listener
+// of the lease, if any; else drops them (only the pool's listener LISTENs).
+void pass_notifications(worker_ptr self) {
+  auto& st = self->state;
+  st.conn->take_notifications(st.notes);
+  if (st.notify_to)
+    for (auto& x : st.notes)
+      caf::anon_send(st.notify_to, std::move(x));
+  st.notes.clear();
+}
+
 void on_wake(worker_ptr self) {
   auto& st = self->state;
   switch (st.phase) {
@@ -436,16 +451,22 @@ void on_wake(worker_ptr self) {
   case worker_state::pipelining:
     on_pipeline_wake(self);
     return;
-  case worker_state::idle:
+  case worker_state::idle: {
     // The backend watches idle connections: a server that closed the
-    // connection (restart, pg_terminate_backend) is noticed now.
-    if (auto err = st.conn->check_idle())
+    // connection (restart, pg_terminate_backend) is noticed now, and so are
+    // notifications.
+    auto err = st.conn->check_idle();
+    pass_notifications(self);
+    if (err)
       fail(self, err);
     return;
+  }
   default: {
     caf::expected<query_result> res{query_result{}};
     if (st.conn->poll_result(res) == poll_status::pending)
       return;
+    if (st.notify_to)
+      pass_notifications(self);
     on_result(self, std::move(res));
     return;
   }
@@ -560,12 +581,28 @@ worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
         return lost_error();
       return submit(self, worker_op::ping);
     },
-    [=](lease_atom, uint64_t lease_id) { self->state.lease_id = lease_id; },
+    [=](listen_atom, uint64_t lease_id,
+        caf::actor& to) -> caf::result<caf::ok_atom> {
+      auto& st = self->state;
+      if (st.phase == worker_state::dead)
+        return lost_error();
+      if (lease_id == 0 || lease_id != st.lease_id)
+        return make_error(pool_errc::invalid_lease,
+                          "lease " + std::to_string(lease_id) +
+                            " is not held on this connection");
+      st.notify_to = std::move(to);
+      return caf::ok_atom::value;
+    },
+    [=](lease_atom, uint64_t lease_id) {
+      self->state.lease_id = lease_id;
+      self->state.notify_to = nullptr;
+    },
     [=](unlease_atom, uint64_t lease_id) {
       if (self->state.phase == worker_state::dead ||
           lease_id != self->state.lease_id)
         return;
       self->state.lease_id = 0;
+      self->state.notify_to = nullptr;
       worker_op op;
       op.kind = worker_op::unlease;
       enqueue(self, std::move(op));

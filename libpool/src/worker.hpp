@@ -139,6 +139,11 @@ struct worker_state {
   phase_t phase = connecting;
   /// The current lease's id, 0 when not leased.
   uint64_t lease_id = 0;
+  /// Where the connection's notifications go (the pool's listener, for the
+  /// lease it holds); null: they are dropped.
+  caf::actor notify_to;
+  /// Notifications taken from the connection (kept for its capacity).
+  std::vector<notification> notes;
   /// The operation running now (valid unless phase is idle/connecting).
   worker_op current;
   /// Index of the statement running now within the current operation;

@@ -109,6 +109,12 @@ pool::pool_actor::behavior_type fake_pool(pool::pool_actor::pointer self,
     [](pool::reset_atom) -> caf::result<caf::ok_atom> { return no(); },
     [](pool::reconfigure_atom,
        pool::pool_settings&) -> caf::result<caf::ok_atom> { return no(); },
+    [](pool::listen_atom, std::string&) -> caf::result<caf::ok_atom> {
+      return no();
+    },
+    [](pool::unlisten_atom, std::string&) -> caf::result<caf::ok_atom> {
+      return no();
+    },
   };
 }
 

@@ -158,6 +158,27 @@ CAF_TEST(hosts and replicas are labelled samples) {
   CAF_CHECK(!contains(text, "libpool_reads_on_primary_total{pool=\"plain\""));
 }
 
+// LISTEN/NOTIFY counters are samples of every pool, and promtool accepts
+// them.
+CAF_TEST(listen stats are samples) {
+  pool::pool_stats st;
+  st.listen = pool::listen_stats{1, 2, 3, 40, 70, 5};
+  auto text = prometheus::TextSerializer{}.Serialize(
+    pool::pool_collector::families({{"orders", st}}));
+  std::string out;
+  CAF_CHECK_EQUAL(promtool_check(text, out), 0);
+  CAF_CHECK_EQUAL(out, "");
+  CAF_CHECK(contains(text, "libpool_listen_connections{pool=\"orders\"} 1"));
+  CAF_CHECK(contains(text, "libpool_listen_channels{pool=\"orders\"} 2"));
+  CAF_CHECK(contains(text, "libpool_listen_subscriptions{pool=\"orders\"} 3"));
+  CAF_CHECK(contains(text, "libpool_notifications_received_total{pool="
+                           "\"orders\"} 40"));
+  CAF_CHECK(contains(text, "libpool_notifications_delivered_total{pool="
+                           "\"orders\"} 70"));
+  CAF_CHECK(contains(text, "libpool_listen_reconnects_total{pool="
+                           "\"orders\"} 5"));
+}
+
 // promtool itself must reject bad input, or the check above proves nothing.
 CAF_TEST(promtool rejects a broken exposition) {
   std::string out;

@@ -144,6 +144,43 @@ CAF_TEST(
   CAF_CHECK(node.log().find("reclaimed: its holder died") != std::string::npos);
 }
 
+/// Proves: an actor on a client node listens to a channel on poold's pool
+/// and gets a notification sent through the pool (pg_notify with
+/// parameters); when its node dies (kill -9) poold drops its subscription
+/// and gives the listening connection back.
+CAF_TEST(a listener on a killed client node is dropped) {
+  node_test::process holder;
+  auto out = node.dir() + "/listener.out";
+  auto err = holder.start({node_test::lease_holder_path(), "127.0.0.1",
+                           std::to_string(node.port()), "orders",
+                           "listen:node_test_channel"},
+                          out, node.dir() + "/listener.err");
+  CAF_REQUIRE(err.empty());
+  CAF_REQUIRE(node_test::wait_for_text(out, "LISTENING", 20s));
+  auto st = stats();
+  CAF_CHECK_EQUAL(st.listen.subscriptions, 1u);
+  CAF_CHECK_EQUAL(st.listen.connections, 1u);
+  auto sent =
+    call<pool::query_result>(self, orders, 10s, pool::query_atom_v,
+                             pool::statement{"SELECT pg_notify($1, $2)::text",
+                                             {std::string{"node_test_channel"},
+                                              std::string{"from the test"}}});
+  CAF_REQUIRE(sent);
+  CAF_CHECK(node_test::wait_for_text(out, "NOTE from the test", 10s));
+  auto t0 = clock_type::now();
+  holder.signal(SIGKILL);
+  CAF_CHECK_EQUAL(holder.wait(10s), 128 + SIGKILL);
+  auto res = pool_test::wait_for_stats(
+    self, orders, 5s,
+    [](const pool::pool_stats& s) {
+      return s.listen.subscriptions == 0 && s.listen.connections == 0;
+    },
+    15000ms);
+  CAF_CHECK(res.second);
+  CAF_MESSAGE("RESULT listener_dropped_after_client_kill_ms=" << ms_since(t0));
+  CAF_CHECK_EQUAL(res.first.leased, 0u);
+}
+
 CAF_TEST(requests pending on a killed poold fail promptly with pool_down) {
   // A client actor sends four slow queries with 60 s deadlines through
   // pool::client, and reports each answer to the test.

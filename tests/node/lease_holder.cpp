@@ -4,6 +4,11 @@
 // "DOWN <realtime ms> <reason>" and exits. The tests kill it with -9 (its
 // lease must come back) or cut its network (both sides must notice).
 //
+// With a TAG "listen:CHANNEL" it listens to CHANNEL on the pool instead,
+// prints "LISTENING", then "NOTE <payload>" for each notification and
+// "MISSED <reason>" for each notifications_missed, until killed or the
+// pool's node is lost.
+//
 // Usage: lease_holder HOST PORT POOL TAG [CERT KEY CAFILE]
 // (with the last three: TLS between the nodes, this certificate presented)
 
@@ -57,6 +62,33 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     std::_Exit(1);
   };
+  auto down = [&](caf::down_msg& dm) {
+    std::printf("DOWN %lld %s\n", node_test::wall_ms(),
+                caf::to_string(dm.reason).c_str());
+    std::fflush(stdout);
+    std::_Exit(0); // the node is gone: nothing to release
+  };
+  std::string tag = argv[4];
+  if (tag.rfind("listen:", 0) == 0) {
+    self
+      ->request(*p, std::chrono::seconds(10), pool::listen_atom_v,
+                tag.substr(7))
+      .receive([](caf::ok_atom) {},
+               [&](caf::error& err) { fail("listen", err); });
+    std::printf("LISTENING\n");
+    std::fflush(stdout);
+    for (;;)
+      self->receive(
+        [](const pool::notification& x) {
+          std::printf("NOTE %s\n", x.payload.c_str());
+          std::fflush(stdout);
+        },
+        [](const pool::notifications_missed& x) {
+          std::printf("MISSED %s\n", x.reason.c_str());
+          std::fflush(stdout);
+        },
+        down);
+  }
   pool::lease l;
   self
     ->request(*p, std::chrono::seconds(10), pool::acquire_atom_v,
@@ -75,11 +107,6 @@ int main(int argc, char** argv) {
   }
   std::printf("LEASED %llu\n", static_cast<unsigned long long>(l.id));
   std::fflush(stdout);
-  self->receive([&](caf::down_msg& dm) {
-    std::printf("DOWN %lld %s\n", node_test::wall_ms(),
-                caf::to_string(dm.reason).c_str());
-    std::fflush(stdout);
-  });
-  // The node is gone: nothing to release. Exit without waiting for it.
+  self->receive(down);
   std::_Exit(0);
 }

@@ -31,7 +31,38 @@ void fake_script::break_all() {
     break_connection(kvp.first);
 }
 
+int fake_script::notify(const std::string& channel, const std::string& payload,
+                        int32_t sender_pid) {
+  int n = 0;
+  for (auto& kvp : listening) {
+    if (kvp.second.count(channel) == 0 || broken.count(kvp.first) > 0 ||
+        wakers.count(kvp.first) == 0)
+      continue;
+    notification x;
+    x.channel = channel;
+    x.payload = payload;
+    x.sender_pid = sender_pid;
+    notes[kvp.first].push_back(std::move(x));
+    wakers[kvp.first].wake();
+    ++n;
+  }
+  return n;
+}
+
 namespace {
+
+// The identifier of a LISTEN or UNLISTEN: `"a""b"` reads as `a"b`.
+std::string unquote_ident(const std::string& x) {
+  if (x.size() < 2 || x.front() != '"' || x.back() != '"')
+    return x;
+  std::string out;
+  for (size_t i = 1; i + 1 < x.size(); ++i) {
+    out += x[i];
+    if (x[i] == '"')
+      ++i;
+  }
+  return out;
+}
 
 class fake_connection : public connection {
  public:
@@ -79,6 +110,15 @@ class fake_connection : public connection {
 
   std::string endpoint() const override {
     return connected_ ? script_->endpoint : std::string{};
+  }
+
+  void take_notifications(std::vector<notification>& out) override {
+    auto i = script_->notes.find(number_);
+    if (i == script_->notes.end())
+      return;
+    for (auto& x : i->second)
+      out.push_back(std::move(x));
+    script_->notes.erase(i);
   }
 
   void execute(const statement& st) override {
@@ -247,6 +287,7 @@ class fake_connection : public connection {
     ++script_->closed;
     --script_->open;
     script_->wakers.erase(number_);
+    script_->listening.erase(number_); // a session's LISTENs end with it
     pipeline_.clear();
     script_->in_flight.erase(number_);
   }
@@ -329,6 +370,13 @@ class fake_connection : public connection {
     else if (starts_with(rules_->commit()) || starts_with(rules_->rollback()))
       tx_ = tx_status::idle;
     auto word = sql.substr(0, sql.find(' '));
+    auto rest = word.size() < sql.size() ? sql.substr(word.size() + 1) : "";
+    if (word == "LISTEN")
+      script_->listening[number_].insert(unquote_ident(rest));
+    else if (word == "UNLISTEN" && rest == "*")
+      script_->listening.erase(number_);
+    else if (word == "UNLISTEN")
+      script_->listening[number_].erase(unquote_ident(rest));
     auto res = rule.result;
     if (res.command_tag.empty())
       res.command_tag = word;

@@ -145,6 +145,21 @@ struct fake_script {
 
   /// Calls of `connection::check_before_send`.
   int send_checks = 0;
+
+  // -- LISTEN/NOTIFY
+  // -----------------------------------------------------------
+
+  /// Channels each connection listens to, by connection number: a
+  /// successful `LISTEN "ch"` adds `ch` (quotes as PostgreSQL reads a quoted
+  /// identifier), `UNLISTEN "ch"` removes it, `UNLISTEN *` clears them.
+  std::map<int, std::set<std::string>> listening;
+  /// Notifications delivered to each connection and not taken yet.
+  std::map<int, std::vector<notification>> notes;
+
+  /// The "server" sends a notification: every open connection listening to
+  /// `channel` gets it and is woken. Returns how many got it.
+  int notify(const std::string& channel, const std::string& payload,
+             int32_t sender_pid = 4242);
 };
 
 /// A backend whose connections follow `script`, under the database rules

@@ -61,6 +61,12 @@ pool_actor::behavior_type stub_pool(pool_actor::pointer self,
     [=](reconfigure_atom, pool_settings&) -> caf::result<caf::ok_atom> {
       return no();
     },
+    [=](listen_atom, std::string&) -> caf::result<caf::ok_atom> {
+      return no();
+    },
+    [=](unlisten_atom, std::string&) -> caf::result<caf::ok_atom> {
+      return no();
+    },
   };
 }
 

@@ -55,7 +55,7 @@ struct diff {
 CAF_TEST_FIXTURE_SCOPE(serialization_tests, fixture)
 
 CAF_TEST(every field of pool_stats survives) {
-  static_assert(sizeof(pool_stats) == 648,
+  static_assert(sizeof(pool_stats) == 688,
                 "pool_stats changed: set and compare the new field here and "
                 "add it to inspect");
   pool_stats st;
@@ -67,7 +67,7 @@ CAF_TEST(every field of pool_stats survives) {
          last_connect_error, connections_closed_by, errors_by_class,
          breaker_half_opened, breaker_closed, acquire_wait, query_time,
          connection_lifetime, paused, connections_reset, by_priority,
-         connections_by_host, replicas, reads_on_primary] = st;
+         connections_by_host, replicas, reads_on_primary, listen] = st;
   total = 1;
   idle = 2;
   leased = 3;
@@ -122,6 +122,7 @@ CAF_TEST(every field of pool_stats survives) {
   replicas[0].reads = 245;
   replicas[0].reason = "lag 1s";
   replicas[0].connections_by_host = {{"db2:5433", 246}};
+  listen = listen_stats{1, 247, 248, 249, 250, 251};
   auto copy = round_trip(sys, st);
   auto& [total2, idle2, leased2, busy2, connecting2, cleaning2, waiting2,
          acquired2, acquire_timeouts2, rejected2, connections_created2,
@@ -132,7 +133,7 @@ CAF_TEST(every field of pool_stats survives) {
          connections_closed_by2, errors_by_class2, breaker_half_opened2,
          breaker_closed2, acquire_wait2, query_time2, connection_lifetime2,
          paused2, connections_reset2, by_priority2, connections_by_host2,
-         replicas2, reads_on_primary2] = copy;
+         replicas2, reads_on_primary2, listen2] = copy;
   diff d;
   d("total", total, total2);
   d("idle", idle, idle2);
@@ -180,6 +181,22 @@ CAF_TEST(every field of pool_stats survives) {
   }
   d("connections_by_host", connections_by_host, connections_by_host2);
   d("reads_on_primary", reads_on_primary, reads_on_primary2);
+  {
+    static_assert(sizeof(listen_stats) == 40,
+                  "listen_stats changed: compare the new field here");
+    auto& [c, ch, sub, rec, del, re] = listen;
+    auto& [c2, ch2, sub2, rec2, del2, re2] = listen2;
+    d("listen.connections", c, c2);
+    d("listen.channels", ch, ch2);
+    d("listen.subscriptions", sub, sub2);
+    d("listen.received", rec, rec2);
+    d("listen.delivered", del, del2);
+    d("listen.reconnects", re, re2);
+    listen_stats def;
+    CAF_CHECK(def.connections != c && def.channels != ch &&
+              def.subscriptions != sub && def.received != rec &&
+              def.delivered != del && def.reconnects != re);
+  }
   CAF_REQUIRE_EQUAL(replicas2.size(), 1u);
   {
     auto& [n, s, l, c, f, r, why, h] = replicas[0];
@@ -205,7 +222,7 @@ CAF_TEST(every field of pool_stats survives) {
   pool_stats def;
   auto& [t0, i0, l0, b0, c0, cl0, w0, a0, at0, r0, cc0, ccl0, cf0, lr0, wt0,
          sd0, sh0, o0, lk0, lt0, hf0, cr0, p0, br0, bo0, le0, cb0, ec0, bh0,
-         bc0, aw0, qt0, cl0t, pa0, rs0, bp0, bh00, rp00, ro00] = def;
+         bc0, aw0, qt0, cl0t, pa0, rs0, bp0, bh00, rp00, ro00, li00] = def;
   from_default("total", total, t0);
   from_default("idle", idle, i0);
   from_default("leased", leased, l0);
@@ -248,6 +265,7 @@ CAF_TEST(every field of pool_stats survives) {
   from_default("connections_by_host", connections_by_host, bh00);
   from_default("reads_on_primary", reads_on_primary, ro00);
   CAF_CHECK(rp00.empty() && !replicas.empty());
+  CAF_CHECK(li00.received == 0 && listen.received != 0);
   CAF_CHECK_EQUAL(from_default.n, 37 + priority_classes);
 }
 
@@ -263,7 +281,7 @@ CAF_TEST(pool_stats prints every field labelled) {
          last_connect_error, connections_closed_by, errors_by_class,
          breaker_half_opened, breaker_closed, acquire_wait, query_time,
          connection_lifetime, paused, connections_reset, by_priority,
-         connections_by_host, replicas, reads_on_primary] = st;
+         connections_by_host, replicas, reads_on_primary, listen] = st;
   total = 1;
   idle = 2;
   leased = 3;
@@ -316,6 +334,7 @@ CAF_TEST(pool_stats prints every field labelled) {
   rs.reason = "lag check failed: x";
   rs.connections_by_host = {{"db2:5433", 2}};
   replicas.push_back(rs);
+  listen = listen_stats{1, 2, 3, 123, 124, 125};
   auto text = to_string(st);
   CAF_MESSAGE(text);
   const char* expected[] = {"total=1",
@@ -367,8 +386,14 @@ CAF_TEST(pool_stats prints every field labelled) {
                             "replica.r1.reads=122",
                             "replica.r1.reason=\"lag check failed: x\"",
                             "replica.r1.connections_by_host=db2:5433=2",
-                            "reads_on_primary=119"};
-  CAF_CHECK_EQUAL(std::size(expected), 48u);
+                            "reads_on_primary=119",
+                            "listen.connections=1",
+                            "listen.channels=2",
+                            "listen.subscriptions=3",
+                            "listen.received=123",
+                            "listen.delivered=124",
+                            "listen.reconnects=125"};
+  CAF_CHECK_EQUAL(std::size(expected), 54u);
   for (auto x : expected) {
     // Preceded by the start or a space, so "total=" does not match inside
     // "wait_time_total=".

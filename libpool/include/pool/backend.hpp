@@ -131,6 +131,12 @@ class connection {
   /// Never holds credentials. The default returns "".
   virtual std::string endpoint() const;
 
+  /// Moves the notifications (LISTEN/NOTIFY) that arrived on the connection
+  /// and were not taken yet to the end of `out` (`pool` left empty), oldest
+  /// first. Called by the worker after a wake-up while idle and after each
+  /// result. The default takes none.
+  virtual void take_notifications(std::vector<notification>& out);
+
   // -- pipelining (optional) -------------------------------------------------
   //
   // A connection that can pipeline keeps several independent autocommit

@@ -6,6 +6,7 @@
 // called `pool::add_message_types(cfg)`.
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "caf/replies_to.hpp"
@@ -28,6 +29,8 @@ CAF_ADD_ATOM(libpool, pool, pause_atom, "pause")
 CAF_ADD_ATOM(libpool, pool, resume_atom, "resume")
 CAF_ADD_ATOM(libpool, pool, reset_atom, "reset")
 CAF_ADD_ATOM(libpool, pool, reconfigure_atom, "reconfig")
+CAF_ADD_ATOM(libpool, pool, listen_atom, "listen")
+CAF_ADD_ATOM(libpool, pool, unlisten_atom, "unlisten")
 
 namespace pool {
 
@@ -60,6 +63,9 @@ CAF_ADD_TYPE_ID(libpool, (pool::lease_actor))
 CAF_ADD_TYPE_ID(libpool, (pool::breaker_event))
 CAF_ADD_TYPE_ID(libpool, (pool::pool_settings))
 CAF_ADD_TYPE_ID(libpool, (pool::priority))
+CAF_ADD_TYPE_ID(libpool, (pool::notification))
+CAF_ADD_TYPE_ID(libpool, (pool::notifications_missed))
+CAF_ADD_TYPE_ID(libpool, (pool::listen_stats))
 CAF_END_TYPE_ID_BLOCK(libpool)
 
 namespace pool {
@@ -104,6 +110,23 @@ typename Inspector::result_type inspect(Inspector& f, lease& x) {
 /// - `(stats_atom)` → `pool_stats`.
 /// - `(subscribe_atom)` → `ok`: the sender receives a `breaker_event` on
 ///   every circuit breaker transition until it exits.
+/// - `(listen_atom, channel)` → `ok` once the server runs `LISTEN` on the
+///   channel: the sender, monitored, then receives a `notification` for
+///   each notification on it, until `unlisten`, its death or the loss of
+///   its node. The pool listens on one connection of its own (counted
+///   toward `max_size`, in `pool_stats::listen`), opened at the first
+///   listen and given back when nothing is listened to. When that
+///   connection is lost the pool opens another (with the pool's backoff and
+///   circuit breaker), listens again to every channel, and sends each
+///   listener a `notifications_missed` for its channels: what was notified
+///   in between is lost. Channel names are used as given (case and all),
+///   quoted as identifiers. Errors: `invalid_request` (anonymous sender,
+///   empty channel, longer than 63 bytes, or with a NUL), `shutting_down`,
+///   and what acquiring the connection or running LISTEN failed with
+///   (`acquire_timeout`, `connect_failed`, `auth_failed`, `query_failed`,
+///   ...; the sender is not listening then).
+/// - `(unlisten_atom, channel)` → `ok`: the sender stops listening to
+///   `channel` (`ok` too if it did not listen). Errors: `invalid_request`.
 /// - `(shutdown_atom, deadline)` → `ok` once every connection is closed:
 ///   stops admission, answers all waiters with `shutting_down`, lets leased
 ///   and running work finish until `deadline` (then closes anyway), closes all
@@ -161,6 +184,8 @@ using pool_actor = caf::typed_actor<
   caf::replies_to<pause_atom, caf::timespan>::with<caf::ok_atom>,
   caf::replies_to<resume_atom>::with<caf::ok_atom>,
   caf::replies_to<reset_atom>::with<caf::ok_atom>,
-  caf::replies_to<reconfigure_atom, pool_settings>::with<caf::ok_atom>>;
+  caf::replies_to<reconfigure_atom, pool_settings>::with<caf::ok_atom>,
+  caf::replies_to<listen_atom, std::string>::with<caf::ok_atom>,
+  caf::replies_to<unlisten_atom, std::string>::with<caf::ok_atom>>;
 
 } // namespace pool

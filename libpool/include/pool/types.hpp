@@ -165,6 +165,72 @@ typename Inspector::result_type inspect(Inspector& f, breaker_event& x) {
            x.reason, x.pool);
 }
 
+/// One PostgreSQL notification (`NOTIFY channel, 'payload'` or
+/// `pg_notify`), sent to every actor that listens to its channel on the
+/// pool (`listen_atom`).
+struct notification {
+  /// The pool that received it (`pool_config::name`).
+  std::string pool;
+  /// The channel, as the server names it.
+  std::string channel;
+  /// The payload ("" if none).
+  std::string payload;
+  /// The process id of the server backend that sent it.
+  int32_t sender_pid = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, notification& x) {
+  return f(caf::meta::type_name("pool::notification"), x.pool, x.channel,
+           x.payload, x.sender_pid);
+}
+
+/// Sent to a listener when notifications on its channels may have been
+/// missed: the pool's listening connection was lost and, once a new one
+/// runs LISTEN again, this says so (PostgreSQL does not replay what was sent
+/// in between); also when listening ends without `unlisten` (the pool shuts
+/// down).
+struct notifications_missed {
+  /// The pool (`pool_config::name`).
+  std::string pool;
+  /// The listener's channels concerned.
+  std::vector<std::string> channels;
+  /// Why, e.g. "the listening connection was lost: connection_lost: ...".
+  std::string reason;
+  /// Whether the channels are listened to again (false: listening ended).
+  bool listening = true;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, notifications_missed& x) {
+  return f(caf::meta::type_name("pool::notifications_missed"), x.pool,
+           x.channels, x.reason, x.listening);
+}
+
+/// LISTEN/NOTIFY of a pool (`pool_stats::listen`).
+struct listen_stats {
+  /// Open listening connections (0 or 1; counted in `total` and `leased`
+  /// too, and toward `max_size`).
+  uint32_t connections = 0;
+  /// Channels listened to.
+  uint32_t channels = 0;
+  /// Subscriptions (listener, channel).
+  uint32_t subscriptions = 0;
+  /// Notifications received from the server.
+  uint64_t received = 0;
+  /// Notification messages sent to listeners.
+  uint64_t delivered = 0;
+  /// Times the listening connection was lost and listening resumed on a
+  /// new one.
+  uint64_t reconnects = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, listen_stats& x) {
+  return f(caf::meta::type_name("pool::listen_stats"), x.connections,
+           x.channels, x.subscriptions, x.received, x.delivered, x.reconnects);
+}
+
 /// Why the pool closed a connection (`pool_stats::connections_closed_by`).
 enum class close_reason : uint8_t {
   /// It reached `max_lifetime` (recycled).
@@ -423,6 +489,8 @@ struct pool_stats {
   /// Read-only requests of a routed pool that ran on the primary because no
   /// replica was serving.
   uint64_t reads_on_primary = 0;
+  /// LISTEN/NOTIFY (`listen_atom`).
+  listen_stats listen;
 };
 
 /// Returns every field of `x`, labelled, on one line, e.g. "total=4 idle=4
@@ -448,7 +516,7 @@ typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
            x.connections_closed_by, x.errors_by_class, x.breaker_half_opened,
            x.breaker_closed, x.acquire_wait, x.query_time,
            x.connection_lifetime, x.paused, x.connections_reset, x.by_priority,
-           x.connections_by_host, x.replicas, x.reads_on_primary);
+           x.connections_by_host, x.replicas, x.reads_on_primary, x.listen);
 }
 
 } // namespace pool
