@@ -452,8 +452,21 @@ listener_impl(listener_ptr self, manager_actor manager,
       if (auto err = check_channel("unlisten", ch))
         return err;
       auto who = caf::actor_cast<caf::actor>(self->current_sender());
-      if (who)
-        drop(self, who, ch);
+      if (!who)
+        return caf::ok_atom::value;
+      // A listen of `who` still waiting for its LISTEN is superseded: it
+      // gets its `ok`, and `who` does not listen.
+      auto& st = self->state;
+      auto i = std::stable_partition(
+        st.pending.begin(), st.pending.end(), [&](const pending_listen& x) {
+          return !(x.channel == ch && x.who == who);
+        });
+      for (auto j = i; j != st.pending.end(); ++j)
+        j->rp.deliver(caf::ok_atom::value);
+      st.pending.erase(i, st.pending.end());
+      drop(self, who, ch);
+      if (!wanted(self))
+        give_back(self);
       return caf::ok_atom::value;
     },
     [=](notification& x) {

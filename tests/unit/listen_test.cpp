@@ -148,6 +148,31 @@ CAF_TEST(the listening connection counts toward max_size until nobody listens) {
   CAF_CHECK_EQUAL(ha->oks, 3);
 }
 
+CAF_TEST(an unlisten right after a listen leaves nothing listening) {
+  auto pool = start(make_config(1, 3));
+  auto h = std::make_shared<heard>();
+  auto a = sys.spawn([=](caf::event_based_actor* c) -> caf::behavior {
+    c->set_error_handler([=](caf::error& e) { h->errors.push_back(e); });
+    c->send(pool, listen_atom::value, std::string{"orders"});
+    c->send(pool, unlisten_atom::value, std::string{"orders"});
+    return {
+      [=](caf::ok_atom) { ++h->oks; },
+      [=](notification& x) { h->notes.push_back(std::move(x)); },
+    };
+  });
+  clients.push_back(a);
+  sched.run();
+  CAF_CHECK_EQUAL(h->oks, 2);
+  CAF_CHECK(h->errors.empty());
+  auto st = stats(pool);
+  CAF_CHECK_EQUAL(st.listen.subscriptions, 0u);
+  CAF_CHECK_EQUAL(st.listen.connections, 0u);
+  CAF_CHECK_EQUAL(st.leased, 0u);
+  script->notify("orders", "x");
+  sched.run();
+  CAF_CHECK(h->notes.empty());
+}
+
 CAF_TEST(a listener that dies is dropped) {
   auto pool = start(make_config(1, 3));
   auto [a, ha] = listener(pool, {"orders"});
