@@ -67,6 +67,15 @@ struct routing_fixture : fixture {
     return *res;
   }
 
+  /// The first replica's statistics, by value: a check on
+  /// `replica0(pool)` would read a destroyed temporary.
+  replica_stats replica0(const pool_actor& pool) {
+    auto st = stats(pool);
+    if (st.replicas.empty())
+      CAF_FAIL("the pool reports no replica");
+    return st.replicas[0];
+  }
+
   /// Runs `st` through `pool` and returns its outcome.
   outcome_ptr<query_result> run(const pool_actor& pool, statement st) {
     auto q = ask<query_result>(pool, query_atom::value, std::move(st));
@@ -155,7 +164,7 @@ CAF_TEST(a replica lagging past the bound gets no reads until it catches up) {
   CAF_CHECK_EQUAL(stats(pool).reads_on_primary, 1u);
   set_lag("0");
   advance(1s);
-  CAF_CHECK(stats(pool).replicas[0].serving);
+  CAF_CHECK(replica0(pool).serving);
   CAF_CHECK(run(pool, reads("SELECT 102"))->ok());
   CAF_CHECK_EQUAL(count(*replica, "SELECT 102"), 1);
 }
@@ -181,8 +190,8 @@ CAF_TEST(a replica cut off from the primary lags from the primary next write) {
   CAF_CHECK_EQUAL(st.replicas[0].lag, caf::timespan{0});
   // An idle primary (the same position) does not restart the count.
   advance(1s);
-  CAF_CHECK(stats(pool).replicas[0].serving); // 1 s: at the bound
-  CAF_CHECK_EQUAL(stats(pool).replicas[0].lag, caf::timespan{1s});
+  CAF_CHECK(replica0(pool).serving); // 1 s: at the bound
+  CAF_CHECK_EQUAL(replica0(pool).lag, caf::timespan{1s});
   set_primary_lsn("1B/10");
   advance(1s);
   st = stats(pool);
@@ -196,12 +205,12 @@ CAF_TEST(a replica cut off from the primary lags from the primary next write) {
   // later one (sampled 1 s ago).
   set_lag("0", "1A/30000F8");
   advance(1s);
-  CAF_CHECK_EQUAL(stats(pool).replicas[0].lag, caf::timespan{1s});
-  CAF_CHECK(stats(pool).replicas[0].serving);
+  CAF_CHECK_EQUAL(replica0(pool).lag, caf::timespan{1s});
+  CAF_CHECK(replica0(pool).serving);
   // Past the primary's position: 0.
   set_lag("0", "1B/20");
   advance(1s);
-  CAF_CHECK_EQUAL(stats(pool).replicas[0].lag, caf::timespan{0});
+  CAF_CHECK_EQUAL(replica0(pool).lag, caf::timespan{0});
   CAF_CHECK(run(pool, reads("SELECT 102"))->ok());
   CAF_CHECK_EQUAL(count(*replica, "SELECT 102"), 1);
 }
@@ -218,7 +227,7 @@ CAF_TEST(without a primary sample the replica estimate counts) {
   script->rules[primary_lsn_sql] = broken;
   set_lag("0.75", "0/100");
   auto pool = start_routed(make_routed());
-  CAF_CHECK_EQUAL(stats(pool).replicas[0].lag, caf::timespan{750ms});
+  CAF_CHECK_EQUAL(replica0(pool).lag, caf::timespan{750ms});
   // Sampled, but the replica is behind the only sample: at least its own
   // estimate.
   set_primary_lsn("0/200");
@@ -230,8 +239,8 @@ CAF_TEST(without a primary sample the replica estimate counts) {
   // A promoted replica (not in recovery) lags 0 whatever it reports.
   set_lag("3", "0/100", "f");
   advance(1s);
-  CAF_CHECK_EQUAL(stats(pool).replicas[0].lag, caf::timespan{0});
-  CAF_CHECK(stats(pool).replicas[0].serving);
+  CAF_CHECK_EQUAL(replica0(pool).lag, caf::timespan{0});
+  CAF_CHECK(replica0(pool).serving);
   // A malformed position is a failed check that names it.
   set_lag("0", "not-a-position");
   advance(1s);
@@ -263,7 +272,7 @@ CAF_TEST(a failing lag check or an open breaker takes the replica out) {
   cfg.replicas[0].breaker_threshold = 1;
   cfg.replicas[0].breaker_cooldown = 60s;
   auto pool = start_routed(cfg);
-  CAF_REQUIRE(stats(pool).replicas[0].serving);
+  CAF_REQUIRE(replica0(pool).serving);
   // The check fails: out at once.
   fake_rule broken;
   broken.error = make_error(pool_errc::query_failed, "boom", "XX000");
@@ -276,7 +285,7 @@ CAF_TEST(a failing lag check or an open breaker takes the replica out) {
                       std::string::npos);
   set_lag("0");
   advance(1s);
-  CAF_REQUIRE(stats(pool).replicas[0].serving);
+  CAF_REQUIRE(replica0(pool).serving);
   // The replica's server goes away: its breaker opens on the first failed
   // reconnect, and the router hears of it before the next check.
   replica->connect_error = make_error(pool_errc::connect_failed, "refused");
@@ -304,7 +313,7 @@ CAF_TEST(a read the replica cannot run runs on the primary at once) {
   CAF_CHECK_EQUAL(st.reads_on_primary, 1u);
   // Back after its next good lag check.
   advance(1s);
-  CAF_CHECK(stats(pool).replicas[0].serving);
+  CAF_CHECK(replica0(pool).serving);
   // An error of the statement itself is the answer: not run again.
   fake_rule bad;
   bad.error = make_error(pool_errc::query_failed, "syntax", "42601");
@@ -312,7 +321,7 @@ CAF_TEST(a read the replica cannot run runs on the primary at once) {
   auto q2 = run(pool, reads("SELECT 202"));
   CAF_CHECK(q2->failed_with(pool_errc::query_failed));
   CAF_CHECK_EQUAL(count(*script, "SELECT 202"), 0);
-  CAF_CHECK(stats(pool).replicas[0].serving);
+  CAF_CHECK(replica0(pool).serving);
 }
 
 CAF_TEST(without fallback a failed read on the only replica is no_replica) {
