@@ -55,6 +55,30 @@ size_t connection::poll_pipeline(std::vector<tagged_result>&) {
   return 0;
 }
 
+bool connection::can_stream() const {
+  return false;
+}
+
+void connection::start_stream(stream_mode, const statement&) {
+  // Unreachable while can_stream() is false; poll_stream says so.
+}
+
+stream_status connection::poll_stream(query_result&, std::string&, size_t,
+                                      caf::expected<query_result>& end) {
+  end = make_error(pool_errc::invalid_request,
+                   "this connection cannot stream results or COPY");
+  return stream_status::done;
+}
+
+caf::error connection::put_copy(const std::string&) {
+  return make_error(pool_errc::invalid_request,
+                    "this connection cannot run COPY");
+}
+
+void connection::end_copy(const std::string&) {
+  // nop
+}
+
 dialect::dialect()
   : dialect(statement{"BEGIN"}, statement{"COMMIT"}, statement{"ROLLBACK"},
             statement{"SELECT 1"}) {

@@ -228,6 +228,9 @@ caf::error validate(const pool_config& cfg) {
   if (cfg.pipeline_depth == 0 || cfg.pipeline_depth > 64)
     return invalid("pipeline_depth", "must be in [1, 64] (1 = off), is " +
                                        std::to_string(cfg.pipeline_depth));
+  if (cfg.stream_window == 0 || cfg.stream_window > 64)
+    return invalid("stream_window", "must be in [1, 64], is " +
+                                      std::to_string(cfg.stream_window));
   struct {
     const char* name;
     caf::timespan value;

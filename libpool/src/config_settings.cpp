@@ -70,6 +70,8 @@ const std::vector<entry>& entries() {
           "queries in flight per connection (1: no pipelining)"),
     flag("fill-pipelines", &c::fill_pipelines,
          "fill busy connections' pipelines before idle ones"),
+    count("stream-window", &c::stream_window,
+          "unacknowledged chunks per stream or COPY out"),
     duration("backoff-min", &c::backoff_min, "first reconnect delay"),
     duration("backoff-max", &c::backoff_max, "longest reconnect delay"),
     duration("max-lifetime", &c::max_lifetime,

@@ -43,6 +43,8 @@ std::string to_string(pool_errc x) {
     return "pause_cancelled";
   case pool_errc::no_replica:
     return "no_replica";
+  case pool_errc::cancelled:
+    return "cancelled";
   }
   return "pool_errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

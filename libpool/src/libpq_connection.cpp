@@ -144,7 +144,7 @@ caf::error libpq_connection::lose(const PGresult* cause) {
   std::string msg;
   std::string state;
   if (entered_copy_) {
-    msg = "the server started COPY, which libpool does not support: the "
+    msg = "the server started a COPY for a statement not sent as one: the "
           "connection is closed";
   } else if (cause != nullptr) {
     msg = field(cause, PG_DIAG_MESSAGE_PRIMARY);

@@ -87,11 +87,11 @@ namespace pool {
 /// rolled back: nothing ran), is re-prepared and re-sent once; inside a
 /// block the error is reported. DISCARD ALL and DEALLOCATE ALL empty the
 /// cache. COPY is refused before sending (`invalid_request`, by the first
-/// word); if the server starts a COPY anyway the connection is lost
-/// (`connection_lost`, naming COPY). Several statements in one text are
-/// refused by the server (42601), as the extended protocol does. A
-/// statement sent on a session known to have ended, or whose small segment
-/// could not be written at all, is reported `connection_lost` with
+/// word: it runs through `start_stream`); if the server starts a COPY anyway
+/// the connection is lost (`connection_lost`, naming COPY). Several statements
+/// in one text are refused by the server (42601), as the extended protocol
+/// does. A statement sent on a session known to have ended, or whose small
+/// segment could not be written at all, is reported `connection_lost` with
 /// `not_run` (see `check_before_send`).
 ///
 /// Errors: a failed connect is `auth_failed` (libpq's or the server's words
@@ -123,6 +123,15 @@ class libpq_connection : public connection {
   tx_status transaction_status() const override;
   void cancel() override;
   void close() override;
+
+  // Streams and COPY (libpq_stream.cpp): one statement in libpq's normal
+  // mode (rows in single-row mode), read only when the worker asks.
+  bool can_stream() const override;
+  void start_stream(stream_mode mode, const statement& st) override;
+  stream_status poll_stream(query_result& rows, std::string& data, size_t limit,
+                            caf::expected<query_result>& end) override;
+  caf::error put_copy(const std::string& data) override;
+  void end_copy(const std::string& failure) override;
 
   // The statement engine (libpq_pipeline.cpp), see the class comment.
   bool can_pipeline() const override;
@@ -307,6 +316,25 @@ class libpq_connection : public connection {
   bool autocommit_pipe_ = false;
   /// The server started a COPY: the connection is lost (see `lose`).
   bool entered_copy_ = false;
+  /// Where the stream is: none, reading results, reading COPY data, the
+  /// server takes COPY data, or ended before it started (`stream_end_`
+  /// says why).
+  enum class stream_state : uint8_t {
+    off,
+    running,
+    copy_out,
+    copy_in,
+    finished
+  };
+  stream_state stream_ = stream_state::off;
+  stream_mode stream_mode_ = stream_mode::rows;
+  /// The stream's final result, or its first error.
+  caf::expected<query_result> stream_end_{query_result{}};
+  /// Ends the stream before it started, with `err` (reported at the next
+  /// `poll_stream`, after a wake-up).
+  void refuse_stream(caf::error err);
+  /// The connection broke during the stream: ends it with `connection_lost`.
+  stream_status stream_lost(caf::expected<query_result>& end);
   /// Where `poll_result` collects the lone statement's result.
   std::vector<tagged_result> finished_;
 

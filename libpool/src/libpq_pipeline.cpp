@@ -113,7 +113,8 @@ void libpq_connection::start(uint64_t tag, const statement& st) {
   }
   if (is_keyword(first_word(st.sql), "copy")) {
     refused_.emplace_back(tag, make_error(pool_errc::invalid_request,
-                                          "COPY is not supported by libpool"));
+                                          "COPY runs through copy_out or "
+                                          "copy_in on a lease"));
     waker_.wake();
     return;
   }
@@ -244,7 +245,8 @@ bool libpq_connection::deallocate_piped() {
 // -- cancelling ---------------------------------------------------------------
 
 void libpq_connection::cancel() {
-  if (conn_ == nullptr || broken_ || pipe_.empty())
+  if (conn_ == nullptr || broken_ ||
+      (pipe_.empty() && stream_ == stream_state::off))
     return;
   cancel_requested_ = true;
   post_cancel();

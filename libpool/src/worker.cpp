@@ -65,6 +65,7 @@ bool running(const worker_state& st) {
 void stop(worker_ptr self, const caf::error& err, caf::error reason) {
   auto& st = self->state;
   st.ctx->log->debug("worker {}: exits ({} queued)", st.id, st.queue.size());
+  abort_stream(self, err);
   if (running(st))
     answer(self, st.current, err);
   drop_pipeline(self, err);
@@ -108,6 +109,7 @@ void fail(worker_ptr self, const caf::error& err) {
   }
   if (st.phase == worker_state::dead)
     return;
+  abort_stream(self, err);
   if (running(st))
     answer(self, st.current, err);
   drop_pipeline(self, err);
@@ -160,7 +162,8 @@ void finish_op(worker_ptr self) {
   auto kind = st.current.kind;
   st.phase = worker_state::idle;
   st.current = worker_op{};
-  if (kind != worker_op::lease_query && kind != worker_op::ping)
+  if (kind != worker_op::lease_query && kind != worker_op::ping &&
+      kind != worker_op::stream)
     self->send(st.manager, done_atom::value, st.id, st.capacity);
   start_next(self);
 }
@@ -356,6 +359,10 @@ void start(worker_ptr self, worker_op op) {
   }
   st.current = std::move(op);
   st.step = 0;
+  if (st.current.kind == worker_op::stream) {
+    start_stream_op(self);
+    return;
+  }
   if (st.current.kind == worker_op::unlease) {
     st.phase = worker_state::executing;
     clean_up(self);
@@ -451,6 +458,9 @@ void on_wake(worker_ptr self) {
   case worker_state::pipelining:
     on_pipeline_wake(self);
     return;
+  case worker_state::streaming:
+    pump_stream(self);
+    return;
   case worker_state::idle: {
     // The backend watches idle connections: a server that closed the
     // connection (restart, pg_terminate_backend) is noticed now, and so are
@@ -485,6 +495,10 @@ void on_tick(worker_ptr self) {
     return;
   if (st.phase == worker_state::pipelining) {
     on_pipeline_tick(self);
+    return;
+  }
+  if (st.phase == worker_state::streaming) {
+    on_stream_tick(self);
     return;
   }
   if (now(self) < st.deadline) {
@@ -535,7 +549,11 @@ worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
   st.manager = manager;
   st.ctx = std::move(ctx);
   self->monitor(manager);
-  self->set_down_handler([=](caf::down_msg&) {
+  self->set_down_handler([=](caf::down_msg& dm) {
+    if (dm.source != self->state.manager.address()) {
+      on_receiver_down(self, dm.source, dm.reason);
+      return;
+    }
     auto err = make_error(pool_errc::shutting_down, "the pool is gone");
     stop(self, err, err);
   });
@@ -576,6 +594,32 @@ worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
         return err;
       return submit(self, worker_op::lease_query, std::move(stmt));
     },
+    [=](stream_atom, uint64_t lease_id, statement& stmt, caf::actor& to,
+        uint32_t rows_per_chunk) -> caf::result<stream_end> {
+      return request_stream(self, lease_id, stream_mode::rows, stmt, to,
+                            rows_per_chunk);
+    },
+    [=](copy_out_atom, uint64_t lease_id, statement& stmt, caf::actor& to,
+        uint32_t bytes_per_chunk) -> caf::result<stream_end> {
+      return request_stream(self, lease_id, stream_mode::copy_out, stmt, to,
+                            bytes_per_chunk);
+    },
+    [=](copy_in_atom, uint64_t lease_id,
+        statement& stmt) -> caf::result<caf::ok_atom> {
+      return request_copy_in(self, lease_id, stmt);
+    },
+    [=](copy_data_atom, uint64_t lease_id,
+        std::string& data) -> caf::result<caf::ok_atom> {
+      return request_copy(self, lease_id, false, data);
+    },
+    [=](copy_end_atom, uint64_t lease_id,
+        std::string& failure) -> caf::result<query_result> {
+      return request_copy(self, lease_id, true, failure);
+    },
+    [=](ack_atom, uint64_t stream, uint64_t seq) {
+      on_stream_ack(self, stream, seq);
+    },
+    [=](cancel_atom, uint64_t stream) { on_stream_cancel(self, stream); },
     [=](ping_atom) -> caf::result<caf::ok_atom> {
       if (self->state.phase == worker_state::dead)
         return lost_error();
@@ -603,6 +647,8 @@ worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
         return;
       self->state.lease_id = 0;
       self->state.notify_to = nullptr;
+      stop_stream(self,
+                  make_error(pool_errc::cancelled, "the lease was released"));
       worker_op op;
       op.kind = worker_op::unlease;
       enqueue(self, std::move(op));

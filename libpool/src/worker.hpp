@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "caf/response_promise.hpp"
@@ -25,6 +26,8 @@ struct worker_op {
     unlease,
     /// A health check or validation for the manager (replies `ok`).
     ping,
+    /// A stream, COPY out or COPY in on a lease (`mode`; worker_stream.cpp).
+    stream,
   };
   kind_t kind = run;
   caf::response_promise rp;
@@ -44,6 +47,46 @@ struct worker_op {
   /// Whether its send may wait for the queries right behind it (a `run`
   /// while another connection of the pool was busy, see `submit_piped`).
   bool may_hold = false;
+  /// A `stream`'s mode, receiver (rows and COPY out) and chunk limit (rows,
+  /// or bytes for COPY out).
+  stream_mode mode = stream_mode::rows;
+  caf::actor receiver;
+  uint32_t limit = 0;
+};
+
+/// A `copy_data` or `copy_end` request of a lease, waiting for its turn.
+struct copy_request {
+  /// Whether it is the `copy_end`.
+  bool end = false;
+  /// The data, or the failure message of the end.
+  std::string data;
+  caf::response_promise rp;
+};
+
+/// The stream, COPY out or COPY in running on the connection (phase
+/// `streaming`; worker_stream.cpp).
+struct stream_run {
+  uint64_t id = 0;
+  /// Chunks sent and acknowledged so far.
+  uint64_t sent = 0;
+  uint64_t acked = 0;
+  /// Rows (or COPY lines) delivered so far.
+  uint64_t rows = 0;
+  /// The chunk being filled.
+  stream_chunk chunk;
+  /// Why it stops early (cancel, receiver gone, timeout): the rest of the
+  /// result is read and discarded until the connection is free.
+  caf::error stopping;
+  /// COPY in: whether the server takes data, and whether the data given
+  /// last is still being sent (its `copy_data` is answered once it is).
+  bool copy_ready = false;
+  bool sending = false;
+  /// COPY in: whether its end was given to the connection.
+  bool ending = false;
+  /// COPY in: the requests waiting, the running one first.
+  std::deque<copy_request> inbox;
+  /// The receiver's address while it is monitored.
+  caf::actor_addr watched;
 };
 
 /// A pooled query in flight in the connection's pipeline.
@@ -124,6 +167,8 @@ struct worker_state {
     cleaning,
     /// Running the configured reset query after a lease.
     resetting,
+    /// Running a stream, COPY out or COPY in (`stream`).
+    streaming,
     /// The connection broke: waiting for the manager's `close`.
     dead,
   };
@@ -167,6 +212,13 @@ struct worker_state {
   bool sends_held = false;
   /// Where `poll_pipeline` puts finished queries (kept for its capacity).
   std::vector<connection::tagged_result> finished;
+  /// The stream running now (phase `streaming`).
+  stream_run stream;
+  /// Streams started on this connection (their ids).
+  uint64_t streams = 0;
+  /// Why the last COPY in ended early, for the `copy_data` or `copy_end`
+  /// that arrives after it; cleared when answered or at the next COPY.
+  caf::error copy_failure;
   /// When the worker last cancelled a statement (valid if `cancelled_any`):
   /// a cancel that arrives late hits the next statement instead.
   caf::timespan last_cancel{0};

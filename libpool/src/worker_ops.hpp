@@ -71,6 +71,66 @@ bool on_overdue(worker_ptr self, worker_op& op, bool& cancelled,
 /// Starts queued operations while the connection can take them.
 void start_next(worker_ptr self);
 
+/// A new operation of `kind` answering the current request.
+worker_op make_op(worker_ptr self, worker_op::kind_t kind);
+
+/// Queues `op`; its caller is answered through the returned promise.
+caf::response_promise submit(worker_ptr self, worker_op op);
+
+/// The current operation is over: the worker is idle (the manager is told
+/// unless the connection is leased) and starts what is queued.
+void finish_op(worker_ptr self);
+
+/// Sends the notifications that arrived to the lease's listener, if any.
+void pass_notifications(worker_ptr self);
+
+// -- streams and COPY on a lease (worker_stream.cpp) -------------------------
+
+/// `stream` (mode rows) and `copy_out`: checks the request and queues it.
+caf::result<stream_end> request_stream(worker_ptr self, uint64_t lease_id,
+                                       stream_mode mode, statement& stmt,
+                                       caf::actor& receiver, uint32_t limit);
+
+/// `copy_in`: checks the request and queues it; `ok` once the server takes
+/// data.
+caf::result<caf::ok_atom> request_copy_in(worker_ptr self, uint64_t lease_id,
+                                          statement& stmt);
+
+/// `copy_data` (`end` false) and `copy_end` (`data`: the failure message):
+/// queued behind the COPY's running piece, or answered at once.
+caf::response_promise request_copy(worker_ptr self, uint64_t lease_id, bool end,
+                                   std::string& data);
+
+/// Starts the stream `st.current` (phase `streaming`).
+void start_stream_op(worker_ptr self);
+
+/// Moves the stream on: reads while the receiver keeps up, sends chunks,
+/// feeds COPY data, ends it.
+void pump_stream(worker_ptr self);
+
+/// Stops the stream early with `why`: cancels the statement (or aborts the
+/// COPY in) and discards the rest of its result.
+void stop_stream(worker_ptr self, caf::error why);
+
+/// The connection is given up during a stream: the receiver gets the
+/// `stream_end` with `err`, waiting COPY requests get `err`.
+void abort_stream(worker_ptr self, const caf::error& err);
+
+/// The watchdog for a stream: no progress for query_timeout stops it, a
+/// stop the server ignores for the grace period fails the connection.
+void on_stream_tick(worker_ptr self);
+
+/// The receiver acknowledged the chunks of `stream` up to `seq`.
+void on_stream_ack(worker_ptr self, uint64_t stream, uint64_t seq);
+
+/// The receiver asked to cancel `stream`.
+void on_stream_cancel(worker_ptr self, uint64_t stream);
+
+/// A monitored actor is down: if it is the stream's receiver, stops the
+/// stream and returns true.
+bool on_receiver_down(worker_ptr self, const caf::actor_addr& who,
+                      const caf::error& reason);
+
 // -- the pipeline (worker_pipeline.cpp) ---------------------------------------
 
 /// Answers every query in the pipeline with `err` (they were sent: whether

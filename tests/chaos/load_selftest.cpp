@@ -14,6 +14,7 @@
 
 #include "pool/all.hpp"
 
+#include "lease_stub.hpp"
 #include "live_support.hpp"
 #include "load.hpp"
 
@@ -40,9 +41,8 @@ pool::query_result echo(const pool::statement& st, int add = 0) {
 }
 
 pool::lease_actor::behavior_type fake_worker() {
-  return {
-    [](pool::query_atom, uint64_t, pool::statement& st) { return echo(st); },
-  };
+  return pool::testing::lease_stub(
+    [](pool::query_atom, uint64_t, pool::statement& st) { return echo(st); });
 }
 
 /// Delivers `x` through `rp` and, if `twice`, through a copy of it as well

@@ -255,13 +255,133 @@ class fake_connection : public connection {
     if (is_broken())
       return tx_status::unknown;
     // Like PQtransactionStatus: active while pipelined commands are pending.
-    return pipeline_.empty() ? tx_ : tx_status::active;
+    return pipeline_.empty() && !stream_.on ? tx_ : tx_status::active;
+  }
+
+  bool can_stream() const override { return true; }
+
+  void start_stream(stream_mode mode, const statement& st) override {
+    script_->log.push_back(std::to_string(number_) + ":" + st.sql);
+    ++script_->streams;
+    stream_ = fake_stream{};
+    stream_.on = true;
+    stream_.mode = mode;
+    stream_.sql = st.sql;
+    stream_.rule = rule_for(st.sql);
+    if (running_ || !pipeline_.empty())
+      stream_.rule = misuse("start_stream(\"" + st.sql + "\") while busy");
+    auto word = st.sql.substr(0, st.sql.find(' '));
+    if ((word == "COPY") != (mode != stream_mode::rows))
+      stream_.rule.error =
+        make_error(pool_errc::invalid_request, "fake: wrong stream mode");
+    ready_at_ = waker_.now() + stream_.rule.latency;
+    notify(stream_.rule.latency);
+  }
+
+  stream_status poll_stream(query_result& rows, std::string& data, size_t limit,
+                            caf::expected<query_result>& end) override {
+    auto done = [&](caf::expected<query_result> x) {
+      stream_.on = false;
+      end = std::move(x);
+      return stream_status::done;
+    };
+    if (!stream_.on)
+      return done(misuse("poll_stream with no stream").error);
+    if (is_broken()) {
+      tx_ = tx_status::unknown;
+      return done(lost());
+    }
+    if (is_stalled() || waker_.now() < ready_at_)
+      return stream_status::pending;
+    auto& r = stream_.rule;
+    if (stream_.cancelled)
+      return done(complete(stream_.sql, cancelled_rule()));
+    if (r.error)
+      return done(complete(stream_.sql, r));
+    size_t count = 0;
+    switch (stream_.mode) {
+    case stream_mode::rows: {
+      auto width = r.result.columns.size();
+      count = width == 0 ? 0 : r.result.cells.size() / width;
+      if (rows.columns.empty())
+        rows.columns = r.result.columns;
+      while (stream_.next < count && rows.rows() < limit) {
+        for (size_t c = 0; c < width; ++c)
+          rows.cells.push_back(r.result.cells[stream_.next * width + c]);
+        ++stream_.next;
+        ++script_->rows_streamed;
+      }
+      if (stream_.next < count)
+        return stream_status::more;
+      break;
+    }
+    case stream_mode::copy_out: {
+      auto& text = r.copy_out;
+      while (stream_.next < text.size() && data.size() < limit) {
+        auto nl = text.find('\n', stream_.next);
+        auto stop = nl == std::string::npos ? text.size() : nl + 1;
+        data.append(text, stream_.next, stop - stream_.next);
+        script_->bytes_streamed += stop - stream_.next;
+        stream_.next = stop;
+      }
+      if (stream_.next < text.size())
+        return stream_status::more;
+      count = static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+      break;
+    }
+    case stream_mode::copy_in: {
+      if (!stream_.ending)
+        return stream_status::copy_ready;
+      if (!stream_.failure.empty())
+        return done(make_error(pool_errc::query_failed,
+                               "COPY from stdin failed: " + stream_.failure,
+                               "57014"));
+      auto& in = script_->copied_in[number_];
+      count = static_cast<size_t>(std::count(in.begin(), in.end(), '\n'));
+      break;
+    }
+    }
+    if (r.hang)
+      return stream_status::pending;
+    auto res = complete(stream_.sql, r);
+    if (res) {
+      res->cells.clear();
+      res->affected = static_cast<int64_t>(count);
+      if (stream_.mode != stream_mode::rows)
+        res->command_tag = "COPY " + std::to_string(count);
+    }
+    return done(std::move(res));
+  }
+
+  caf::error put_copy(const std::string& data) override {
+    if (!stream_.on || stream_.mode != stream_mode::copy_in || stream_.ending)
+      return misuse("put_copy with no COPY in").error;
+    if (is_broken())
+      return lost();
+    script_->copied_in[number_] += data;
+    return {};
+  }
+
+  void end_copy(const std::string& failure) override {
+    if (!stream_.on || stream_.mode != stream_mode::copy_in) {
+      misuse("end_copy with no COPY in");
+      return;
+    }
+    stream_.ending = true;
+    stream_.failure = failure;
+    waker_.wake();
   }
 
   void cancel() override {
     ++script_->cancels;
     if (is_stalled())
       return; // the server does not answer
+    if (stream_.on) {
+      stream_.cancelled = true;
+      ready_at_ = waker_.now();
+      waker_.wake();
+      return;
+    }
     if (script_->late_cancels) {
       cancel_late();
       return;
@@ -304,6 +424,20 @@ class fake_connection : public connection {
     /// Sent while sends were held: not at the server yet.
     bool held = false;
     caf::timespan finish{0};
+  };
+
+  /// The stream running (`start_stream`), if `on`.
+  struct fake_stream {
+    bool on = false;
+    stream_mode mode = stream_mode::rows;
+    std::string sql;
+    fake_rule rule;
+    /// The next row (rows) or byte (COPY out) to hand over.
+    size_t next = 0;
+    bool cancelled = false;
+    /// COPY in: the end was given, with this failure ("" = none).
+    bool ending = false;
+    std::string failure;
   };
 
   bool is_broken() const { return dead_ || script_->broken.count(number_) > 0; }
@@ -493,6 +627,7 @@ class fake_connection : public connection {
   std::deque<entry> pipeline_;
   tx_status tx_ = tx_status::idle;
   caf::timespan ready_at_{0};
+  fake_stream stream_;
   fake_rule rule_;
   std::string sql_;
 };

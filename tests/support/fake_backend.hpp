@@ -26,7 +26,11 @@ struct fake_rule {
   /// If true, the statement never completes unless cancelled.
   bool hang = false;
   /// The result on success (command_tag defaults to the SQL's first word).
+  /// A stream (`start_stream`, mode rows) delivers its rows; with `hang`,
+  /// it delivers them all and then never ends unless cancelled.
   query_result result;
+  /// The data a `COPY ... TO STDOUT` with this SQL sends (whole lines).
+  std::string copy_out;
 };
 
 /// One connect attempt, as the fake saw it (virtual time).
@@ -145,6 +149,18 @@ struct fake_script {
 
   /// Calls of `connection::check_before_send`.
   int send_checks = 0;
+
+  // -- streams and COPY ------------------------------------------------------
+
+  /// Streams started (`start_stream`, logged in `log` like statements).
+  int streams = 0;
+  /// Rows and COPY-out bytes the streams handed to the worker so far: a
+  /// stream hands over only what the worker asks for (`poll_stream`'s
+  /// limit), as a server blocked on a full socket would.
+  size_t rows_streamed = 0;
+  size_t bytes_streamed = 0;
+  /// COPY-in data each connection received, by connection number.
+  std::map<int, std::string> copied_in;
 
   // -- LISTEN/NOTIFY
   // -----------------------------------------------------------

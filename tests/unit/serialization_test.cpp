@@ -1,5 +1,6 @@
 #define CAF_SUITE serialization
 #include "fixture.hpp"
+#include "lease_stub.hpp"
 
 #include "pool/error.hpp"
 #include "pool/remote.hpp"
@@ -494,7 +495,8 @@ CAF_TEST(every field of lease survives) {
                 "lease changed: set and compare the new field here and add "
                 "it to inspect");
   auto worker = sys.spawn([]() -> lease_actor::behavior_type {
-    return {[](query_atom, uint64_t, statement&) { return query_result{}; }};
+    return lease_stub(
+      [](query_atom, uint64_t, statement&) { return query_result{}; });
   });
   clients.push_back(caf::actor_cast<caf::actor>(worker));
   lease l;

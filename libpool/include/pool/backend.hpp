@@ -77,6 +77,12 @@ enum class tx_status : uint8_t {
 
 /// Result of a poll: still waiting, or finished.
 enum class poll_status : uint8_t { pending, ready };
+/// What `connection::start_stream` runs: a statement whose rows come in
+/// parts, a `COPY ... TO STDOUT`, or a `COPY ... FROM STDIN`.
+enum class stream_mode : uint8_t { rows, copy_out, copy_in };
+
+/// Result of `connection::poll_stream`.
+enum class stream_status : uint8_t { pending, more, copy_ready, done };
 
 /// One database connection, driven by one worker. See the threading contract
 /// at the top of this header.
@@ -186,6 +192,52 @@ class connection {
   /// statement in flight is reported with it. Once nothing is in flight the
   /// connection accepts `execute` again.
   virtual size_t poll_pipeline(std::vector<tagged_result>& done);
+
+  // -- streaming and COPY (optional) -----------------------------------------
+  //
+  // A connection that can stream runs one statement outside any pipeline and
+  // hands its result over in parts, reading from the server only when the
+  // worker asks for more: the worker stops asking while its receiver is
+  // behind, and the server then waits on a full socket. Used for `stream`,
+  // `copy_out` and `copy_in` on a lease, never while `execute` or a pipeline
+  // runs.
+
+  /// Returns whether `start_stream` and the calls below work. Default: false.
+  virtual bool can_stream() const;
+
+  /// Starts `st` in mode `mode`: `rows` delivers its rows in parts (libpq's
+  /// single-row mode); `copy_out` runs a `COPY ... TO STDOUT` and delivers
+  /// its data; `copy_in` runs a `COPY ... FROM STDIN` and takes data through
+  /// `put_copy`. Precondition: connected, nothing running. Failures are
+  /// reported through `poll_stream`. Default: reports `invalid_request`.
+  virtual void start_stream(stream_mode mode, const statement& st);
+
+  /// After a wake-up, or when the worker wants more: reads what is there
+  /// without blocking and returns
+  /// - `more`: `rows` got rows until it holds `limit` rows (mode `rows`;
+  ///   `rows.columns` set), or `data` got whole COPY lines until it holds at
+  ///   least `limit` bytes (`copy_out`); more may be buffered, and no
+  ///   wake-up follows for it: call again to get it;
+  /// - `pending`: what was there is appended; a wake-up follows when more
+  ///   arrives (or, `copy_in`, when the data given was sent);
+  /// - `copy_ready` (`copy_in`): the server takes data; `put_copy` next;
+  /// - `done`: the statement finished and the connection takes the next
+  ///   one; `end` holds its final result (command tag, rows affected, no
+  ///   cells) or its error (`query_failed`, `connection_lost`,
+  ///   `invalid_request`). Rows appended before the end are valid.
+  virtual stream_status poll_stream(query_result& rows, std::string& data,
+                                    size_t limit,
+                                    caf::expected<query_result>& end);
+
+  /// `copy_in`, after `copy_ready`: queues `data` (any split of the COPY
+  /// text) for the server; then `poll_stream` says `copy_ready` once it is
+  /// sent. Returns an error (`connection_lost`) if the connection broke.
+  virtual caf::error put_copy(const std::string& data);
+
+  /// `copy_in`: ends the data; with a non-empty `failure` the server aborts
+  /// the COPY with that message instead (nothing is stored). The end is then
+  /// reported by `poll_stream` (`done`).
+  virtual void end_copy(const std::string& failure);
 
   /// Returns the connection's transaction state.
   virtual tx_status transaction_status() const = 0;

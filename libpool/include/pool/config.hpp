@@ -79,6 +79,11 @@ struct pool_config {
   /// long queries mix in the pipelines. No effect with pipeline_depth 1.
   /// Default true.
   bool fill_pipelines = true;
+  /// Chunks of a stream or COPY out (`stream_atom`, `copy_out_atom` on a
+  /// lease) that may be on their way to the receiver unacknowledged; the
+  /// connection reads nothing from the server while this many are. Memory
+  /// per stream is about this many chunks. Default 2; in [1, 64].
+  size_t stream_window = 2;
 
   // -- supervision --------------------------------------------------------
 

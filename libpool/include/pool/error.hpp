@@ -65,6 +65,10 @@ enum class pool_errc : uint8_t {
   /// replica serving and `reads_fall_back_to_primary` is off; the message
   /// says why each replica does not serve.
   no_replica,
+  /// A stream or COPY was cancelled before it completed: its receiver asked
+  /// (`cancel_atom`) or died, or its node was lost; the statement was
+  /// stopped on the server.
+  cancelled,
 };
 
 /// Returns the name of `x`, e.g. "acquire_timeout".

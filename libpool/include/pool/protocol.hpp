@@ -14,6 +14,7 @@
 #include "caf/typed_actor.hpp"
 
 #include "pool/settings.hpp"
+#include "pool/stream.hpp"
 #include "pool/types.hpp"
 
 // Atoms are types of their own in CAF 0.17 (no type ID needed).
@@ -31,20 +32,77 @@ CAF_ADD_ATOM(libpool, pool, reset_atom, "reset")
 CAF_ADD_ATOM(libpool, pool, reconfigure_atom, "reconfig")
 CAF_ADD_ATOM(libpool, pool, listen_atom, "listen")
 CAF_ADD_ATOM(libpool, pool, unlisten_atom, "unlisten")
+CAF_ADD_ATOM(libpool, pool, stream_atom, "stream")
+CAF_ADD_ATOM(libpool, pool, copy_out_atom, "copyout")
+CAF_ADD_ATOM(libpool, pool, copy_in_atom, "copyin")
+CAF_ADD_ATOM(libpool, pool, copy_data_atom, "copydata")
+CAF_ADD_ATOM(libpool, pool, copy_end_atom, "copyend")
+CAF_ADD_ATOM(libpool, pool, ack_atom, "ack")
+CAF_ADD_ATOM(libpool, pool, cancel_atom, "cancel")
 
 namespace pool {
 
 struct lease;
 
-/// The connection side of a lease: queries sent here run on the leased
-/// connection, in the order they arrive.
+/// The connection side of a lease: requests sent here run on the leased
+/// connection, one after another in the order they arrive. Every request
+/// can fail with `invalid_lease` (the lease was released, reclaimed, or is
+/// not this connection's) and `connection_lost`.
 ///
 /// - `(query_atom, lease_id, statement)` replies `query_result`, or an error:
-///   `invalid_lease` (the lease was released, reclaimed, or is not this
-///   connection's), `query_failed` (with SQLSTATE), `query_timeout`,
-///   `connection_lost`, `invalid_request` (malformed statement).
+///   `query_failed` (with SQLSTATE), `query_timeout`, `invalid_request`
+///   (malformed statement).
+/// - `(stream_atom, lease_id, statement, receiver, rows_per_chunk)` runs the
+///   statement and sends its rows to `receiver` as `stream_chunk`s of at
+///   most `rows_per_chunk` rows (1 to 1,000,000), then a `stream_end`; the
+///   reply is the same `stream_end` once it completed. The receiver
+///   acknowledges each chunk (`ack_atom`, see `stream_chunk`); at most
+///   `pool_config::stream_window` chunks are unacknowledged at once and the
+///   connection reads nothing from the server meanwhile, so memory stays
+///   bounded whatever the result's size. The receiver is monitored: if it
+///   dies (or its node is lost) or sends `(cancel_atom, stream)`, the
+///   statement is cancelled on the server, the rest of its result is
+///   discarded and the lease stays usable (inside a transaction block, the
+///   transaction is then failed, as after any error). A receiver that
+///   acknowledges nothing for `query_timeout`, or a server that sends
+///   nothing for as long, ends the stream with `query_timeout`. Errors (in
+///   the reply and in the receiver's `stream_end`): `query_failed`,
+///   `query_timeout`, `cancelled`, `invalid_request` (no receiver, bad
+///   rows_per_chunk, a COPY statement, malformed statement).
+/// - `(copy_out_atom, lease_id, statement, receiver, bytes_per_chunk)` runs a
+///   `COPY ... TO STDOUT` and sends its data to `receiver` like `stream`
+///   does rows: `stream_chunk::data` holds whole lines, at least
+///   `bytes_per_chunk` (1 to 64 MiB) of them per chunk but the last.
+///   Replies and errors as for `stream` (`invalid_request` also for a
+///   statement that is not a COPY TO STDOUT).
+/// - `(copy_in_atom, lease_id, statement)` replies `ok` once the server runs
+///   the `COPY ... FROM STDIN` and takes data; then
+///   `(copy_data_atom, lease_id, data)` replies `ok` once `data` (any split
+///   of the COPY text) was sent to the server: send the next piece after
+///   the `ok` (or keep a few in flight) and memory stays bounded; and
+///   `(copy_end_atom, lease_id, failure)` ends it: with an empty `failure`
+///   it replies the COPY's `query_result` ("COPY n"), else the server
+///   aborts the COPY, stores nothing and the reply is `query_failed`.
+///   Nothing else runs on the lease meanwhile: other requests wait for the
+///   `copy_end`. A COPY that gets no data for `query_timeout` is aborted;
+///   the next `copy_data` or `copy_end` gets `query_timeout`. Errors:
+///   `query_failed` (e.g. malformed data, with SQLSTATE), `query_timeout`,
+///   `invalid_request` (not a COPY FROM STDIN; data or end with no COPY
+///   running).
+/// - `(ack_atom, stream, seq)` and `(cancel_atom, stream)`: see
+///   `stream_chunk`; no reply. For another stream than the running one they
+///   are ignored.
 using lease_actor = caf::typed_actor<
-  caf::replies_to<query_atom, uint64_t, statement>::with<query_result>>;
+  caf::replies_to<query_atom, uint64_t, statement>::with<query_result>,
+  caf::replies_to<stream_atom, uint64_t, statement, caf::actor,
+                  uint32_t>::with<stream_end>,
+  caf::replies_to<copy_out_atom, uint64_t, statement, caf::actor,
+                  uint32_t>::with<stream_end>,
+  caf::replies_to<copy_in_atom, uint64_t, statement>::with<caf::ok_atom>,
+  caf::replies_to<copy_data_atom, uint64_t, std::string>::with<caf::ok_atom>,
+  caf::replies_to<copy_end_atom, uint64_t, std::string>::with<query_result>,
+  caf::reacts_to<ack_atom, uint64_t, uint64_t>,
+  caf::reacts_to<cancel_atom, uint64_t>>;
 
 } // namespace pool
 
@@ -66,6 +124,8 @@ CAF_ADD_TYPE_ID(libpool, (pool::priority))
 CAF_ADD_TYPE_ID(libpool, (pool::notification))
 CAF_ADD_TYPE_ID(libpool, (pool::notifications_missed))
 CAF_ADD_TYPE_ID(libpool, (pool::listen_stats))
+CAF_ADD_TYPE_ID(libpool, (pool::stream_chunk))
+CAF_ADD_TYPE_ID(libpool, (pool::stream_end))
 CAF_END_TYPE_ID_BLOCK(libpool)
 
 namespace pool {
