@@ -328,6 +328,9 @@ class libpq_connection : public connection {
   };
   stream_state stream_ = stream_state::off;
   stream_mode stream_mode_ = stream_mode::rows;
+  /// Whether the empty query that clears single-row mode after a failed
+  /// stream runs (see `poll_stream`).
+  bool clearing_single_row_ = false;
   /// The stream's final result, or its first error.
   caf::expected<query_result> stream_end_{query_result{}};
   /// Ends the stream before it started, with `err` (reported at the next

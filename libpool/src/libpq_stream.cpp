@@ -206,7 +206,20 @@ stream_status libpq_connection::poll_stream(query_result& rows,
       continue;
     }
     result_ptr r{PQgetResult(c)};
+    if (!r && stream_mode_ == stream_mode::rows && !stream_end_ &&
+        !clearing_single_row_) {
+      // libpq 15 keeps single-row mode after a query that failed in it, and
+      // applies it to the next query sent in pipeline mode (which then
+      // loses its rows). Only a query sent outside pipeline mode clears
+      // it: an empty one, one round trip, after a failed stream only.
+      if (PQsendQuery(c, "") == 0)
+        return stream_lost(end);
+      clearing_single_row_ = true;
+      flushing_ = PQflush(c) != 0;
+      continue;
+    }
     if (!r) { // the statement is over: the connection is free
+      clearing_single_row_ = false;
       stream_ = stream_state::off;
       end = std::move(stream_end_);
       stream_end_ = query_result{};
