@@ -94,6 +94,33 @@ long status_kb(const char* key) {
   return -1;
 }
 
+/// Whether the peak resident size measures what the process holds. ASan
+/// keeps freed blocks in its quarantine (256 MiB by default) and pads every
+/// block, so under it the peak grows with the amount allocated over time,
+/// not with what is held at once: the memory bounds are checked in the plain
+/// build (the first pass of .ci/run) and only printed under ASan.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool peak_is_meaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool peak_is_meaningful = false;
+#else
+constexpr bool peak_is_meaningful = true;
+#endif
+#else
+constexpr bool peak_is_meaningful = true;
+#endif
+
+/// Checks that the peak grew by less than `limit_kb`, where that means
+/// something (see peak_is_meaningful).
+#define CHECK_PEAK_BELOW(grown_kb, limit_kb)                                   \
+  do {                                                                         \
+    if (peak_is_meaningful)                                                    \
+      CAF_CHECK_LESS(grown_kb, limit_kb);                                      \
+    else                                                                       \
+      CAF_MESSAGE("memory bound not checked under AddressSanitizer");          \
+  } while (false)
+
 /// Resets the peak resident size to the current one (Linux >= 4.0).
 void reset_peak() {
   std::ofstream out{"/proc/self/clear_refs"};
@@ -136,7 +163,7 @@ CAF_TEST(ten million rows stream with bounded memory) {
   CAF_MESSAGE("streamed " << n << " rows in " << secs << " s; peak resident "
                           << peak / 1024 << " MiB (" << (peak - before) / 1024
                           << " MiB above the start)");
-  CAF_CHECK_LESS(peak - before, 100 * 1024);
+  CHECK_PEAK_BELOW(peak - before, 100 * 1024);
   CAF_CHECK_EQUAL(scalar(*l, pool::statement{"SELECT 1"}), "1");
   IT_REQUIRE_OK(release(p, l->id));
 }
@@ -256,7 +283,7 @@ CAF_TEST(copy out and in one million rows keep their checksum) {
   CAF_MESSAGE("COPY out and in of 1000000 rows ("
               << bytes / 1024 / 1024 << " MiB): peak resident " << peak / 1024
               << " MiB (" << (peak - before) / 1024 << " MiB above the start)");
-  CAF_CHECK_LESS(peak - before, 32 * 1024);
+  CHECK_PEAK_BELOW(peak - before, 32 * 1024);
   auto sum = [&](const char* table) {
     return scalar(*l, pool::statement{std::string{"SELECT count(*) || ':' || "
                                                   "md5(string_agg(g || h, ',' "
