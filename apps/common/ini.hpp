@@ -5,10 +5,12 @@
 
 #include <string>
 
+#include "pool/config_settings.hpp"
+
 namespace app {
 
-/// Returns `x` as a quoted string of CAF's INI syntax, quotes included: `"`
-/// and `\` escaped with a backslash, other bytes unchanged.
-std::string ini_quote(const std::string& x);
+/// The library's `pool::ini_quote`: `x` as a quoted string of CAF's INI
+/// syntax.
+using pool::ini_quote;
 
 } // namespace app

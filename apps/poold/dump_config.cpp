@@ -46,6 +46,12 @@ std::string ini_value(const std::string& key, const caf::config_value& v) {
     return std::to_string(*x);
   if (auto x = caf::get_if<caf::timespan>(&v))
     return duration(*x);
+  if (auto xs = caf::get_if<caf::config_value::list>(&v)) {
+    std::string out = "[";
+    for (auto& x : *xs)
+      out += (out.size() == 1 ? "" : ", ") + ini_value(key, x);
+    return out + "]";
+  }
   // read_pool_settings accepts no other type: never reached for a pool
   // that passed parse_all.
   return caf::deep_to_string(v);

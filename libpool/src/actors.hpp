@@ -56,7 +56,10 @@ using lease_atom = caf::atom_constant<caf::atom("lease")>;
 /// Manager → worker: the lease with this id ends; clean the connection, then
 /// report `done`.
 using unlease_atom = caf::atom_constant<caf::atom("unlease")>;
-/// Manager → worker: check the connection with a trivial statement.
+/// Manager → worker: `(ping_atom, before_acquire)` check the connection
+/// with a trivial statement, or (before_acquire, if configured) with the
+/// before_acquire hook's SQL; replies whether it may be used (false: the
+/// hook said no), an error if it failed.
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 /// Backend → worker: the connection can make progress.
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
@@ -95,6 +98,9 @@ using connecting_atom = caf::atom_constant<caf::atom("connecting")>;
 using connfail_atom = caf::atom_constant<caf::atom("connfail")>;
 /// Supervisor → manager: close this connection when it is free (lifetime).
 using retire_atom = caf::atom_constant<caf::atom("retire")>;
+/// Worker → manager: the after_release hook's SQL (`reset_query`) asked to
+/// discard this connection; its `done` follows.
+using discard_atom = caf::atom_constant<caf::atom("discard")>;
 /// Worker → manager: a statement failed with an error of this SQLSTATE
 /// class (two characters), for `pool_stats::errors_by_class`.
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
@@ -120,7 +126,7 @@ using worker_actor = lease_actor::extend<
   caf::replies_to<run_atom, statement, bool, bool>::with<query_result>,
   caf::replies_to<transaction_atom,
                   std::vector<statement>>::with<std::vector<query_result>>,
-  caf::replies_to<ping_atom>::with<caf::ok_atom>,
+  caf::replies_to<ping_atom, bool>::with<bool>,
   caf::replies_to<listen_atom, uint64_t, caf::actor>::with<caf::ok_atom>,
   caf::reacts_to<lease_atom, uint64_t>, caf::reacts_to<unlease_atom, uint64_t>,
   caf::reacts_to<wake_atom>, caf::reacts_to<push_atom>,
@@ -138,10 +144,10 @@ using manager_actor = pool_actor::extend<
   caf::reacts_to<lost_atom, uint32_t, caf::error>, caf::reacts_to<expire_atom>,
   caf::reacts_to<connecting_atom, uint32_t, uint64_t>,
   caf::reacts_to<connfail_atom, caf::error>,
-  caf::reacts_to<retire_atom, uint32_t>, caf::reacts_to<breaker_event>,
-  caf::reacts_to<failed_atom, std::string>, caf::reacts_to<tick_atom>,
-  caf::reacts_to<close_atom>, caf::reacts_to<drain_atom, uint64_t>,
-  caf::reacts_to<listener_atom, uint64_t>,
+  caf::reacts_to<retire_atom, uint32_t>, caf::reacts_to<discard_atom, uint32_t>,
+  caf::reacts_to<breaker_event>, caf::reacts_to<failed_atom, std::string>,
+  caf::reacts_to<tick_atom>, caf::reacts_to<close_atom>,
+  caf::reacts_to<drain_atom, uint64_t>, caf::reacts_to<listener_atom, uint64_t>,
   caf::reacts_to<listener_atom, listen_stats>>;
 
 /// The LISTEN/NOTIFY hub (see `spawn_listener`): the manager delegates

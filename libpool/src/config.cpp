@@ -202,6 +202,13 @@ std::string count(caf::timespan x) {
          "ms";
 }
 
+// Whether `sql` holds nothing but white space.
+bool blank(const std::string& sql) {
+  return std::all_of(sql.begin(), sql.end(), [](char c) {
+    return std::isspace(static_cast<unsigned char>(c));
+  });
+}
+
 caf::error invalid(std::string field, std::string why) {
   return make_error(pool_errc::invalid_config, field + ": " + why);
 }
@@ -231,6 +238,10 @@ caf::error validate(const pool_config& cfg) {
   if (cfg.stream_window == 0 || cfg.stream_window > 64)
     return invalid("stream_window", "must be in [1, 64], is " +
                                       std::to_string(cfg.stream_window));
+  for (size_t i = 0; i < cfg.after_connect_sql.size(); ++i)
+    if (blank(cfg.after_connect_sql[i]))
+      return invalid("after_connect_sql[" + std::to_string(i) + "]",
+                     "must not be empty");
   struct {
     const char* name;
     caf::timespan value;

@@ -11,7 +11,7 @@ namespace pool {
 
 namespace {
 
-enum class kind { count, duration, flag, text };
+enum class kind { count, duration, flag, text, texts };
 
 struct entry {
   const char* key;
@@ -21,6 +21,7 @@ struct entry {
   caf::timespan pool_config::*duration = nullptr;
   bool pool_config::*flag = nullptr;
   std::string pool_config::*text = nullptr;
+  std::vector<std::string> pool_config::*texts = nullptr;
 };
 
 entry count(const char* key, size_t pool_config::*m, const char* help) {
@@ -45,6 +46,13 @@ entry flag(const char* key, bool pool_config::*m, const char* help) {
 entry text(const char* key, std::string pool_config::*m, const char* help) {
   entry e{key, help, kind::text};
   e.text = m;
+  return e;
+}
+
+entry texts(const char* key, std::vector<std::string> pool_config::*m,
+            const char* help) {
+  entry e{key, help, kind::texts};
+  e.texts = m;
   return e;
 }
 
@@ -98,12 +106,17 @@ const std::vector<entry>& entries() {
              "a lease held longer is logged as a possible leak (0: never)"),
     duration("lease-timeout", &c::lease_timeout,
              "a lease held longer is reclaimed (0: never)"),
-    text("reset-query", &c::reset_query,
-         "statement run when a lease ends (e.g. DISCARD ALL)"),
     duration("priority-aging", &c::priority_aging,
              "a waiting request's class rises by one per this wait"),
     flag("pause-closes-idle", &c::pause_closes_idle,
          "pause closes the idle connections once drained"),
+    texts("after-connect", &c::after_connect_sql,
+          "statements run on each new connection, e.g. [\"SET ...\"]"),
+    text("before-acquire", &c::before_acquire_sql,
+         "statement run before each hand-out; false or failure rejects"),
+    text("reset-query", &c::reset_query,
+         "statement run when a lease ends (e.g. DISCARD ALL); false "
+         "discards"),
   };
   return xs;
 }
@@ -119,7 +132,13 @@ std::string print(const entry& e, const pool_config& cfg) {
   case kind::flag:
     return cfg.*e.flag ? "true" : "false";
   case kind::text:
-    return "\"" + cfg.*e.text + "\"";
+    return ini_quote(cfg.*e.text);
+  case kind::texts: {
+    std::string out = "[";
+    for (auto& x : cfg.*e.texts)
+      out += (out.size() == 1 ? "" : ", ") + ini_quote(x);
+    return out + "]";
+  }
   }
   return {};
 }
@@ -134,6 +153,8 @@ const char* type_name(kind k) {
     return "bool";
   case kind::text:
     return "string";
+  case kind::texts:
+    return "string list";
   }
   return "";
 }
@@ -179,6 +200,19 @@ caf::error apply(const entry& e, const caf::config_value& v,
       return {};
     }
     return wrong(where, e, v, "a quoted string");
+  case kind::texts:
+    if (auto xs = caf::get_if<caf::config_value::list>(&v)) {
+      std::vector<std::string> out;
+      for (auto& x : *xs) {
+        auto str = caf::get_if<std::string>(&x);
+        if (!str)
+          return wrong(where, e, v, "a list of quoted strings");
+        out.push_back(*str);
+      }
+      cfg.*e.texts = std::move(out);
+      return {};
+    }
+    return wrong(where, e, v, "a list of quoted strings, e.g. [\"SET a = 1\"]");
   }
   return {};
 }
@@ -212,6 +246,16 @@ caf::error read_pool_settings(const caf::settings& xs, const std::string& where,
       return err;
   }
   return {};
+}
+
+std::string ini_quote(const std::string& x) {
+  std::string out = "\"";
+  for (auto c : x) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out + "\"";
 }
 
 } // namespace pool

@@ -244,6 +244,11 @@ bool connection_table::park(uint32_t id, caf::timespan now,
   return true;
 }
 
+void connection_table::count_use(uint32_t id) {
+  if (auto e = get(id))
+    ++e->uses;
+}
+
 bool connection_table::retire(uint32_t id) {
   auto e = get(id);
   if (!e)

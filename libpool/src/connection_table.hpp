@@ -69,6 +69,8 @@ class connection_table {
     bool retiring = false;
     /// When it was added (connected).
     caf::timespan opened_at{0};
+    /// How often it was handed out whole (not joined in its pipeline).
+    uint64_t uses = 0;
     /// Why it is closing (valid in state closing).
     close_reason close_why = close_reason::other;
     /// Where it is connected ("host:port", see `connection::endpoint`).
@@ -164,6 +166,9 @@ class connection_table {
   /// Marks the connection to be closed when free; no pipelined query joins
   /// it any more.
   bool retire(uint32_t id);
+
+  /// Counts one hand-out of `id` (`entry::uses`).
+  void count_use(uint32_t id);
 
   /// Marks the connection closing (from any state but closing), for reason
   /// `why`: it leaves the idle stack; its worker is told to close.

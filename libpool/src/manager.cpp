@@ -354,6 +354,7 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       if (st.conns.empty())
         fail_waiters(self, st.last_connect_error);
     },
+    [=](discard_atom, uint32_t id) { self->state.discarding.insert(id); },
     [=](retire_atom, uint32_t id) {
       auto& st = self->state;
       if (!st.conns.retire(id)) // no new queries join its pipeline

@@ -82,6 +82,9 @@ struct manager_state {
   /// Connections a `reset` marked: closed when they come back, counted in
   /// `connections_reset`.
   std::unordered_set<uint32_t> resetting;
+  /// Connections whose after_release SQL (`reset_query`) asked to discard
+  /// them: closed (close reason `hook`) when their `done` arrives.
+  std::unordered_set<uint32_t> discarding;
   /// Connects that were under way at a `reset` and are not ready yet: each
   /// is replaced (as by `reset`) when it is. (A connect that fails instead
   /// leaves its id here; ids are never reused, so it does no harm.)

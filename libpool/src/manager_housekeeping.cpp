@@ -47,7 +47,7 @@ void check_idle_connections(manager_ptr self) {
     close_slot(self, id, close_reason::idle_timeout);
   }
   for (auto id : to_check)
-    validate(self, id); // it leaves the idle stack while pinged
+    validate(self, id, false); // it leaves the idle stack while pinged
   if (!to_close.empty())
     update_want(self);
 }

@@ -11,6 +11,7 @@
 #include "caf/typed_event_based_actor.hpp"
 
 #include "pool/error.hpp"
+#include "pool/hooks.hpp"
 
 #include "reply.hpp"
 
@@ -69,6 +70,8 @@ bool others_busy(const connection_table& conns) {
 void assign(manager_ptr self, uint32_t id, waiter& w) {
   auto& st = self->state;
   auto& e = *st.conns.find(id);
+  if (e.state != conn_state::piping)
+    st.conns.count_use(id);
   auto t = now(self);
   auto wait = t - w.since;
   ++st.counters.acquired;
@@ -123,15 +126,58 @@ void reject(manager_ptr self, waiter& w, const caf::error& err) {
   w.rp.deliver(err);
 }
 
+// Runs the callback hook `f` (before_acquire, after_release) for the
+// connection `id`: true if it says yes. A no, or an exception, is logged.
+bool hook_says_yes(manager_ptr self,
+                   const std::function<bool(const connection_info&)>& f,
+                   uint32_t id, const char* name) {
+  auto& e = *self->state.conns.find(id);
+  connection_info info;
+  info.id = id;
+  info.endpoint = e.endpoint;
+  info.age = now(self) - e.opened_at;
+  info.uses = e.uses;
+  try {
+    if (f(info))
+      return true;
+    log(self).info("connection {}: the {} hook said no", id, name);
+  } catch (std::exception& x) {
+    log(self).warn("connection {}: the {} hook threw: {}", id, name, x.what());
+  } catch (...) {
+    log(self).warn("connection {}: the {} hook threw", id, name);
+  }
+  return false;
+}
+
+// Whether the free connection `id` may be handed out by the before_acquire
+// callback; if not, it is closed (close reason `hook`) and replaced.
+bool acquire_hook_allows(manager_ptr self, uint32_t id) {
+  auto& hooks = self->state.ctx->cfg.hooks;
+  if (!hooks || !hooks->before_acquire ||
+      hook_says_yes(self, hooks->before_acquire, id, "before_acquire"))
+    return true;
+  close_slot(self, id, close_reason::hook);
+  return false;
+}
+
 // The connection to hand out next from the idle set (LIFO; it leaves the
-// set with the transition that follows) and whether it was idle for at
-// least validate_after_idle and must be pinged first.
+// set with the transition that follows), and whether it must be checked
+// first: it was idle for at least validate_after_idle, or the
+// before_acquire hook has SQL. `no_slot` if the before_acquire callback
+// rejected every idle connection (each is replaced).
 std::pair<uint32_t, bool> take_idle(manager_ptr self) {
   auto& st = self->state;
-  auto id = st.conns.top_idle();
-  auto threshold = st.ctx->cfg.validate_after_idle;
-  return {id, threshold.count() > 0 &&
-                now(self) - st.conns.find(id)->idle_since >= threshold};
+  auto& cfg = st.ctx->cfg;
+  while (st.conns.idle_count() > 0) {
+    auto id = st.conns.top_idle();
+    if (!acquire_hook_allows(self, id))
+      continue;
+    auto threshold = cfg.validate_after_idle;
+    return {id, !cfg.before_acquire_sql.empty() ||
+                  (threshold.count() > 0 &&
+                   now(self) - st.conns.find(id)->idle_since >= threshold)};
+  }
+  return {no_slot, false};
 }
 
 // Serves the oldest waiter from the idle set (pinging the connection first
@@ -139,9 +185,11 @@ std::pair<uint32_t, bool> take_idle(manager_ptr self) {
 void hand_out_front(manager_ptr self) {
   auto& st = self->state;
   auto [id, check] = take_idle(self);
+  if (id == no_slot)
+    return;
   if (check) {
     st.waiters.park_front(id, now(self));
-    validate(self, id);
+    validate(self, id, true);
     return;
   }
   auto w = st.waiters.pop_front(now(self));
@@ -246,10 +294,13 @@ caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
     arm_timer(self);
   } else if (shared != no_slot) {
     assign(self, shared, w);
-  } else if (auto [id, check] = take_idle(self); check) {
+  } else if (auto [id, check] = take_idle(self); id == no_slot) {
+    st.waiters.push(std::move(w), retry); // the hook rejected every idle one
+    arm_timer(self);
+  } else if (check) {
     st.waiters.push(std::move(w), retry, id); // parked while pinged
     arm_timer(self);
-    validate(self, id);
+    validate(self, id, true);
   } else {
     assign(self, id, w);
   }
@@ -365,10 +416,26 @@ void on_done(manager_ptr self, uint32_t id, uint32_t n) {
                       to_string(e->state), n);
     return;
   }
-  if (freed)
-    on_free(self, id);
-  else
+  if (!freed) {
     dispatch(self); // the oldest waiter may join its pipeline now
+    return;
+  }
+  if (released_ok(self, id))
+    on_free(self, id);
+}
+
+bool released_ok(manager_ptr self, uint32_t id) {
+  auto& st = self->state;
+  auto& hooks = st.ctx->cfg.hooks;
+  bool discard = st.discarding.erase(id) > 0;
+  if (!discard && hooks && hooks->after_release)
+    discard = !hook_says_yes(self, hooks->after_release, id, "after_release");
+  if (!discard)
+    return true;
+  close_slot(self, id, close_reason::hook);
+  dispatch(self); // opens a replacement if needed
+  check_drained(self);
+  return false;
 }
 
 void on_free(manager_ptr self, uint32_t id) {
@@ -400,6 +467,15 @@ void on_free(manager_ptr self, uint32_t id) {
     return;
   }
   if (!st.waiters.empty()) {
+    if (!acquire_hook_allows(self, id)) {
+      dispatch(self);
+      return;
+    }
+    if (!st.ctx->cfg.before_acquire_sql.empty()) {
+      st.waiters.park_front(id, now(self));
+      validate(self, id, true);
+      return;
+    }
     auto w = st.waiters.pop_front(now(self));
     assign(self, id, w); // just used: no validation needed
     dispatch(self);      // more waiters may join its pipeline
@@ -409,20 +485,28 @@ void on_free(manager_ptr self, uint32_t id) {
   update_want(self);
 }
 
-void validate(manager_ptr self, uint32_t id) {
+void validate(manager_ptr self, uint32_t id, bool before_acquire) {
   auto& st = self->state;
   must(self, st.conns.validate(id), "validate", id);
   auto timeout = st.ctx->cfg.health_check_timeout * 2;
-  self->request(st.conns.find(id)->worker, timeout, ping_atom::value)
-    .then([=](caf::ok_atom) { on_validated(self, id, true); },
-          [=](caf::error&) { on_validated(self, id, false); });
+  self
+    ->request(st.conns.find(id)->worker, timeout, ping_atom::value,
+              before_acquire)
+    .then([=](bool usable) { on_validated(self, id, usable); },
+          [=](caf::error& err) { on_validated(self, id, std::move(err)); });
 }
 
-void on_validated(manager_ptr self, uint32_t id, bool ok) {
+void on_validated(manager_ptr self, uint32_t id, caf::expected<bool> ok) {
   auto& st = self->state;
   auto e = st.conns.find(id);
   if (!e || e->state != conn_state::validating)
-    return; // closed meanwhile; its down handler requeued the waiter
+    return;         // closed meanwhile; its down handler requeued the waiter
+  if (ok && !*ok) { // the before_acquire hook said no (the worker logged why)
+    st.waiters.unpark(id); // its waiter keeps its place in the queue
+    close_slot(self, id, close_reason::hook);
+    dispatch(self);
+    return;
+  }
   if (ok) {
     if (st.counters.paused)
       st.waiters.unpark(id); // held: it keeps its place in the queue
@@ -520,6 +604,7 @@ void on_worker_down(manager_ptr self, uint32_t id, const caf::error& reason) {
   st.waiters.unpark(id); // a waiter parked on it keeps its place
   st.conns.remove(id);
   st.resetting.erase(id);
+  st.discarding.erase(id);
   dispatch(self);
   check_drained(self);
   finish_shutdown_if_done(self);

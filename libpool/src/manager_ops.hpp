@@ -66,6 +66,11 @@ void dispatch(manager_ptr self);
 /// or close it (shutting down, retiring).
 void on_free(manager_ptr self, uint32_t id);
 
+/// A connection came back free: runs the after_release hook (its SQL's
+/// verdict came as `discard_atom`, then the callback). Returns true if the
+/// connection stays; else it is closed (close reason `hook`) and replaced.
+bool released_ok(manager_ptr self, uint32_t id);
+
 /// The worker of connection `id` gave `n` credits back (`done`): with
 /// queries still in its pipeline, the oldest waiter may join it; with all
 /// its credit back, the connection is free.
@@ -76,12 +81,15 @@ void on_done(manager_ptr self, uint32_t id, uint32_t n);
 void close_slot(manager_ptr self, uint32_t id,
                 close_reason why = close_reason::other);
 
-/// Pings the connection `id`; on success it goes to the waiter parked on it
-/// (or back to the idle set), on failure it is closed and that waiter goes
-/// back to its place in the queue.
-void validate(manager_ptr self, uint32_t id);
+/// Pings the connection `id` (with `before_acquire`, runs the before_acquire
+/// hook's SQL instead, if configured); on success it goes to the waiter
+/// parked on it (or back to the idle set), on failure or a hook's no it is
+/// closed and that waiter goes back to its place in the queue.
+void validate(manager_ptr self, uint32_t id, bool before_acquire);
 
-void on_validated(manager_ptr self, uint32_t id, bool ok);
+/// The outcome of `validate`: whether the connection may be used, or why
+/// it failed.
+void on_validated(manager_ptr self, uint32_t id, caf::expected<bool> ok);
 
 /// Ends a lease: the worker cleans the connection and then reports `done`.
 void end_lease(manager_ptr self, uint64_t lease_id);

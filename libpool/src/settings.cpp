@@ -89,6 +89,8 @@ std::string restart_only_changes(const pool_config& from,
   note(from.queue_target != to.queue_target, "queue_target");
   note(from.queue_interval != to.queue_interval, "queue_interval");
   note(from.pause_closes_idle != to.pause_closes_idle, "pause_closes_idle");
+  note(from.after_connect_sql != to.after_connect_sql, "after_connect_sql");
+  note(from.before_acquire_sql != to.before_acquire_sql, "before_acquire_sql");
   return out;
 }
 

@@ -40,6 +40,8 @@ std::string to_string(close_reason x) {
     return "shrink";
   case close_reason::shutdown:
     return "shutdown";
+  case close_reason::hook:
+    return "hook";
   case close_reason::other:
     return "other";
   }

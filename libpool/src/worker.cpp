@@ -57,6 +57,7 @@ void arm_tick(worker_ptr self, caf::timespan at) {
 bool running(const worker_state& st) {
   return st.phase != worker_state::idle &&
          st.phase != worker_state::connecting &&
+         st.phase != worker_state::initializing &&
          st.phase != worker_state::dead && st.phase != worker_state::pipelining;
 }
 
@@ -103,7 +104,8 @@ void hand_back(worker_ptr self, worker_op& op, const caf::error& err) {
 // `request_receiver_down`.)
 void fail(worker_ptr self, const caf::error& err) {
   auto& st = self->state;
-  if (st.phase == worker_state::connecting) {
+  if (st.phase == worker_state::connecting ||
+      st.phase == worker_state::initializing) {
     stop(self, err, err);
     return;
   }
@@ -204,7 +206,7 @@ void run_step(worker_ptr self) {
   auto& op = st.current;
   auto& rules = st.ctx->db->rules();
   st.phase = worker_state::executing;
-  if (op.kind == worker_op::ping)
+  if (op.kind == worker_op::ping && op.stmt.sql.empty())
     execute(self, rules.ping());
   else if (op.kind != worker_op::txn)
     execute(self, op.stmt);
@@ -269,6 +271,10 @@ void answer_result(worker_ptr self, worker_op& op,
 void on_result(worker_ptr self, caf::expected<query_result> res) {
   auto& st = self->state;
   auto& op = st.current;
+  if (st.phase == worker_state::initializing) {
+    on_init_result(self, res);
+    return;
+  }
   if (!res && st.ctx->db->rules().is_fatal(res.error())) {
     auto err = as_lost(res.error());
     // A pooled query, or a transaction before its BEGIN, that the server
@@ -285,6 +291,10 @@ void on_result(worker_ptr self, caf::expected<query_result> res) {
     clean_up(self);
     return;
   case worker_state::resetting:
+    if (res && says_no(*res)) {
+      st.ctx->log->info("connection {}: reset_query said to discard it", st.id);
+      self->send(st.manager, discard_atom::value, st.id);
+    }
     if (res)
       finish_op(self);
     else
@@ -295,12 +305,20 @@ void on_result(worker_ptr self, caf::expected<query_result> res) {
     break;
   }
   if (op.kind == worker_op::ping) {
-    if (!res) {
+    bool hook = !op.stmt.sql.empty();
+    if (!res && !hook) {
       fail(self, make_error(pool_errc::connection_lost,
                             "health check failed: " + describe(res.error())));
       return;
     }
-    answer(self, op, caf::ok_atom::value);
+    // The connection works; whether it may be used is the hook's to say.
+    bool usable = res && !says_no(*res);
+    if (!res)
+      st.ctx->log->warn("connection {}: before_acquire failed: {}", st.id,
+                        describe(res.error()));
+    else if (!usable)
+      st.ctx->log->info("connection {}: before_acquire said no", st.id);
+    answer(self, op, usable);
     finish_op(self);
     return;
   }
@@ -432,6 +450,18 @@ void pass_notifications(worker_ptr self) {
   st.notes.clear();
 }
 
+void become_ready(worker_ptr self) {
+  auto& st = self->state;
+  st.phase = worker_state::idle;
+  // The worker owns its capacity and tells the manager once.
+  auto depth = static_cast<uint32_t>(st.ctx->cfg.pipeline_depth);
+  st.capacity = depth > 1 && st.conn->can_pipeline() ? depth : 1;
+  self->send(st.manager, ready_atom::value, st.id,
+             caf::actor_cast<worker_actor>(self), st.capacity,
+             st.conn->endpoint());
+  start_next(self);
+}
+
 void on_wake(worker_ptr self) {
   auto& st = self->state;
   switch (st.phase) {
@@ -443,14 +473,7 @@ void on_wake(worker_ptr self) {
       fail(self, err);
       return;
     }
-    st.phase = worker_state::idle;
-    // The worker owns its capacity and tells the manager once.
-    auto depth = static_cast<uint32_t>(st.ctx->cfg.pipeline_depth);
-    st.capacity = depth > 1 && st.conn->can_pipeline() ? depth : 1;
-    self->send(st.manager, ready_atom::value, st.id,
-               caf::actor_cast<worker_actor>(self), st.capacity,
-               st.conn->endpoint());
-    start_next(self);
+    after_connect(self); // then become_ready
     return;
   }
   case worker_state::dead:
@@ -505,9 +528,13 @@ void on_tick(worker_ptr self) {
     arm_tick(self, st.deadline);
     return;
   }
-  if (st.phase == worker_state::connecting) {
+  if (st.phase == worker_state::connecting ||
+      st.phase == worker_state::initializing) {
     fail(self, make_error(pool_errc::connect_failed,
-                          "no connection within connect_timeout"));
+                          st.phase == worker_state::connecting
+                            ? "no connection within connect_timeout"
+                            : "after_connect: its statements did not finish "
+                              "within connect_timeout"));
     return;
   }
   if (st.current.kind == worker_op::ping) {
@@ -620,10 +647,14 @@ worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
       on_stream_ack(self, stream, seq);
     },
     [=](cancel_atom, uint64_t stream) { on_stream_cancel(self, stream); },
-    [=](ping_atom) -> caf::result<caf::ok_atom> {
-      if (self->state.phase == worker_state::dead)
+    [=](ping_atom, bool before_acquire) -> caf::result<bool> {
+      auto& st = self->state;
+      if (st.phase == worker_state::dead)
         return lost_error();
-      return submit(self, worker_op::ping);
+      auto& sql = st.ctx->cfg.before_acquire_sql;
+      return submit(self, worker_op::ping,
+                    before_acquire && !sql.empty() ? statement{sql}
+                                                   : statement{});
     },
     [=](listen_atom, uint64_t lease_id,
         caf::actor& to) -> caf::result<caf::ok_atom> {

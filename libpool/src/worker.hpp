@@ -24,7 +24,9 @@ struct worker_op {
     lease_query,
     /// The end of a lease: clean the connection, then tell the manager.
     unlease,
-    /// A health check or validation for the manager (replies `ok`).
+    /// A health check or validation for the manager (replies whether the
+    /// connection may be used); `stmt` is the before_acquire hook's SQL if
+    /// it runs instead of the ping.
     ping,
     /// A stream, COPY out or COPY in on a lease (`mode`; worker_stream.cpp).
     stream,
@@ -156,6 +158,8 @@ struct worker_state {
   /// Where the worker is in running its current operation.
   enum phase_t : uint8_t {
     connecting,
+    /// Connected, running the after_connect hook's statements (`init`).
+    initializing,
     /// Connected, nothing running.
     idle,
     /// Running a statement of the current operation.
@@ -194,6 +198,9 @@ struct worker_state {
   /// Index of the statement running now within the current operation;
   /// for transactions 0 is BEGIN and stmts.size() + 1 is COMMIT.
   size_t step = 0;
+  /// The after_connect statements (phase `initializing`; `step` is the
+  /// one running).
+  std::vector<statement> init;
   /// Operations waiting for the current one (lease queries, unlease).
   std::deque<worker_op> queue;
   /// When the running statement (or the connect) must be finished.

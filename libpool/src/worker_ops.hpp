@@ -84,6 +84,26 @@ void finish_op(worker_ptr self);
 /// Sends the notifications that arrived to the lease's listener, if any.
 void pass_notifications(worker_ptr self);
 
+/// The connection is open and initialized: the worker tells the manager it
+/// is ready, with its capacity and endpoint, and starts what is queued.
+void become_ready(worker_ptr self);
+
+// -- hooks (worker_hooks.cpp)
+// ---------------------------------------------------
+
+/// The connection is open: runs the after_connect hook's statements
+/// (`after_connect_sql`, then the callback's), then `become_ready`. A
+/// statement that fails, a throwing callback or an open transaction fails
+/// the connect with `connect_failed` ("after_connect: ...").
+void after_connect(worker_ptr self);
+
+/// The after_connect statement at `st.step` finished with `res`.
+void on_init_result(worker_ptr self, caf::expected<query_result>& res);
+
+/// Whether a hook's SQL said no: its first row's first value is false ("f",
+/// "false", "0", "no" or "off", any case).
+bool says_no(const query_result& res);
+
 // -- streams and COPY on a lease (worker_stream.cpp) -------------------------
 
 /// `stream` (mode rows) and `copy_out`: checks the request and queues it.

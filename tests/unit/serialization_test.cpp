@@ -56,7 +56,7 @@ struct diff {
 CAF_TEST_FIXTURE_SCOPE(serialization_tests, fixture)
 
 CAF_TEST(every field of pool_stats survives) {
-  static_assert(sizeof(pool_stats) == 688,
+  static_assert(sizeof(pool_stats) == 696,
                 "pool_stats changed: set and compare the new field here and "
                 "add it to inspect");
   pool_stats st;
@@ -95,7 +95,7 @@ CAF_TEST(every field of pool_stats survives) {
   breaker = breaker_state::half_open;
   breaker_opened = 114;
   last_connect_error = "connect_failed: refused";
-  connections_closed_by = {1, 2, 3, 4, 5, 6, 7, 8};
+  connections_closed_by = {1, 2, 3, 4, 5, 6, 7, 8, 9};
   errors_by_class = {{"23", 115}, {"40", 116}};
   breaker_half_opened = 117;
   breaker_closed = 118;
@@ -309,7 +309,7 @@ CAF_TEST(pool_stats prints every field labelled) {
   breaker = breaker_state::half_open;
   breaker_opened = 114;
   last_connect_error = "connect_failed: refused";
-  connections_closed_by = {1, 2, 3, 4, 5, 6, 7, 8};
+  connections_closed_by = {1, 2, 3, 4, 5, 6, 7, 8, 9};
   errors_by_class = {{"23", 115}, {"40", 116}};
   breaker_half_opened = 117;
   breaker_closed = 118;
@@ -366,7 +366,7 @@ CAF_TEST(pool_stats prints every field labelled) {
                             "last_connect_error=\"connect_failed: refused\"",
                             "closed_by=lifetime:1,idle_timeout:2,"
                             "health_check:3,lost:4,reset:5,shrink:6,"
-                            "shutdown:7,other:8",
+                            "shutdown:7,hook:8,other:9",
                             "errors_by_class=23:115,40:116",
                             "breaker_half_opened=117",
                             "breaker_closed=118",

@@ -6,6 +6,7 @@
 #include "pool/config.hpp"
 #include "pool/error.hpp"
 #include "pool/health.hpp"
+#include "pool/hooks.hpp"
 #include "pool/io_scheduler.hpp"
 #include "pool/pool.hpp"
 #include "pool/protocol.hpp"

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "caf/error.hpp"
 #include "caf/timespan.hpp"
@@ -15,6 +16,7 @@ class logger;
 namespace pool {
 
 class backend;
+struct pool_hooks;
 
 /// Everything a pool needs to start. `validate()` checks it; `spawn_pool`
 /// refuses an invalid one with an `invalid_config` error naming the field.
@@ -169,10 +171,30 @@ struct pool_config {
   /// 1 s; 0 = strict priorities (a lower class may starve).
   caf::timespan priority_aging = std::chrono::seconds(1);
 
-  /// Run on a leased connection when it is returned, after any rollback,
-  /// e.g. "DISCARD ALL"; if it fails, the connection is closed. Default ""
-  /// (none).
+  // -- hooks (pool/hooks.hpp) ----------------------------------------------
+
+  /// The after_connect hook as SQL: statements run, in order, on every new
+  /// connection before it is used (e.g. "SET application_name = 'orders'",
+  /// "PREPARE ..."). One that fails fails the connect (`connect_failed`
+  /// naming the statement; the circuit breaker counts it). Default: none.
+  std::vector<std::string> after_connect_sql;
+
+  /// The before_acquire hook as SQL: run on a free connection each time it
+  /// is about to be handed out (in place of the validation ping), the
+  /// request waiting meanwhile. If it fails, or its first row's first value
+  /// is false ("f"), the connection is closed and replaced and the request
+  /// goes to another one. Costs a round trip per hand-out. Default "" (none).
+  std::string before_acquire_sql;
+
+  /// The after_release hook as SQL: run on a leased connection when it is
+  /// returned, after any rollback, e.g. "DISCARD ALL". If it fails, or its
+  /// first row's first value is false ("f"), the connection is closed and
+  /// replaced. Default "" (none).
   std::string reset_query;
+
+  /// The hooks as callbacks (pool/hooks.hpp); they run after the SQL forms.
+  /// Default (nullptr): none.
+  std::shared_ptr<const pool_hooks> hooks;
 
   /// The connection backend. Default (nullptr): libpq. Tests plug in a fake;
   /// other databases plug in here (see pool/backend.hpp).

@@ -38,4 +38,9 @@ std::vector<setting_doc> pool_setting_docs();
 caf::error read_pool_settings(const caf::settings& xs, const std::string& where,
                               pool_config& cfg);
 
+/// Returns `x` as a quoted string of CAF's INI syntax, quotes included: `"`
+/// and `\` escaped with a backslash, other bytes unchanged (what
+/// `read_pool_settings` reads back as `x`).
+std::string ini_quote(const std::string& x);
+
 } // namespace pool

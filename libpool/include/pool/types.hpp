@@ -248,15 +248,17 @@ enum class close_reason : uint8_t {
   shrink,
   /// The pool shut down.
   shutdown,
+  /// A hook (pool/hooks.hpp) rejected it before use or discarded it after.
+  hook,
   /// Any other reason.
   other,
 };
 
 /// The number of `close_reason` values.
-constexpr size_t close_reason_count = 8;
+constexpr size_t close_reason_count = 9;
 
 /// Returns "lifetime", "idle_timeout", "health_check", "lost", "reset",
-/// "shrink", "shutdown" or "other".
+/// "shrink", "shutdown", "hook" or "other".
 std::string to_string(close_reason x);
 
 /// A histogram of durations with fixed bucket bounds, the shape a Prometheus
