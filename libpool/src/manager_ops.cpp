@@ -427,7 +427,7 @@ void on_done(manager_ptr self, uint32_t id, uint32_t n) {
 bool released_ok(manager_ptr self, uint32_t id) {
   auto& st = self->state;
   auto& hooks = st.ctx->cfg.hooks;
-  bool discard = st.discarding.erase(id) > 0;
+  bool discard = !st.discarding.empty() && st.discarding.erase(id) > 0;
   if (!discard && hooks && hooks->after_release)
     discard = !hook_says_yes(self, hooks->after_release, id, "after_release");
   if (!discard)
