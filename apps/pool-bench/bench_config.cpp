@@ -37,6 +37,9 @@ bench_config::bench_config() {
     .add(pipeline_depth, "pipeline-depth",
          "the pool's pipeline_depth in the throughput runs (default 4, "
          "1 = off)")
+    .add(trace, "trace",
+         "give the throughput runs' pools a tracer that counts the events "
+         "(what tracing costs; compare with a run without)")
     .add(scheduler, "scheduler",
          "scheduler of the pool phases: io, default or both (default both)")
     .add(pgdata, "pgdata",

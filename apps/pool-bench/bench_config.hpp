@@ -54,6 +54,9 @@ struct bench_config : app::cli_config {
   size_t acquire_warmup = 1000;
   /// The pool's pipeline_depth in the throughput runs (1 = off).
   size_t pipeline_depth = pool::pool_config{}.pipeline_depth;
+  /// Whether the pools of the throughput runs have a tracer that counts
+  /// the events (what tracing costs).
+  bool trace = false;
   /// Scheduler modes of the pool phases: "io", "default" or "both".
   std::string scheduler = "both";
   /// The server's data directory, to find its postmaster for the server

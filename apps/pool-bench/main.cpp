@@ -240,10 +240,11 @@ int run_throughput(const run_context& ctx,
     config_result r;
     r.spec =
       run_spec{cfg.conninfo,       clients,    pool, cfg.warmup, cfg.duration,
-               cfg.pipeline_depth, ctx.server, {}};
-    std::printf("\nconfig %s: %zu client actors -> pool of %zu; raw libpq on "
-                "%zu threads\n",
-                r.spec.name().c_str(), clients, pool, pool);
+               cfg.pipeline_depth, ctx.server, {},   cfg.trace};
+    std::printf("\nconfig %s: %zu client actors -> pool of %zu%s; raw libpq "
+                "on %zu threads\n",
+                r.spec.name().c_str(), clients, pool,
+                cfg.trace ? " (with a counting tracer)" : "", pool);
     for (size_t i = 0; i < ctx.modes.size(); ++i) {
       auto mode = ctx.modes[i];
       auto label = "pool " + std::string{to_string(mode)} + " " + r.spec.name();

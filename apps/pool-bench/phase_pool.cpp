@@ -11,6 +11,7 @@
 #include "caf/all.hpp"
 
 #include "pool/error.hpp"
+#include "pool/tracer.hpp"
 
 #include "client_phase.hpp"
 #include "phases.hpp"
@@ -62,6 +63,14 @@ void next(client_actor* self) {
     });
 }
 
+// The cheapest useful tracer: it counts the events.
+struct counting_tracer : pool::tracer {
+  std::atomic<uint64_t> events{0};
+  void on_event(const pool::trace_event&) override {
+    events.fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
 caf::behavior client(client_actor* self, client_args args) {
   auto& st = self->state;
   st.db = pool::client{self, args.pool};
@@ -76,6 +85,8 @@ load_result run_pool_phase(caf::actor_system& sys, const run_spec& spec,
                            const std::string& label) {
   auto settings = pool_settings(spec.conninfo, spec.pool);
   settings.pipeline_depth = spec.pipeline_depth;
+  if (spec.trace)
+    settings.tracer = std::make_shared<counting_tracer>();
   return run_client_phase(sys, spec, std::move(settings), label,
                           query_timeout + 10s,
                           [](caf::actor_system& sys, client_args args) {

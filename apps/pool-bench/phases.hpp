@@ -42,6 +42,9 @@ struct run_spec {
   /// in-process pool when `remote.host` is set (the node owns that pool:
   /// its size and pipeline_depth are the node's, not the ones above).
   remote_ref remote;
+  /// Whether the in-process pool has a tracer (one that counts events):
+  /// the price of tracing.
+  bool trace = false;
 
   /// "64x16".
   std::string name() const {

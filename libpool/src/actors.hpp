@@ -184,6 +184,9 @@ struct pool_context {
   pool_config cfg;
   std::shared_ptr<backend> db;
   std::shared_ptr<spdlog::logger> log;
+  /// Where trace events go (trace.hpp): `cfg.tracer`, behind the slow-query
+  /// logger if `cfg.slow_query_threshold` is set; null: nowhere.
+  std::shared_ptr<tracer> trace;
 };
 
 /// Spawns the manager (which spawns its supervisor and breaker) for a

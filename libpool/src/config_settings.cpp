@@ -117,6 +117,8 @@ const std::vector<entry>& entries() {
     text("reset-query", &c::reset_query,
          "statement run when a lease ends (e.g. DISCARD ALL); false "
          "discards"),
+    duration("slow-query-threshold", &c::slow_query_threshold,
+             "queries taking this long are logged (0: off)"),
   };
   return xs;
 }

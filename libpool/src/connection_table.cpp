@@ -161,26 +161,32 @@ bool connection_table::run(uint32_t id, bool piped) {
     return false;
   e->state = piped ? conn_state::piping : conn_state::busy;
   e->credit = piped ? e->capacity - 1 : 0;
+  ++e->uses;
   update_credit(id, *e);
   return true;
 }
 
-bool connection_table::take_whole(uint32_t id, conn_state to) {
+connection_table::entry* connection_table::take_whole(uint32_t id,
+                                                      conn_state to) {
   auto e = get(id);
   if (!e)
-    return false;
+    return nullptr;
   reweigh guard{*this, *e};
   if (e->state == conn_state::idle)
     leave_idle(id);
   else if (!is_free(*e))
-    return false;
+    return nullptr;
   e->state = to;
   e->credit = 0;
-  return true;
+  return e;
 }
 
 bool connection_table::lease(uint32_t id) {
-  return take_whole(id, conn_state::leased);
+  auto e = take_whole(id, conn_state::leased);
+  if (!e)
+    return false;
+  ++e->uses;
+  return true;
 }
 
 bool connection_table::clean(uint32_t id) {
@@ -193,7 +199,7 @@ bool connection_table::clean(uint32_t id) {
 }
 
 bool connection_table::validate(uint32_t id) {
-  return take_whole(id, conn_state::validating);
+  return take_whole(id, conn_state::validating) != nullptr;
 }
 
 bool connection_table::give_back(uint32_t id, uint32_t n, bool& freed) {
@@ -242,11 +248,6 @@ bool connection_table::park(uint32_t id, caf::timespan now,
     e->idle_since = now;
   idle_.push_back(id);
   return true;
-}
-
-void connection_table::count_use(uint32_t id) {
-  if (auto e = get(id))
-    ++e->uses;
 }
 
 bool connection_table::retire(uint32_t id) {

@@ -137,10 +137,12 @@ class connection_table {
   /// Gives the connection to one operation: a pipelined query (`piped`: one
   /// credit; from idle, busy-and-free or piping with credit left) or an
   /// exclusive operation (all credit; from idle or free). It leaves the idle
-  /// stack.
+  /// stack. From idle or free it counts a hand-out (`entry::uses`); joining
+  /// a pipeline does not.
   bool run(uint32_t id, bool piped);
 
-  /// Leases the connection (all credit; from idle or free).
+  /// Leases the connection (all credit; from idle or free) and counts a
+  /// hand-out.
   bool lease(uint32_t id);
 
   /// The lease ended: the worker cleans the connection (from leased).
@@ -167,9 +169,6 @@ class connection_table {
   /// it any more.
   bool retire(uint32_t id);
 
-  /// Counts one hand-out of `id` (`entry::uses`).
-  void count_use(uint32_t id);
-
   /// Marks the connection closing (from any state but closing), for reason
   /// `why`: it leaves the idle stack; its worker is told to close.
   bool close(uint32_t id, close_reason why = close_reason::other);
@@ -187,8 +186,8 @@ class connection_table {
   static bool is_free(const entry& e);
   void leave_idle(uint32_t id);
   /// Moves an idle or free connection to `to` with no credit left (a lease
-  /// or a ping takes all of it).
-  bool take_whole(uint32_t id, conn_state to);
+  /// or a ping takes all of it); returns it, or null if it cannot.
+  entry* take_whole(uint32_t id, conn_state to);
   /// Lists or unlists `id` among those with credit after a change.
   void update_credit(uint32_t id, entry& e);
   /// What `e` adds to `demand()`.

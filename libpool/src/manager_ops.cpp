@@ -14,6 +14,7 @@
 #include "pool/hooks.hpp"
 
 #include "reply.hpp"
+#include "trace.hpp"
 
 namespace pool {
 
@@ -70,10 +71,10 @@ bool others_busy(const connection_table& conns) {
 void assign(manager_ptr self, uint32_t id, waiter& w) {
   auto& st = self->state;
   auto& e = *st.conns.find(id);
-  if (e.state != conn_state::piping)
-    st.conns.count_use(id);
   auto t = now(self);
   auto wait = t - w.since;
+  if (st.ctx->trace)
+    emit_trace(*st.ctx, trace_kind::acquire, true, id, nullptr, wait);
   ++st.counters.acquired;
   st.counters.wait_time_total += wait;
   st.counters.acquire_wait.observe(wait);
@@ -118,6 +119,10 @@ uint32_t pipeline_for(manager_ptr self, const waiter& w) {
 
 // Answers the waiter with `err`, counting it where it belongs.
 void reject(manager_ptr self, waiter& w, const caf::error& err) {
+  auto& ctx = *self->state.ctx;
+  if (ctx.trace)
+    emit_trace(ctx, trace_kind::acquire, true, trace_event::no_connection,
+               nullptr, now(self) - w.since, &err);
   if (is(err, pool_errc::acquire_timeout)) {
     auto& c = self->state.counters;
     ++c.acquire_timeouts;
@@ -276,6 +281,8 @@ caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
   // only be called once the request will be answered through the promise.
   w.since = now(self);
   w.timeout = timeout;
+  if (st.ctx->trace)
+    emit_trace(*st.ctx, trace_kind::acquire, false, trace_event::no_connection);
   // Served now if nobody waits and a connection is idle, or a busy one has
   // room in its pipeline for it (tried first with fill_pipelines); never
   // while paused.
@@ -285,8 +292,12 @@ caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
   // Else it has to wait: refuse it if it cannot be served soon (not a
   // retry: it was admitted before).
   if (!at_once && !retry)
-    if (auto err = refusal(self))
+    if (auto err = refusal(self)) {
+      if (st.ctx->trace)
+        emit_trace(*st.ctx, trace_kind::acquire, true,
+                   trace_event::no_connection, nullptr, caf::timespan{0}, &err);
       return err;
+    }
   w.rp = self->make_response_promise();
   auto rp = w.rp;
   if (!at_once) {

@@ -8,6 +8,7 @@
 
 #include "actors.hpp"
 #include "pool/remote.hpp"
+#include "pool/tracer.hpp"
 
 namespace pool {
 
@@ -61,6 +62,10 @@ caf::expected<pool_actor> spawn_pool(caf::actor_system& sys, pool_config cfg) {
   }
   ctx->db = cfg.connection_backend;
   ctx->log = cfg.logger;
+  ctx->trace = cfg.tracer;
+  if (cfg.slow_query_threshold.count() > 0)
+    ctx->trace =
+      slow_query_logger(cfg.slow_query_threshold, cfg.logger, ctx->trace);
   ctx->log->info("starting pool: {} (min_size {}, max_size {})",
                  redact_conninfo(cfg.conninfo), cfg.min_size, cfg.max_size);
   ctx->cfg = std::move(cfg);

@@ -91,6 +91,8 @@ std::string restart_only_changes(const pool_config& from,
   note(from.pause_closes_idle != to.pause_closes_idle, "pause_closes_idle");
   note(from.after_connect_sql != to.after_connect_sql, "after_connect_sql");
   note(from.before_acquire_sql != to.before_acquire_sql, "before_acquire_sql");
+  note(from.slow_query_threshold != to.slow_query_threshold,
+       "slow_query_threshold");
   return out;
 }
 

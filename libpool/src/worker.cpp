@@ -10,6 +10,7 @@
 #include "pool/error.hpp"
 
 #include "statement_check.hpp"
+#include "trace.hpp"
 #include "worker_ops.hpp"
 
 #include <spdlog/spdlog.h>
@@ -61,10 +62,47 @@ bool running(const worker_state& st) {
          st.phase != worker_state::dead && st.phase != worker_state::pipelining;
 }
 
+void trace_start(worker_ptr self, worker_op& op, const statement* stmt) {
+  auto& st = self->state;
+  if (!st.ctx->trace)
+    return;
+  auto t = now(self);
+  if (op.kind == worker_op::txn && !stmt) {
+    op.started = t;
+    emit_trace(*st.ctx, trace_kind::transaction, false, st.id);
+  } else if (op.kind == worker_op::txn) {
+    st.step_started = t;
+    emit_trace(*st.ctx, trace_kind::query, false, st.id, &stmt->sql);
+  } else {
+    op.started = t;
+    emit_trace(*st.ctx, trace_kind::query, false, st.id, &stmt->sql);
+  }
+}
+
+void trace_end(worker_ptr self, const worker_op& op, const caf::error* err) {
+  auto& st = self->state;
+  if (!st.ctx->trace)
+    return;
+  bool txn = op.kind == worker_op::txn;
+  emit_trace(*st.ctx, txn ? trace_kind::transaction : trace_kind::query, true,
+             st.id, txn ? nullptr : &op.stmt.sql, now(self) - op.started, err);
+}
+
+// The end of the connect, traced.
+void trace_connect_end(worker_ptr self, const caf::error* err) {
+  auto& st = self->state;
+  if (st.ctx->trace)
+    emit_trace(*st.ctx, trace_kind::connect, true, st.id, nullptr,
+               now(self) - st.connect_started, err);
+}
+
 // Answers every pending operation with `err`, closes the connection and
 // exits with `reason`.
 void stop(worker_ptr self, const caf::error& err, caf::error reason) {
   auto& st = self->state;
+  if (st.phase == worker_state::connecting ||
+      st.phase == worker_state::initializing)
+    trace_connect_end(self, &err);
   st.ctx->log->debug("worker {}: exits ({} queued)", st.id, st.queue.size());
   abort_stream(self, err);
   if (running(st))
@@ -86,6 +124,8 @@ void hand_back(worker_ptr self, worker_op& op, const caf::error& err) {
   if (op.answered || !op.rp.pending())
     return;
   op.answered = true;
+  if (op.started.count() != 0)
+    trace_end(self, op, &err); // it runs again elsewhere, traced there
   if (op.kind == worker_op::run)
     reply::delegate(self, op.rp, mgr, retry_atom::value, std::move(op.stmt),
                     op.piped);
@@ -206,22 +246,31 @@ void run_step(worker_ptr self) {
   auto& op = st.current;
   auto& rules = st.ctx->db->rules();
   st.phase = worker_state::executing;
-  if (op.kind == worker_op::ping && op.stmt.sql.empty())
+  if (op.kind == worker_op::ping && op.stmt.sql.empty()) {
     execute(self, rules.ping());
-  else if (op.kind != worker_op::txn)
+  } else if (op.kind != worker_op::txn) {
+    if (op.kind != worker_op::ping)
+      trace_start(self, op, &op.stmt);
     execute(self, op.stmt);
-  else if (st.step == 0)
+  } else if (st.step == 0) {
+    trace_start(self, op, nullptr);
     execute(self, rules.begin());
-  else if (st.step <= op.stmts.size())
+  } else if (st.step <= op.stmts.size()) {
+    trace_start(self, op, &op.stmts[st.step - 1]);
     execute(self, op.stmts[st.step - 1]);
-  else
+  } else {
     execute(self, rules.commit());
+  }
 }
 
 // Handles the outcome of one transaction step.
 void on_txn_result(worker_ptr self, caf::expected<query_result>& res) {
   auto& st = self->state;
   auto& op = st.current;
+  if (st.ctx->trace && st.step >= 1 && st.step <= op.stmts.size())
+    emit_trace(*st.ctx, trace_kind::query, true, st.id,
+               &op.stmts[st.step - 1].sql, now(self) - st.step_started,
+               res ? nullptr : &res.error());
   if (!res) {
     auto n = op.stmts.size();
     auto& rules = st.ctx->db->rules();
@@ -452,6 +501,7 @@ void pass_notifications(worker_ptr self) {
 
 void become_ready(worker_ptr self) {
   auto& st = self->state;
+  trace_connect_end(self, nullptr);
   st.phase = worker_state::idle;
   // The worker owns its capacity and tells the manager once.
   auto depth = static_cast<uint32_t>(st.ctx->cfg.pipeline_depth);
@@ -585,6 +635,9 @@ worker_impl(worker_ptr self, uint32_t id, manager_actor manager,
     stop(self, err, err);
   });
   st.conn = st.ctx->db->create(st.ctx->cfg, waker{self->address()});
+  st.connect_started = now(self);
+  if (st.ctx->trace)
+    emit_trace(*st.ctx, trace_kind::connect, false, st.id);
   st.deadline = now(self) + st.ctx->cfg.connect_timeout;
   st.conn->connect();
   arm_tick(self, st.deadline);

@@ -54,6 +54,8 @@ struct worker_op {
   stream_mode mode = stream_mode::rows;
   caf::actor receiver;
   uint32_t limit = 0;
+  /// When its trace `start` event was sent (0: none was).
+  caf::timespan started{0};
 };
 
 /// A `copy_data` or `copy_end` request of a lease, waiting for its turn.
@@ -203,6 +205,10 @@ struct worker_state {
   std::vector<statement> init;
   /// Operations waiting for the current one (lease queries, unlease).
   std::deque<worker_op> queue;
+  /// When the connect started and (transactions) the running statement
+  /// started, for trace events.
+  caf::timespan connect_started{0};
+  caf::timespan step_started{0};
   /// When the running statement (or the connect) must be finished.
   caf::timespan deadline{0};
   /// Whether the running statement was cancelled at its deadline already.

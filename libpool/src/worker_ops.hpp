@@ -32,16 +32,30 @@ caf::timespan recheck_interval(const pool_config& cfg);
 /// pooled query or transaction, or a query on a lease) and `err` carries one.
 void note_failure(worker_ptr self, const worker_op& op, const caf::error& err);
 
+/// Sends the trace `end` event of `op` (a statement or transaction whose
+/// `start` was traced), with `err` if it failed.
+void trace_end(worker_ptr self, const worker_op& op, const caf::error* err);
+
 /// Answers `op`'s promise with `x` unless it was answered.
 template <class T>
 void answer(worker_ptr self, worker_op& op, T&& x) {
   if (op.answered || !op.rp.pending())
     return;
   op.answered = true;
-  if constexpr (std::is_same<std::decay_t<T>, caf::error>::value)
+  if constexpr (std::is_same<std::decay_t<T>, caf::error>::value) {
     note_failure(self, op, x);
+    if (op.started.count() != 0)
+      trace_end(self, op, &x);
+  } else {
+    if (op.started.count() != 0)
+      trace_end(self, op, nullptr);
+  }
   reply::deliver(self, op.rp, std::forward<T>(x));
 }
+
+/// Sends the trace `start` event of `op`'s statement `stmt` (a query) or of
+/// the transaction `op`, if the pool traces.
+void trace_start(worker_ptr self, worker_op& op, const statement* stmt);
 
 /// Hands a pooled request that never ran back to the manager (as a
 /// `retry`); anything else is answered with `err`.

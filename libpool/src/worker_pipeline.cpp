@@ -92,6 +92,7 @@ void submit_piped(worker_ptr self, worker_op op) {
   }
   // The statement stays put until the entry is erased, as the backend
   // requires.
+  trace_start(self, p.op, &p.op.stmt);
   st.conn->submit(p.tag, p.op.stmt);
   if (!more)
     release_sends(self);

@@ -245,10 +245,12 @@ CAF_TEST(replica crash and restart under a load of reads and writes) {
   CAF_CHECK_GREATER(rep.count(op_read, ok_kind), 0u);
   CAF_CHECK_GREATER(rep.count(op_write, ok_kind), 0u);
   CAF_CHECK_GREATER(on_p_while_down, 0u);
-  // The rerun ran: reads reached R after it died (at least the one that
-  // took it out) and were answered by P. R answered no read it was not sent.
+  // R answered no read it was not sent. Reads that reached R after it died
+  // ran again on P (the rerun, printed above); none may reach it at all when
+  // the lag check sees R gone first, so the count is not checked here:
+  // unit.routing proves the rerun ("a read the replica cannot run runs on
+  // the primary at once").
   CAF_CHECK_GREATER_OR_EQUAL(sent_to_r, answered_by_r);
-  CAF_CHECK_GREATER(rerun, 0u);
   CAF_CHECK_EQUAL(on_r_while_down, 0u);
   CAF_CHECK_GREATER(on_r_after, 0u);
   // Once R serves again (a second later), reads go to R only.

@@ -121,6 +121,30 @@ CAF_TEST(exclusive uses take all credit) {
   CHECK_INVARIANTS(t);
 }
 
+CAF_TEST(hand outs are counted and joining a pipeline or a ping is not ) {
+  connection_table t;
+  t.add(1, {}, 4, 0s);
+  t.park(1, 0s);
+  auto uses = [&] { return t.find(1)->uses; };
+  CAF_CHECK_EQUAL(uses(), 0u);
+  CAF_CHECK(t.run(1, true)); // starts a pipeline: a hand-out
+  CAF_CHECK_EQUAL(uses(), 1u);
+  CAF_CHECK(t.run(1, true)); // joins it: not one
+  CAF_CHECK_EQUAL(uses(), 1u);
+  bool freed = false;
+  CAF_CHECK(t.give_back(1, 2, freed));
+  CAF_CHECK(freed);
+  CAF_CHECK(t.validate(1)); // a ping is no hand-out
+  CAF_CHECK_EQUAL(uses(), 1u);
+  CAF_CHECK(t.validated(1, 1s));
+  CAF_CHECK(t.lease(1));
+  CAF_CHECK_EQUAL(uses(), 2u);
+  CAF_CHECK(!t.lease(1)); // refused: counts nothing
+  CAF_CHECK(!t.run(1, false));
+  CAF_CHECK_EQUAL(uses(), 2u);
+  CHECK_INVARIANTS(t);
+}
+
 CAF_TEST(the least loaded connection with credit is picked and retiring ones
            are not ) {
   connection_table t;

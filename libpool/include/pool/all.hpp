@@ -13,4 +13,5 @@
 #include "pool/routing.hpp"
 #include "pool/settings.hpp"
 #include "pool/settings_diff.hpp"
+#include "pool/tracer.hpp"
 #include "pool/types.hpp"

@@ -17,6 +17,7 @@ namespace pool {
 
 class backend;
 struct pool_hooks;
+class tracer;
 
 /// Everything a pool needs to start. `validate()` checks it; `spawn_pool`
 /// refuses an invalid one with an `invalid_config` error naming the field.
@@ -195,6 +196,16 @@ struct pool_config {
   /// The hooks as callbacks (pool/hooks.hpp); they run after the SQL forms.
   /// Default (nullptr): none.
   std::shared_ptr<const pool_hooks> hooks;
+
+  // -- tracing (pool/tracer.hpp) ------------------------------------------
+
+  /// Receives the start and end of every acquire, query, transaction and
+  /// connect. Default (nullptr): none.
+  std::shared_ptr<pool::tracer> tracer;
+
+  /// Queries that take at least this long are logged at level warn with
+  /// their SQL text (never their parameters). Default 0 = off.
+  caf::timespan slow_query_threshold = caf::timespan{0};
 
   /// The connection backend. Default (nullptr): libpq. Tests plug in a fake;
   /// other databases plug in here (see pool/backend.hpp).
