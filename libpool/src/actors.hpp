@@ -118,6 +118,11 @@ using listener_atom = caf::atom_constant<caf::atom("listener")>;
 using permit_atom = caf::atom_constant<caf::atom("permit")>;
 /// Supervisor → breaker: a connect attempt ended (error, or none = success).
 using outcome_atom = caf::atom_constant<caf::atom("outcome")>;
+/// Manager → supervisor → breaker: open now, for this reason (new
+/// connections are unusable although they connect: the before_acquire hook
+/// rejects them). Through the supervisor, so that the breaker hears it after
+/// the success of the rejected connection's connect.
+using trip_atom = caf::atom_constant<caf::atom("trip")>;
 
 /// A connection worker: owns one `connection`, runs one operation at a time,
 /// never blocks its thread. Exits (with the error as exit reason) when its
@@ -167,6 +172,7 @@ using listener_actor = caf::typed_actor<
 using breaker_actor = caf::typed_actor<
   caf::replies_to<permit_atom>::with<bool>,
   caf::reacts_to<outcome_atom, caf::error>,
+  caf::reacts_to<trip_atom, std::string>,
   caf::replies_to<subscribe_atom, caf::actor>::with<caf::ok_atom>,
   caf::reacts_to<tick_atom, uint64_t>>;
 
@@ -177,6 +183,7 @@ using supervisor_actor = caf::typed_actor<
   caf::reacts_to<want_atom, uint32_t>, caf::reacts_to<ready_atom, uint32_t>,
   caf::reacts_to<expire_atom, uint32_t>, caf::reacts_to<tick_atom>,
   caf::reacts_to<close_atom>, caf::reacts_to<settings_atom, context_ptr>,
+  caf::reacts_to<trip_atom, std::string>,
   caf::replies_to<reset_atom>::with<std::vector<uint32_t>>>;
 
 /// What the actors of a pool share (read-only after start).

@@ -89,6 +89,10 @@ breaker_impl(breaker_ptr self, caf::actor owner,
                    std::to_string(st.failures) +
                      " consecutive connect failures; last: " + describe(err));
     },
+    [=](trip_atom, std::string& why) {
+      if (self->state.state != breaker_state::open)
+        transition(self, breaker_state::open, std::move(why));
+    },
     [=](subscribe_atom, caf::actor sub) {
       self->monitor(sub);
       self->state.subscribers.push_back(std::move(sub));

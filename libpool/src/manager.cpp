@@ -35,9 +35,10 @@ void on_breaker_event(manager_ptr self, const breaker_event& ev) {
   else
     log(self).info("circuit breaker {} -> {}: {}", to_string(ev.previous),
                    to_string(ev.state), ev.reason);
-  if (ev.state == breaker_state::half_open)
+  if (ev.state == breaker_state::half_open) {
     ++st.counters.breaker_half_opened;
-  else if (ev.state == breaker_state::closed)
+    update_want(self); // a pool with nothing open wants the probe
+  } else if (ev.state == breaker_state::closed)
     ++st.counters.breaker_closed;
   if (ev.state != breaker_state::open)
     return;

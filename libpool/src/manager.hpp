@@ -85,6 +85,10 @@ struct manager_state {
   /// Connections whose after_release SQL (`reset_query`) asked to discard
   /// them: closed (close reason `hook`) when their `done` arrives.
   std::unordered_set<uint32_t> discarding;
+  /// New connections (never handed out) the before_acquire hook rejected
+  /// in a row; `breaker_threshold` of them open the breaker (see
+  /// `reject_by_hook`).
+  size_t fresh_rejections = 0;
   /// Connects that were under way at a `reset` and are not ready yet: each
   /// is replaced (as by `reset`) when it is. (A connect that fails instead
   /// leaves its id here; ids are never reused, so it does no harm.)

@@ -154,14 +154,35 @@ bool hook_says_yes(manager_ptr self,
   return false;
 }
 
-// Whether the free connection `id` may be handed out by the before_acquire
-// callback; if not, it is closed (close reason `hook`) and replaced.
-bool acquire_hook_allows(manager_ptr self, uint32_t id) {
-  auto& hooks = self->state.ctx->cfg.hooks;
-  if (!hooks || !hooks->before_acquire ||
-      hook_says_yes(self, hooks->before_acquire, id, "before_acquire"))
-    return true;
+// Closes the free connection `id` the before_acquire hook rejected (close
+// reason `hook`); it is replaced. A hook that rejects every new connection
+// would have the pool open and close connections as fast as the server
+// lets it: `breaker_threshold` new connections rejected in a row open the
+// breaker, which gates the replacements (cool-down, then one probe).
+void reject_by_hook(manager_ptr self, uint32_t id) {
+  auto& st = self->state;
+  auto& cfg = st.ctx->cfg;
+  if (st.conns.find(id)->uses == 0 && st.breaker &&
+      ++st.fresh_rejections >= cfg.breaker_threshold)
+    self->send(st.supervisor, trip_atom::value,
+               "the before_acquire hook rejected " +
+                 std::to_string(st.fresh_rejections) +
+                 " new connections in a row");
   close_slot(self, id, close_reason::hook);
+}
+
+// Whether the free connection `id` may be handed out by the before_acquire
+// callback; if not, it is closed and replaced (`reject_by_hook`).
+bool acquire_hook_allows(manager_ptr self, uint32_t id) {
+  auto& st = self->state;
+  auto& hooks = st.ctx->cfg.hooks;
+  if (!hooks || !hooks->before_acquire)
+    return true;
+  if (hook_says_yes(self, hooks->before_acquire, id, "before_acquire")) {
+    st.fresh_rejections = 0;
+    return true;
+  }
+  reject_by_hook(self, id);
   return false;
 }
 
@@ -383,6 +404,9 @@ void update_want(manager_ptr self) {
   // first on its connection, every waiter.
   auto want = std::clamp(st.conns.demand() + st.waiters.size(), cfg.min_size,
                          cfg.max_size);
+  if (want == 0 && st.conns.empty() &&
+      st.counters.breaker == breaker_state::half_open)
+    want = 1; // the probe: else a pool that wants nothing stays half-open
   if (st.counters.paused && cfg.pause_closes_idle)
     want = 0; // the database may restart: open nothing until resume
   if (want != st.wanted) {
@@ -514,7 +538,7 @@ void on_validated(manager_ptr self, uint32_t id, caf::expected<bool> ok) {
     return;         // closed meanwhile; its down handler requeued the waiter
   if (ok && !*ok) { // the before_acquire hook said no (the worker logged why)
     st.waiters.unpark(id); // its waiter keeps its place in the queue
-    close_slot(self, id, close_reason::hook);
+    reject_by_hook(self, id);
     dispatch(self);
     return;
   }
@@ -524,6 +548,7 @@ void on_validated(manager_ptr self, uint32_t id, caf::expected<bool> ok) {
     auto pending = st.waiters.take_parked(id);
     st.conns.validated(id, now(self));
     if (pending && !st.counters.shutting_down) {
+      st.fresh_rejections = 0; // a hand-out: the hook (if any) said yes
       assign(self, id, *pending);
       return;
     }
@@ -560,6 +585,11 @@ void fail_waiters(manager_ptr self, const caf::error& err) {
 
 caf::error circuit_open_error(manager_ptr self) {
   auto& st = self->state;
+  if (st.breaker && st.fresh_rejections >= st.ctx->cfg.breaker_threshold)
+    return make_error(pool_errc::circuit_open,
+                      "the before_acquire hook rejected " +
+                        std::to_string(st.fresh_rejections) +
+                        " new connections in a row; connects are held back");
   auto last = st.last_connect_error ? describe(st.last_connect_error)
                                     : std::string{"none recorded"};
   return make_error(pool_errc::circuit_open,

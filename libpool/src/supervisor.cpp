@@ -192,6 +192,10 @@ supervisor_impl(supervisor_ptr self, manager_actor manager,
       self->state.target = n;
       reconcile(self);
     },
+    [=](trip_atom, std::string& why) {
+      if (auto& st = self->state; st.breaker)
+        self->send(st.breaker, trip_atom::value, std::move(why));
+    },
     [=](ready_atom, uint32_t id) {
       // From the manager, which the worker told first.
       auto& st = self->state;

@@ -124,4 +124,31 @@ CAF_TEST(without fail fast requests wait for recovery) {
   CAF_CHECK(q2->ok());
 }
 
+// Half-open, a pool with min_size 0 and no demand opens the probe
+// connection anyway: requests fail fast meanwhile, so none would ever ask
+// for it, and the pool would refuse everything once the server is back.
+CAF_TEST(a pool with min_size 0 recovers through the half open probe) {
+  script->connect_error = make_error(pool_errc::connect_failed, "refused");
+  auto cfg = make_config(0, 1);
+  cfg.breaker_threshold = 1;
+  cfg.breaker_cooldown = 1s;
+  auto p = start(cfg);
+  auto q1 = ask<query_result>(p, query_atom::value, statement{"SELECT 1"});
+  sched.run();
+  CAF_CHECK(q1->failed_with(pool_errc::connect_failed));
+  CAF_CHECK_EQUAL(stats(p).breaker, breaker_state::open);
+  auto q2 = ask<query_result>(p, query_atom::value, statement{"SELECT 2"});
+  sched.run();
+  CAF_CHECK(q2->failed_with(pool_errc::circuit_open)); // open: at once
+  script->connect_error = caf::error{};
+  advance(1100ms);
+  CAF_CHECK_EQUAL(script->created, 2); // the probe
+  CAF_CHECK_EQUAL(stats(p).breaker, breaker_state::closed);
+  auto q3 = ask<query_result>(p, query_atom::value, statement{"SELECT 3"});
+  sched.run();
+  advance(10ms);
+  CAF_CHECK(q3->ok());
+  CAF_CHECK_EQUAL(stats(p).breaker, breaker_state::closed);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -171,6 +171,42 @@ CAF_TEST(before_acquire callback rejects a used connection) {
   CAF_CHECK_EQUAL(*calls, 4);
 }
 
+// Proves: a before_acquire callback that rejects every new connection does
+// not make the pool churn connections: breaker_threshold new connections
+// rejected in a row open the breaker (its reason names the hook), the
+// request is answered by its deadline, and once the hook says yes again the
+// probe connection after the cool-down serves requests.
+CAF_TEST(
+  a before_acquire hook that rejects every new connection opens the breaker) {
+  auto h = make_hooks();
+  auto yes = std::make_shared<bool>(false);
+  h->before_acquire = [yes](const connection_info&) { return *yes; };
+  auto cfg = make_config(0, 1);
+  cfg.hooks = h;
+  cfg.breaker_threshold = 3;
+  cfg.breaker_cooldown = 1s;
+  cfg.backoff_min = 1ms;
+  cfg.backoff_max = 1ms;
+  cfg.acquire_timeout = 500ms;
+  auto p = start(std::move(cfg));
+  auto o = ask<query_result>(p, query_atom::value, statement{"SELECT 1"});
+  sched.run();
+  advance(600ms, 1ms);
+  CAF_CHECK_EQUAL(o->answers, 1);
+  CAF_CHECK(!o->ok());
+  CAF_MESSAGE("answer: " << describe(o->err));
+  auto st = stats(p);
+  CAF_CHECK_EQUAL(st.breaker_opened, 1u);
+  CAF_CHECK_EQUAL(st.connections_created, 3u); // not hundreds
+  CAF_CHECK_EQUAL(closed_by_hook(p), 3u);
+  *yes = true;
+  advance(1100ms, 10ms); // cool-down over: one probe connect
+  auto ok = run(p, "SELECT 2");
+  advance(10ms, 1ms);
+  CAF_CHECK(ok->ok());
+  CAF_CHECK_EQUAL(stats(p).breaker, breaker_state::closed);
+}
+
 // Proves: a before_acquire callback that throws rejects the connection
 // (logged) and the pool goes on: the request is answered on a replacement.
 CAF_TEST(a throwing before_acquire callback only rejects the connection) {

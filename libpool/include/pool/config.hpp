@@ -123,16 +123,18 @@ struct pool_config {
   // -- circuit breaker ----------------------------------------------------
 
   /// Consecutive connect failures that open the circuit: no connects for
-  /// `breaker_cooldown`, then one probe. Default 5; 0 = no breaker.
+  /// `breaker_cooldown`, then one probe. New connections the before_acquire
+  /// hook rejects in a row count the same way. Default 5; 0 = no breaker.
   size_t breaker_threshold = 5;
 
   /// How long the circuit stays open before a probe connect. Default 5 s;
   /// positive.
   caf::timespan breaker_cooldown = std::chrono::seconds(5);
 
-  /// While the circuit is open, requests that would have to wait fail at once
-  /// with `circuit_open` (carrying the last connect error). If false, they
-  /// wait until their deadline instead. Default true.
+  /// While the circuit is open or half-open and no connection is open,
+  /// requests that would have to wait fail at once with `circuit_open`
+  /// (carrying the last connect error). If false, they wait until their
+  /// deadline instead. Default true.
   bool breaker_fail_fast = true;
 
   // -- overload -----------------------------------------------------------
