@@ -328,7 +328,7 @@ class libpq_connection : public connection {
   };
   stream_state stream_ = stream_state::off;
   stream_mode stream_mode_ = stream_mode::rows;
-  /// Whether the empty query that clears single-row mode after a failed
+  /// Whether the empty query that clears single-row mode after a rows
   /// stream runs (see `poll_stream`).
   bool clearing_single_row_ = false;
   /// The stream's final result, or its first error.

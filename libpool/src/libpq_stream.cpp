@@ -206,12 +206,12 @@ stream_status libpq_connection::poll_stream(query_result& rows,
       continue;
     }
     result_ptr r{PQgetResult(c)};
-    if (!r && stream_mode_ == stream_mode::rows && !stream_end_ &&
-        !clearing_single_row_) {
-      // libpq 15 keeps single-row mode after a query that failed in it, and
-      // applies it to the next query sent in pipeline mode (which then
-      // loses its rows). Only a query sent outside pipeline mode clears
-      // it: an empty one, one round trip, after a failed stream only.
+    if (!r && stream_mode_ == stream_mode::rows && !clearing_single_row_) {
+      // libpq 15 keeps single-row mode after the query that used it, failed
+      // or not, and applies it to the next query sent in pipeline mode
+      // (which then loses its rows: a pooled query after a stream, or after
+      // a lease that streamed). Only a query sent outside pipeline mode
+      // clears it: an empty one, one round trip per stream.
       if (PQsendQuery(c, "") == 0)
         return stream_lost(end);
       clearing_single_row_ = true;

@@ -265,6 +265,14 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
       return self->delegate(st.breaker, subscribe_atom::value,
                             std::move(sender));
     },
+    [=](stream_atom, statement& stmt, caf::actor& receiver,
+        uint32_t rows) -> caf::result<stream_end> {
+      if (self->state.counters.shutting_down)
+        return shutting_down_error();
+      auto rp = self->make_response_promise<stream_end>();
+      start_pooled_stream(self, std::move(stmt), std::move(receiver), rows, rp);
+      return rp;
+    },
     [=](listen_atom, std::string& channel) -> caf::result<caf::ok_atom> {
       auto& st = self->state;
       if (st.counters.shutting_down)

@@ -23,6 +23,13 @@ using manager_ptr = manager_actor::stateful_pointer<manager_state>;
 /// The manager's clock (virtual under the test coordinator).
 caf::timespan now(manager_ptr self);
 
+/// Runs a pooled stream (pooled_stream.cpp): an actor leases a connection
+/// within acquire_timeout, streams `stmt` to `receiver` on it, releases it
+/// and answers `rp` with the `stream_end` or the error.
+void start_pooled_stream(manager_ptr self, statement stmt, caf::actor receiver,
+                         uint32_t rows,
+                         caf::typed_response_promise<stream_end> rp);
+
 spdlog::logger& log(manager_ptr self);
 
 /// Admits a request that needs a connection: serves it from the idle set

@@ -526,6 +526,10 @@ router_actor::behavior_type router_impl(router_ptr self, pool_actor primary,
     [=](subscribe_atom) {
       return self->delegate(self->state.primary, subscribe_atom::value);
     },
+    [=](stream_atom, statement& stmt, caf::actor& receiver, uint32_t rows) {
+      return self->delegate(self->state.primary, stream_atom::value,
+                            std::move(stmt), std::move(receiver), rows);
+    },
     [=](listen_atom, std::string& channel) {
       return self->delegate(self->state.primary, listen_atom::value,
                             std::move(channel));

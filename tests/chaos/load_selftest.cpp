@@ -115,6 +115,8 @@ pool::pool_actor::behavior_type fake_pool(pool::pool_actor::pointer self,
     [](pool::unlisten_atom, std::string&) -> caf::result<caf::ok_atom> {
       return no();
     },
+    [](pool::stream_atom, pool::statement&, caf::actor&,
+       uint32_t) -> caf::result<pool::stream_end> { return no(); },
   };
 }
 

@@ -168,6 +168,31 @@ CAF_TEST(ten million rows stream with bounded memory) {
   IT_REQUIRE_OK(release(p, l->id));
 }
 
+/// Proves: a stream sent to the pool (no lease) leases a connection for its
+/// duration, delivers every row (their sum), and gives the connection back:
+/// nothing is leased afterwards, and the same backend serves the next
+/// pooled query with its rows (libpq's single-row mode does not outlive
+/// the stream).
+CAF_TEST(a pooled stream needs no lease) {
+  auto p = spawn(1, 1);
+  auto pid = scalar(p, pool::statement{"SELECT pg_backend_pid()"});
+  auto t = std::make_shared<tally>();
+  const uint64_t n = 100'000;
+  auto res = call<pool::stream_end>(
+    p, caf::timespan{60s}, pool::stream_atom_v,
+    pool::statement{"SELECT generate_series(1, $1::int)", {std::to_string(n)}},
+    receiver(sys, t), uint32_t{1000});
+  IT_REQUIRE_OK(res);
+  CAF_CHECK_EQUAL(res->rows, n);
+  CAF_CHECK(t->wait([](tally& x) { return x.ended; }, 10000ms));
+  CAF_CHECK_EQUAL(t->sum, n * (n + 1) / 2);
+  CAF_CHECK_EQUAL(t->chunks, n / 1000);
+  auto back = wait_for_stats(
+    p, [](const pool::pool_stats& s) { return s.leased == 0 && s.idle == 1; });
+  CAF_CHECK(back.second);
+  CAF_CHECK_EQUAL(scalar(p, pool::statement{"SELECT pg_backend_pid()"}), pid);
+}
+
 /// Proves: a receiver that dies mid-stream (after its first chunks, never
 /// acknowledging) stops an endless statement on the server: the request is
 /// answered `cancelled`, no backend runs it any more, and the lease is

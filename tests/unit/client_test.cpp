@@ -67,6 +67,8 @@ pool_actor::behavior_type stub_pool(pool_actor::pointer self,
     [=](unlisten_atom, std::string&) -> caf::result<caf::ok_atom> {
       return no();
     },
+    [=](stream_atom, statement&, caf::actor&,
+        uint32_t) -> caf::result<stream_end> { return no(); },
   };
 }
 

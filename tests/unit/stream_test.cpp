@@ -323,4 +323,58 @@ CAF_TEST(bad stream requests are refused) {
   CAF_CHECK(query("SELECT 8")->ok());
 }
 
+/// Proves the pooled stream: sent to the pool, it waits for a connection
+/// like any request (here the fixture's lease), streams on it with flow
+/// control, gives it back (idle again, nothing leased) and answers with
+/// the end; the receiver gets the same end.
+CAF_TEST(a pooled stream leases a connection for its duration) {
+  set_rows("SELECT n", 100);
+  sink->auto_ack = true;
+  auto o = ask<stream_end>(pool, stream_atom::value, statement{"SELECT n"},
+                           receiver, uint32_t{10});
+  sched.run();
+  CAF_CHECK_EQUAL(o->answers, 0); // the only connection is leased
+  CAF_CHECK_EQUAL(sink->chunks.size(), 0u);
+  auto r = ask<caf::ok_atom>(pool, release_atom::value, held.id);
+  sched.run();
+  CAF_REQUIRE(r->ok());
+  CAF_REQUIRE(o->ok());
+  CAF_CHECK_EQUAL(o->value->rows, 100u);
+  CAF_CHECK_EQUAL(o->value->chunks, 10u);
+  CAF_CHECK_EQUAL(cells().size(), 100u);
+  CAF_REQUIRE_EQUAL(sink->ends.size(), 1u);
+  CAF_CHECK_EQUAL(sink->ends[0].rows, 100u);
+  auto st = stats(pool);
+  CAF_CHECK_EQUAL(st.leased, 0u);
+  CAF_CHECK_EQUAL(st.idle, 1u);
+  CAF_CHECK_EQUAL(script->created, 1);
+}
+
+/// Proves: a pooled stream whose receiver dies is cancelled on the server
+/// and its connection comes back; one that gets no connection in time
+/// fails with acquire_timeout.
+CAF_TEST(a pooled stream ends cleanly on failure) {
+  set_rows("SELECT n", 1000);
+  auto late = ask<stream_end>(pool, stream_atom::value, statement{"SELECT n"},
+                              receiver, uint32_t{10});
+  sched.run();
+  advance(pool_config{}.acquire_timeout + 10ms, 100ms);
+  CAF_CHECK(late->failed_with(pool_errc::acquire_timeout));
+  CAF_CHECK_EQUAL(stats(pool).leased, 1u); // the fixture's lease only
+  auto r = ask<caf::ok_atom>(pool, release_atom::value, held.id);
+  sched.run();
+  CAF_REQUIRE(r->ok());
+  auto o = ask<stream_end>(pool, stream_atom::value, statement{"SELECT n"},
+                           receiver, uint32_t{10});
+  sched.run();
+  CAF_REQUIRE_EQUAL(sink->chunks.size(), 2u);
+  caf::anon_send_exit(receiver, caf::exit_reason::kill);
+  sched.run();
+  CAF_CHECK(o->failed_with(pool_errc::cancelled));
+  CAF_CHECK_EQUAL(script->cancels, 1);
+  auto st = stats(pool);
+  CAF_CHECK_EQUAL(st.leased, 0u);
+  CAF_CHECK_EQUAL(st.idle, 1u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

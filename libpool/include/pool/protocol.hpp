@@ -187,6 +187,14 @@ typename Inspector::result_type inspect(Inspector& f, lease& x) {
 ///   ...; the sender is not listening then).
 /// - `(unlisten_atom, channel)` → `ok`: the sender stops listening to
 ///   `channel` (`ok` too if it did not listen). Errors: `invalid_request`.
+/// - `(stream_atom, statement, receiver, rows_per_chunk)` → `stream_end`:
+///   the lease's stream (see `lease_actor`) on a connection leased for it
+///   and given back when it ends: the rows go to `receiver` as
+///   `stream_chunk`s with acknowledgements, then a `stream_end`. A routed
+///   pool runs it on the primary. Errors: as for `acquire` (within
+///   `acquire_timeout`) and for the lease's stream (`query_failed`,
+///   `query_timeout`, `cancelled`, `invalid_request`), `connection_lost`,
+///   `shutting_down`.
 /// - `(shutdown_atom, deadline)` → `ok` once every connection is closed:
 ///   stops admission, answers all waiters with `shutting_down`, lets leased
 ///   and running work finish until `deadline` (then closes anyway), closes all
@@ -246,6 +254,8 @@ using pool_actor = caf::typed_actor<
   caf::replies_to<reset_atom>::with<caf::ok_atom>,
   caf::replies_to<reconfigure_atom, pool_settings>::with<caf::ok_atom>,
   caf::replies_to<listen_atom, std::string>::with<caf::ok_atom>,
-  caf::replies_to<unlisten_atom, std::string>::with<caf::ok_atom>>;
+  caf::replies_to<unlisten_atom, std::string>::with<caf::ok_atom>,
+  caf::replies_to<stream_atom, statement, caf::actor,
+                  uint32_t>::with<stream_end>>;
 
 } // namespace pool
