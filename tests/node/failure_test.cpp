@@ -175,8 +175,8 @@ CAF_TEST(a listener on a killed client node is dropped) {
     [](const pool::pool_stats& s) {
       // The listener gives up its connection at once and returns it after
       // UNLISTEN *: until then the connection still counts as leased.
-      return s.listen.subscriptions == 0 && s.listen.connections == 0
-             && s.leased == 0;
+      return s.listen.subscriptions == 0 && s.listen.connections == 0 &&
+             s.leased == 0;
     },
     15000ms);
   CAF_CHECK(res.second);
