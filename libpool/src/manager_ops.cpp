@@ -66,6 +66,15 @@ bool others_busy(const connection_table& conns) {
   return conns.size() - conns.idle_count() - conns.closing() >= 2;
 }
 
+// The end of an acquire, traced if the pool traces: on connection `id`
+// (`no_connection` if it got none), after `wait`, failed with `err` if set.
+void trace_acquire_end(manager_ptr self, uint32_t id, caf::timespan wait,
+                       const caf::error* err = nullptr) {
+  auto& ctx = *self->state.ctx;
+  if (ctx.trace)
+    emit_trace(ctx, trace_kind::acquire, true, id, nullptr, wait, err);
+}
+
 // Gives the connection `id` to the waiter `w` (the connection is known to be
 // good): idle, free, or (a query that may pipeline) piping with credit left.
 void assign(manager_ptr self, uint32_t id, waiter& w) {
@@ -73,8 +82,7 @@ void assign(manager_ptr self, uint32_t id, waiter& w) {
   auto& e = *st.conns.find(id);
   auto t = now(self);
   auto wait = t - w.since;
-  if (st.ctx->trace)
-    emit_trace(*st.ctx, trace_kind::acquire, true, id, nullptr, wait);
+  trace_acquire_end(self, id, wait);
   ++st.counters.acquired;
   st.counters.wait_time_total += wait;
   st.counters.acquire_wait.observe(wait);
@@ -119,10 +127,8 @@ uint32_t pipeline_for(manager_ptr self, const waiter& w) {
 
 // Answers the waiter with `err`, counting it where it belongs.
 void reject(manager_ptr self, waiter& w, const caf::error& err) {
-  auto& ctx = *self->state.ctx;
-  if (ctx.trace)
-    emit_trace(ctx, trace_kind::acquire, true, trace_event::no_connection,
-               nullptr, now(self) - w.since, &err);
+  trace_acquire_end(self, trace_event::no_connection, now(self) - w.since,
+                    &err);
   if (is(err, pool_errc::acquire_timeout)) {
     auto& c = self->state.counters;
     ++c.acquire_timeouts;
@@ -159,15 +165,20 @@ bool hook_says_yes(manager_ptr self,
 // would have the pool open and close connections as fast as the server
 // lets it: `breaker_threshold` new connections rejected in a row open the
 // breaker, which gates the replacements (cool-down, then one probe).
+// "the before_acquire hook rejected N new connections in a row": why the
+// breaker opened (reject_by_hook) and what waiters are told meanwhile
+// (circuit_open_error).
+std::string hook_rejections(const manager_state& st) {
+  return "the before_acquire hook rejected " +
+         std::to_string(st.fresh_rejections) + " new connections in a row";
+}
+
 void reject_by_hook(manager_ptr self, uint32_t id) {
   auto& st = self->state;
   auto& cfg = st.ctx->cfg;
   if (st.conns.find(id)->uses == 0 && st.breaker &&
       ++st.fresh_rejections >= cfg.breaker_threshold)
-    self->send(st.supervisor, trip_atom::value,
-               "the before_acquire hook rejected " +
-                 std::to_string(st.fresh_rejections) +
-                 " new connections in a row");
+    self->send(st.supervisor, trip_atom::value, hook_rejections(st));
   close_slot(self, id, close_reason::hook);
 }
 
@@ -314,9 +325,8 @@ caf::expected<caf::response_promise> admit(manager_ptr self, waiter w,
   // retry: it was admitted before).
   if (!at_once && !retry)
     if (auto err = refusal(self)) {
-      if (st.ctx->trace)
-        emit_trace(*st.ctx, trace_kind::acquire, true,
-                   trace_event::no_connection, nullptr, caf::timespan{0}, &err);
+      trace_acquire_end(self, trace_event::no_connection, caf::timespan{0},
+                        &err);
       return err;
     }
   w.rp = self->make_response_promise();
@@ -587,9 +597,7 @@ caf::error circuit_open_error(manager_ptr self) {
   auto& st = self->state;
   if (st.breaker && st.fresh_rejections >= st.ctx->cfg.breaker_threshold)
     return make_error(pool_errc::circuit_open,
-                      "the before_acquire hook rejected " +
-                        std::to_string(st.fresh_rejections) +
-                        " new connections in a row; connects are held back");
+                      hook_rejections(st) + "; connects are held back");
   auto last = st.last_connect_error ? describe(st.last_connect_error)
                                     : std::string{"none recorded"};
   return make_error(pool_errc::circuit_open,

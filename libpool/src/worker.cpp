@@ -62,21 +62,13 @@ bool running(const worker_state& st) {
          st.phase != worker_state::dead && st.phase != worker_state::pipelining;
 }
 
-void trace_start(worker_ptr self, worker_op& op, const statement* stmt) {
+void trace_start_event(worker_ptr self, worker_op& op, const statement* stmt) {
   auto& st = self->state;
-  if (!st.ctx->trace)
-    return;
-  auto t = now(self);
-  if (op.kind == worker_op::txn && !stmt) {
-    op.started = t;
-    emit_trace(*st.ctx, trace_kind::transaction, false, st.id);
-  } else if (op.kind == worker_op::txn) {
-    st.step_started = t;
-    emit_trace(*st.ctx, trace_kind::query, false, st.id, &stmt->sql);
-  } else {
-    op.started = t;
-    emit_trace(*st.ctx, trace_kind::query, false, st.id, &stmt->sql);
-  }
+  // A statement of a transaction times its step; anything else the op.
+  (op.kind == worker_op::txn && stmt ? st.step_started : op.started) =
+    now(self);
+  emit_trace(*st.ctx, stmt ? trace_kind::query : trace_kind::transaction, false,
+             st.id, stmt ? &stmt->sql : nullptr);
 }
 
 void trace_end(worker_ptr self, const worker_op& op, const caf::error* err) {

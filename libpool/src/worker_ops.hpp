@@ -53,9 +53,16 @@ void answer(worker_ptr self, worker_op& op, T&& x) {
   reply::deliver(self, op.rp, std::forward<T>(x));
 }
 
-/// Sends the trace `start` event of `op`'s statement `stmt` (a query) or of
-/// the transaction `op`, if the pool traces.
-void trace_start(worker_ptr self, worker_op& op, const statement* stmt);
+/// Sends the trace `start` event of `op`'s statement `stmt` (a query) or,
+/// with no `stmt`, of the transaction `op`. Call `trace_start`.
+void trace_start_event(worker_ptr self, worker_op& op, const statement* stmt);
+
+/// `trace_start_event` if the pool traces: without a tracer, the query path
+/// pays one null test here and no call.
+inline void trace_start(worker_ptr self, worker_op& op, const statement* stmt) {
+  if (self->state.ctx->trace)
+    trace_start_event(self, op, stmt);
+}
 
 /// Hands a pooled request that never ran back to the manager (as a
 /// `retry`); anything else is answered with `err`.
