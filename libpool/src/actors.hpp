@@ -14,7 +14,9 @@
 //   listener ── acquire, LISTEN on its lease ──▶ manager, worker;
 //   worker ── notification ──▶ listener ──▶ listening actors
 
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -194,6 +196,16 @@ struct pool_context {
   /// Where trace events go (trace.hpp): `cfg.tracer`, behind the slow-query
   /// logger if `cfg.slow_query_threshold` is set; null: nowhere.
   std::shared_ptr<tracer> trace;
+  /// The cap set with `limit_atom` (a cluster node's share); none: max_size.
+  uint64_t limit = std::numeric_limits<uint64_t>::max();
+
+  /// The most connections the pool may hold: max_size, or the limit if lower.
+  size_t max_open() const {
+    return static_cast<size_t>(std::min<uint64_t>(cfg.max_size, limit));
+  }
+
+  /// The connections the pool keeps open: min_size, up to max_open().
+  size_t min_open() const { return std::min<size_t>(cfg.min_size, max_open()); }
 };
 
 /// Spawns the manager (which spawns its supervisor and breaker) for a

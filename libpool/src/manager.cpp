@@ -395,6 +395,12 @@ manager_impl(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
         return err;
       return caf::ok_atom::value;
     },
+    [=](limit_atom, uint64_t limit) -> caf::result<caf::ok_atom> {
+      if (self->state.counters.shutting_down)
+        return shutting_down_error();
+      set_limit(self, limit);
+      return caf::ok_atom::value;
+    },
     [=](reconfigure_atom, const pool_settings& x) -> caf::result<caf::ok_atom> {
       if (auto err = reconfigure(self, x, "reconfigure"))
         return err;

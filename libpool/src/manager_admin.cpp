@@ -34,6 +34,18 @@ void shrink_idle(manager_ptr self) {
   }
 }
 
+// Makes `ctx` the pool's context: shares it with the supervisor and the
+// workers (before `want`: the supervisor opens up to the new max_open) and
+// closes idle connections above a lower max_open.
+void use_context(manager_ptr self, std::shared_ptr<const pool_context> ctx) {
+  auto& st = self->state;
+  st.shrinking = st.shrinking || ctx->max_open() < st.ctx->max_open();
+  st.ctx = ctx;
+  st.waiters.aging(ctx->cfg.priority_aging);
+  self->send(st.supervisor, settings_atom::value, context_ptr{ctx});
+  shrink_idle(self);
+}
+
 } // namespace
 
 bool over_max(manager_ptr self) {
@@ -41,7 +53,7 @@ bool over_max(manager_ptr self) {
   if (!st.shrinking)
     return false;
   auto open = st.conns.size() - st.conns.closing() + st.connecting();
-  st.shrinking = open > st.ctx->cfg.max_size;
+  st.shrinking = open > st.ctx->max_open();
   return st.shrinking;
 }
 
@@ -58,21 +70,29 @@ caf::error reconfigure(manager_ptr self, const pool_settings& x,
                       what + ": " + error_message(err));
   if (changed.empty())
     return {};
-  st.shrinking = st.shrinking || cfg.max_size < st.ctx->cfg.max_size;
   auto ctx = std::make_shared<pool_context>(*st.ctx);
   ctx->cfg = std::move(cfg);
-  st.ctx = ctx;
-  st.waiters.aging(ctx->cfg.priority_aging);
   // Names only: the conninfo may hold a password.
   log(self).info("{}: changed {}", what, changed);
-  // Before `want`: the supervisor opens up to the new max_size.
-  self->send(st.supervisor, settings_atom::value, context_ptr{ctx});
-  shrink_idle(self);
+  use_context(self, std::move(ctx));
   if (needs_reset)
     reset(self);
   update_want(self);
   dispatch(self);
   return {};
+}
+
+void set_limit(manager_ptr self, uint64_t limit) {
+  auto& st = self->state;
+  if (limit == st.ctx->limit)
+    return;
+  auto ctx = std::make_shared<pool_context>(*st.ctx);
+  ctx->limit = limit;
+  log(self).info("limit: at most {} connections (max_size {})", ctx->max_open(),
+                 ctx->cfg.max_size);
+  use_context(self, std::move(ctx));
+  update_want(self);
+  dispatch(self);
 }
 
 caf::result<caf::ok_atom> pause(manager_ptr self, caf::timespan deadline) {

@@ -35,7 +35,7 @@ void check_idle_connections(manager_ptr self) {
   for (auto id : st.conns.idle()) {
     auto& e = *st.conns.find(id);
     if (cfg.idle_timeout.count() > 0 && t - e.idle_since >= cfg.idle_timeout &&
-        open - to_close.size() > cfg.min_size)
+        open - to_close.size() > st.ctx->min_open())
       to_close.push_back(id);
     else if (cfg.health_check_interval.count() > 0 &&
              t - std::max(e.idle_since, e.last_checked) >=

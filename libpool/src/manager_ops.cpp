@@ -278,7 +278,7 @@ std::string pool_situation(manager_ptr self, caf::timespan t) {
   auto& st = self->state;
   auto g = snapshot(self);
   auto result = std::to_string(g.leased) + " of max " +
-                std::to_string(st.ctx->cfg.max_size) + " connections leased";
+                std::to_string(st.ctx->max_open()) + " connections leased";
   if (auto ids = st.leases.overdue(t, caf::timespan{0}); !ids.empty()) {
     if (auto e = st.leases.find(ids.front())) {
       result += " (oldest held " + format_age(t - e->since);
@@ -412,9 +412,9 @@ void update_want(manager_ptr self) {
     return;
   // Demand: every connection in use, every pipelined query beyond the
   // first on its connection, every waiter.
-  auto want = std::clamp(st.conns.demand() + st.waiters.size(), cfg.min_size,
-                         cfg.max_size);
-  if (want == 0 && st.conns.empty() &&
+  auto want = std::clamp(st.conns.demand() + st.waiters.size(),
+                         st.ctx->min_open(), st.ctx->max_open());
+  if (want == 0 && st.conns.empty() && st.ctx->max_open() > 0 &&
       st.counters.breaker == breaker_state::half_open)
     want = 1; // the probe: else a pool that wants nothing stays half-open
   if (st.counters.paused && cfg.pause_closes_idle)
@@ -686,6 +686,8 @@ pool_stats snapshot(manager_ptr self) {
     st.listener_lease != 0 && st.leases.find(st.listener_lease) ? 1 : 0;
   result.connecting = st.connecting();
   result.total = static_cast<uint32_t>(st.conns.size()) + result.connecting;
+  result.max_open = static_cast<uint32_t>(st.ctx->max_open());
+  result.limited = st.ctx->max_open() < st.ctx->cfg.max_size;
   result.waiting = static_cast<uint32_t>(st.waiters.size());
   for (size_t c = 0; c < priority_classes; ++c)
     result.by_priority[c].waiting =

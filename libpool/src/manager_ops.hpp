@@ -124,9 +124,9 @@ caf::timespan housekeeping_interval(const pool_config& cfg);
 
 // -- operating a running pool (manager_admin.cpp) ----------------------------
 
-/// Whether more connections are open or being opened than max_size allows
-/// after a shrink (resize): a connection that comes back is closed then.
-/// Clears `shrinking` once the pool is within max_size.
+/// Whether more connections are open or being opened than max_open allows
+/// after a shrink (resize, limit): a connection that comes back is closed
+/// then. Clears `shrinking` once the pool is within max_open.
 bool over_max(manager_ptr self);
 
 /// Applies a change of settings (`reconfigure`, `resize`): validates the
@@ -136,6 +136,10 @@ bool over_max(manager_ptr self);
 /// resets the connections if a setting that needs new ones changed.
 caf::error reconfigure(manager_ptr self, const pool_settings& x,
                        const std::string& what);
+
+/// Caps the pool at `limit` connections below max_size (`limit_atom`):
+/// closes idle connections above it at once, the others when they come back.
+void set_limit(manager_ptr self, uint64_t limit);
 
 /// Starts (or joins) a pause with its own `deadline`; see `pause_atom`.
 caf::result<caf::ok_atom> pause(manager_ptr self, caf::timespan deadline);

@@ -147,6 +147,10 @@ void add_pool(family_set& fs, const std::string& pool, const pool_stats& st) {
   state("cleaning", st.cleaning);
   fs.gauge("libpool_connections_open",
            "Connections that exist, connecting ones included.", pool, st.total);
+  fs.gauge("libpool_connections_max",
+           "The most connections the pool may hold now: max_size, or its "
+           "limit (a cluster node's share) if lower.",
+           pool, st.max_open);
   fs.gauge("libpool_waiting_requests", "Requests waiting for a connection.",
            pool, st.waiting);
   fs.gauge("libpool_overloaded", "1 while load shedding is active.", pool,

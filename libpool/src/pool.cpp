@@ -31,6 +31,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   add_block<caf::id_block::libpool::begin, caf::id_block::libpool::end>(cfg);
   add_block<caf::id_block::libpool_node::begin,
             caf::id_block::libpool_node::end>(cfg);
+  add_block<caf::id_block::libpool_cluster::begin,
+            caf::id_block::libpool_cluster::end>(cfg);
   cfg.add_error_category(
     pool_error_category::value,
     [](uint8_t code, caf::atom_value, const caf::message& ctx) {

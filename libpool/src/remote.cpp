@@ -30,6 +30,8 @@ struct directory_state {
   /// node: those streams are not encrypted).
   caf::actor acceptor;
   uint16_t wire_port = 0;
+  /// The node's cluster member, if the node is in a cluster.
+  caf::actor cluster;
 };
 
 const char* directory_state::name = "pool.directory";
@@ -57,9 +59,11 @@ find_pool(const std::map<std::string, pool_actor>& pools,
 
 node_actor::behavior_type
 directory_impl(node_actor::stateful_pointer<directory_state> self,
-               std::map<std::string, pool_actor> pools, std::string address) {
+               std::map<std::string, pool_actor> pools, std::string address,
+               caf::actor cluster) {
   auto& st = self->state;
   st.pools = std::move(pools);
+  st.cluster = std::move(cluster);
   if (!self->system().has_openssl_manager()) {
     st.acceptor =
       detail::spawn_wire_acceptor(self->system(), address, st.wire_port);
@@ -82,6 +86,12 @@ directory_impl(node_actor::stateful_pointer<directory_state> self,
       return detail::spawn_relay_gateway(self->system(), std::move(*p),
                                          std::move(inbox), st.acceptor,
                                          st.wire_port);
+    },
+    [=](cluster_atom) -> caf::result<caf::actor> {
+      if (!self->state.cluster)
+        return make_error(pool_errc::invalid_request,
+                          "this node is not in a cluster");
+      return self->state.cluster;
     },
     [=](list_atom) {
       std::vector<std::string> names;
@@ -167,7 +177,7 @@ void configure_node(caf::actor_system_config& cfg, node_options opts) {
 
 caf::expected<published_pools>
 publish_pools(caf::actor_system& sys, std::map<std::string, pool_actor> pools,
-              uint16_t port, const std::string& address) {
+              uint16_t port, const std::string& address, caf::actor cluster) {
   if (pools.empty())
     return make_error(pool_errc::invalid_config, "publish_pools: no pools");
   for (auto& kv : pools) {
@@ -178,7 +188,8 @@ publish_pools(caf::actor_system& sys, std::map<std::string, pool_actor> pools,
       sys.registry().put(caf::atom_from_string(kv.first),
                          caf::actor_cast<caf::strong_actor_ptr>(kv.second));
   }
-  auto dir = sys.spawn(directory_impl, std::move(pools), address);
+  auto dir =
+    sys.spawn(directory_impl, std::move(pools), address, std::move(cluster));
   auto res = sys.has_openssl_manager()
                ? caf::openssl::publish(dir, port, address.c_str(), true)
                : sys.middleman().publish(dir, port, address.c_str(), true);

@@ -550,6 +550,10 @@ router_actor::behavior_type router_impl(router_ptr self, pool_actor primary,
       return same_to_all(
         self, fan_out_slack, [] {}, resize_atom::value, min_size, max_size);
     },
+    [=](limit_atom, uint64_t limit) {
+      // A limit is a share of one server's connections: the primary's.
+      return self->delegate(self->state.primary, limit_atom::value, limit);
+    },
     [=](pause_atom, caf::timespan deadline) {
       return same_to_all(
         self, std::max(deadline, caf::timespan{0}) + fan_out_slack, [] {},

@@ -113,13 +113,13 @@ void attempt(supervisor_ptr self) {
 }
 
 // Opens connections until `target` exist or are being opened, within
-// max_size. After failures, one connect at a time, each after the backoff.
+// max_size (or the pool's limit). After failures, one connect at a time, each
+// after the backoff.
 void reconcile(supervisor_ptr self) {
   auto& st = self->state;
-  auto& cfg = st.ctx->cfg;
   if (st.closing || st.retry_pending)
     return;
-  auto target = std::min<size_t>(st.target, cfg.max_size);
+  auto target = std::min<size_t>(st.target, st.ctx->max_open());
   auto total = [&] { return st.workers.size() + st.asking; };
   if (total() >= target)
     return;

@@ -207,6 +207,8 @@ std::string to_string(const pool_stats& x) {
   add("listen.received", std::to_string(x.listen.received));
   add("listen.delivered", std::to_string(x.listen.delivered));
   add("listen.reconnects", std::to_string(x.listen.reconnects));
+  add("max_open", std::to_string(x.max_open));
+  add("limited", x.limited ? "true" : "false");
   return out;
 }
 

@@ -106,6 +106,9 @@ pool::pool_actor::behavior_type fake_pool(pool::pool_actor::pointer self,
       return no();
     },
     [](pool::resume_atom) -> caf::result<caf::ok_atom> { return no(); },
+    [](pool::limit_atom, uint64_t) -> caf::result<caf::ok_atom> {
+      return no();
+    },
     [](pool::reset_atom) -> caf::result<caf::ok_atom> { return no(); },
     [](pool::reconfigure_atom,
        pool::pool_settings&) -> caf::result<caf::ok_atom> { return no(); },

@@ -57,6 +57,7 @@ pool_actor::behavior_type stub_pool(pool_actor::pointer self,
       return no();
     },
     [=](resume_atom) -> caf::result<caf::ok_atom> { return no(); },
+    [=](limit_atom, uint64_t) -> caf::result<caf::ok_atom> { return no(); },
     [=](reset_atom) -> caf::result<caf::ok_atom> { return no(); },
     [=](reconfigure_atom, pool_settings&) -> caf::result<caf::ok_atom> {
       return no();

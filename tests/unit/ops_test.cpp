@@ -113,6 +113,74 @@ CAF_TEST(bad resize arguments are refused naming the values) {
   CAF_CHECK(late->failed_with(pool_errc::shutting_down));
 }
 
+// A limit (a cluster node's share) caps the pool below max_size like a
+// shrink: idle connections close at once, a leased one when it comes back;
+// min_size counts only up to the limit; stats show it; raising it opens
+// connections again.
+CAF_TEST(limit caps the pool below max_size and lifts again) {
+  auto pool = start(make_config(3, 4));
+  CAF_CHECK_EQUAL(stats(pool).total, 3u);
+  auto a = acquire(pool);
+  auto r = ask<ok>(pool, limit_atom::value, uint64_t{1});
+  sched.run();
+  CAF_CHECK(r->ok());
+  auto st = stats(pool);
+  CAF_CHECK_EQUAL(st.max_open, 1u);
+  CAF_CHECK(st.limited);
+  CAF_CHECK_EQUAL(st.total, 1u); // both idle ones closed, the lease kept
+  CAF_CHECK_EQUAL(st.leased, 1u);
+  CAF_CHECK(query_on(*a->value)->ok());
+  release(pool, *a->value);
+  st = stats(pool);
+  CAF_CHECK_EQUAL(st.total, 1u); // min_size 3, but only 1 allowed
+  CAF_CHECK_EQUAL(st.idle, 1u);
+  // A resize keeps the limit.
+  auto rs = ask<ok>(pool, resize_atom::value, uint64_t{2}, uint64_t{5});
+  sched.run();
+  CAF_CHECK(rs->ok());
+  CAF_CHECK_EQUAL(stats(pool).max_open, 1u);
+  CAF_CHECK_EQUAL(stats(pool).total, 1u);
+  // A limit at or above max_size caps nothing: min_size 2 is opened.
+  auto up = ask<ok>(pool, limit_atom::value, uint64_t{9});
+  sched.run();
+  CAF_CHECK(up->ok());
+  st = stats(pool);
+  CAF_CHECK_EQUAL(st.max_open, 5u);
+  CAF_CHECK(!st.limited);
+  CAF_CHECK_EQUAL(st.total, 2u);
+}
+
+// A limit of 0 closes every connection; requests wait for a higher limit
+// (up to their own deadlines) and are served when it comes.
+CAF_TEST(limit zero holds requests until the limit rises) {
+  auto cfg = make_config(1, 2);
+  cfg.acquire_timeout = 5s;
+  auto pool = start(cfg);
+  auto r = ask<ok>(pool, limit_atom::value, uint64_t{0});
+  sched.run();
+  CAF_CHECK(r->ok());
+  CAF_CHECK_EQUAL(stats(pool).total, 0u);
+  auto q = ask<query_result>(pool, query_atom::value, statement{"SELECT 1"});
+  auto t = ask<lease>(pool, acquire_atom::value, caf::timespan{1s});
+  sched.run();
+  advance_exact(1s);
+  CAF_CHECK(t->failed_with(pool_errc::acquire_timeout));
+  CAF_CHECK_NOT_EQUAL(error_message(t->err).find("of max 0"),
+                      std::string::npos);
+  CAF_CHECK_EQUAL(q->answers, 0);
+  CAF_CHECK_EQUAL(stats(pool).total, 0u);
+  auto up = ask<ok>(pool, limit_atom::value, uint64_t{1});
+  sched.run();
+  CAF_CHECK(up->ok());
+  CAF_CHECK(q->ok());
+  CAF_CHECK_EQUAL(stats(pool).total, 1u);
+  auto down = ask<ok>(pool, shutdown_atom::value, caf::timespan{1s});
+  auto late = ask<ok>(pool, limit_atom::value, uint64_t{2});
+  sched.run();
+  CAF_CHECK(down->ok());
+  CAF_CHECK(late->failed_with(pool_errc::shutting_down));
+}
+
 // A pause waits for the lease to come back, then holds new requests until
 // resume.
 CAF_TEST(pause drains then holds until resume) {

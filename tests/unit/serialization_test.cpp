@@ -56,7 +56,7 @@ struct diff {
 CAF_TEST_FIXTURE_SCOPE(serialization_tests, fixture)
 
 CAF_TEST(every field of pool_stats survives) {
-  static_assert(sizeof(pool_stats) == 696,
+  static_assert(sizeof(pool_stats) == 704,
                 "pool_stats changed: set and compare the new field here and "
                 "add it to inspect");
   pool_stats st;
@@ -68,7 +68,8 @@ CAF_TEST(every field of pool_stats survives) {
          last_connect_error, connections_closed_by, errors_by_class,
          breaker_half_opened, breaker_closed, acquire_wait, query_time,
          connection_lifetime, paused, connections_reset, by_priority,
-         connections_by_host, replicas, reads_on_primary, listen] = st;
+         connections_by_host, replicas, reads_on_primary, listen, max_open,
+         limited] = st;
   total = 1;
   idle = 2;
   leased = 3;
@@ -124,6 +125,8 @@ CAF_TEST(every field of pool_stats survives) {
   replicas[0].reason = "lag 1s";
   replicas[0].connections_by_host = {{"db2:5433", 246}};
   listen = listen_stats{1, 247, 248, 249, 250, 251};
+  max_open = 252;
+  limited = true;
   auto copy = round_trip(sys, st);
   auto& [total2, idle2, leased2, busy2, connecting2, cleaning2, waiting2,
          acquired2, acquire_timeouts2, rejected2, connections_created2,
@@ -134,7 +137,7 @@ CAF_TEST(every field of pool_stats survives) {
          connections_closed_by2, errors_by_class2, breaker_half_opened2,
          breaker_closed2, acquire_wait2, query_time2, connection_lifetime2,
          paused2, connections_reset2, by_priority2, connections_by_host2,
-         replicas2, reads_on_primary2, listen2] = copy;
+         replicas2, reads_on_primary2, listen2, max_open2, limited2] = copy;
   diff d;
   d("total", total, total2);
   d("idle", idle, idle2);
@@ -171,6 +174,8 @@ CAF_TEST(every field of pool_stats survives) {
   d("connection_lifetime", connection_lifetime, connection_lifetime2);
   d("paused", paused, paused2);
   d("connections_reset", connections_reset, connections_reset2);
+  d("max_open", max_open, max_open2);
+  d("limited", limited, limited2);
   CAF_REQUIRE_EQUAL(by_priority2.size(), by_priority.size());
   for (size_t i = 0; i < by_priority.size(); ++i) {
     auto& [a, t, w, n] = by_priority[i];
@@ -223,7 +228,8 @@ CAF_TEST(every field of pool_stats survives) {
   pool_stats def;
   auto& [t0, i0, l0, b0, c0, cl0, w0, a0, at0, r0, cc0, ccl0, cf0, lr0, wt0,
          sd0, sh0, o0, lk0, lt0, hf0, cr0, p0, br0, bo0, le0, cb0, ec0, bh0,
-         bc0, aw0, qt0, cl0t, pa0, rs0, bp0, bh00, rp00, ro00, li00] = def;
+         bc0, aw0, qt0, cl0t, pa0, rs0, bp0, bh00, rp00, ro00, li00, mo0, lm0] =
+    def;
   from_default("total", total, t0);
   from_default("idle", idle, i0);
   from_default("leased", leased, l0);
@@ -265,9 +271,11 @@ CAF_TEST(every field of pool_stats survives) {
                  bp0[i].acquired);
   from_default("connections_by_host", connections_by_host, bh00);
   from_default("reads_on_primary", reads_on_primary, ro00);
+  from_default("max_open", max_open, mo0);
+  from_default("limited", limited, lm0);
   CAF_CHECK(rp00.empty() && !replicas.empty());
   CAF_CHECK(li00.received == 0 && listen.received != 0);
-  CAF_CHECK_EQUAL(from_default.n, 37 + priority_classes);
+  CAF_CHECK_EQUAL(from_default.n, 39 + priority_classes);
 }
 
 // to_string(pool_stats) labels every field with its value; the structured
@@ -282,7 +290,8 @@ CAF_TEST(pool_stats prints every field labelled) {
          last_connect_error, connections_closed_by, errors_by_class,
          breaker_half_opened, breaker_closed, acquire_wait, query_time,
          connection_lifetime, paused, connections_reset, by_priority,
-         connections_by_host, replicas, reads_on_primary, listen] = st;
+         connections_by_host, replicas, reads_on_primary, listen, max_open,
+         limited] = st;
   total = 1;
   idle = 2;
   leased = 3;
@@ -336,6 +345,8 @@ CAF_TEST(pool_stats prints every field labelled) {
   rs.connections_by_host = {{"db2:5433", 2}};
   replicas.push_back(rs);
   listen = listen_stats{1, 2, 3, 123, 124, 125};
+  max_open = 126;
+  limited = true;
   auto text = to_string(st);
   CAF_MESSAGE(text);
   const char* expected[] = {"total=1",
@@ -393,8 +404,10 @@ CAF_TEST(pool_stats prints every field labelled) {
                             "listen.subscriptions=3",
                             "listen.received=123",
                             "listen.delivered=124",
-                            "listen.reconnects=125"};
-  CAF_CHECK_EQUAL(std::size(expected), 54u);
+                            "listen.reconnects=125",
+                            "max_open=126",
+                            "limited=true"};
+  CAF_CHECK_EQUAL(std::size(expected), 56u);
   for (auto x : expected) {
     // Preceded by the start or a space, so "total=" does not match inside
     // "wait_time_total=".

@@ -39,6 +39,7 @@ CAF_ADD_ATOM(libpool, pool, copy_data_atom, "copydata")
 CAF_ADD_ATOM(libpool, pool, copy_end_atom, "copyend")
 CAF_ADD_ATOM(libpool, pool, ack_atom, "ack")
 CAF_ADD_ATOM(libpool, pool, cancel_atom, "cancel")
+CAF_ADD_ATOM(libpool, pool, limit_atom, "limit")
 
 namespace pool {
 
@@ -231,6 +232,15 @@ typename Inspector::result_type inspect(Inspector& f, lease& x) {
 ///   and busy ones are closed when they come back instead of being reused.
 ///   New connections use the current settings (and resolve host names
 ///   again). Counted in `pool_stats::connections_reset`.
+/// - `(limit_atom, limit)` → `ok` at once: caps the pool at `limit`
+///   connections below its `max_size` (0: none at all; a limit at or above
+///   max_size caps nothing), as `resize` shrinks and grows: min_size counts
+///   only up to the limit, idle connections above it close at once, leased
+///   and busy ones when they come back. Requests wait (up to their own
+///   deadlines) while the limit allows no connection. A cluster node's share
+///   of its database's budget is set so (`pool::cluster`). The limit stays
+///   through `resize` and `reconfigure`; `pool_stats::max_open` and
+///   `limited` show it.
 /// - `(reconfigure_atom, pool_settings)` → `ok`: changes the settings that
 ///   are set (see `pool_settings` for when each takes effect; some take a
 ///   reset). Errors: `invalid_request` naming the first bad field and its
@@ -253,6 +263,7 @@ using pool_actor = caf::typed_actor<
   caf::replies_to<resume_atom>::with<caf::ok_atom>,
   caf::replies_to<reset_atom>::with<caf::ok_atom>,
   caf::replies_to<reconfigure_atom, pool_settings>::with<caf::ok_atom>,
+  caf::replies_to<limit_atom, uint64_t>::with<caf::ok_atom>,
   caf::replies_to<listen_atom, std::string>::with<caf::ok_atom>,
   caf::replies_to<unlisten_atom, std::string>::with<caf::ok_atom>,
   caf::replies_to<stream_atom, statement, caf::actor,

@@ -19,6 +19,7 @@
 #include "caf/timespan.hpp"
 #include "caf/typed_actor.hpp"
 
+#include "pool/cluster.hpp"
 #include "pool/protocol.hpp"
 
 namespace pool::detail {
@@ -78,10 +79,14 @@ namespace pool {
 /// - `(relay_atom, name, inbox)` → a new gateway of the pool called `name`
 ///   for the client node whose relay's inbox is `inbox` (the batched query
 ///   path of `connect_pool`). Errors: `invalid_request`, as for `lookup`.
+/// - `(cluster_atom)` → the node's cluster member (pool/cluster.hpp), which
+///   answers `(cluster_atom)` with a `cluster_view`. Errors:
+///   `invalid_request` if the node is not in a cluster.
 using node_actor = caf::typed_actor<
   caf::replies_to<lookup_atom, std::string>::with<pool_actor>,
   caf::replies_to<list_atom>::with<std::vector<std::string>>,
-  caf::replies_to<relay_atom, std::string, caf::actor>::with<caf::actor>>;
+  caf::replies_to<relay_atom, std::string, caf::actor>::with<caf::actor>,
+  caf::replies_to<cluster_atom>::with<caf::actor>>;
 
 /// How a node talks to other nodes.
 struct node_options {
@@ -125,11 +130,14 @@ struct published_pools {
 /// streams (see `connect_pool`); a stream is closed unless it first presents
 /// a token that its gateway handed out over the node link, within two
 /// seconds. Blocking: call it from `main` or a
-/// thread, not from an actor's handler. Errors: `invalid_config` (no pools,
-/// an empty name), or CAF's error when the port cannot be opened.
+/// thread, not from an actor's handler. `cluster`, if given, is the node's
+/// cluster member (`spawn_cluster_member`): the directory hands it to the
+/// nodes and tools that ask (`cluster_atom`). Errors: `invalid_config` (no
+/// pools, an empty name), or CAF's error when the port cannot be opened.
 caf::expected<published_pools>
 publish_pools(caf::actor_system& sys, std::map<std::string, pool_actor> pools,
-              uint16_t port, const std::string& address = "127.0.0.1");
+              uint16_t port, const std::string& address = "127.0.0.1",
+              caf::actor cluster = {});
 
 /// Connects to the pool node at `host:port` and returns its pool called
 /// `name`, all within `timeout`. The handle is a local relay: it batches the

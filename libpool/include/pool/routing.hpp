@@ -64,7 +64,8 @@ caf::error validate(const routed_pool_config& cfg);
 /// - `stats` replies the primary's `pool_stats` with `replicas` filled in:
 ///   per replica whether it serves, why not, its lag and its hosts.
 /// - `subscribe` goes to the primary (its breaker's events), and so do
-///   `listen` and `unlisten` (notifications are the primary's).
+///   `listen` and `unlisten` (notifications are the primary's), and
+///   `limit` (a cluster's budget is the primary server's connections).
 /// - `resize`, `reconfigure`, `pause`, `resume`, `reset` and `shutdown` go
 ///   to every pool and reply once all did, with the first error if any
 ///   failed; a `conninfo` in `reconfigure` is the primary's only (each

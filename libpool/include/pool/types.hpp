@@ -493,6 +493,11 @@ struct pool_stats {
   uint64_t reads_on_primary = 0;
   /// LISTEN/NOTIFY (`listen_atom`).
   listen_stats listen;
+  /// The most connections the pool may hold now: `max_size`, or the limit
+  /// set with `limit_atom` (a cluster node's share) if that is lower.
+  uint32_t max_open = 0;
+  /// Whether a limit below `max_size` stands (`limit_atom`).
+  bool limited = false;
 };
 
 /// Returns every field of `x`, labelled, on one line, e.g. "total=4 idle=4
@@ -518,7 +523,8 @@ typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
            x.connections_closed_by, x.errors_by_class, x.breaker_half_opened,
            x.breaker_closed, x.acquire_wait, x.query_time,
            x.connection_lifetime, x.paused, x.connections_reset, x.by_priority,
-           x.connections_by_host, x.replicas, x.reads_on_primary, x.listen);
+           x.connections_by_host, x.replicas, x.reads_on_primary, x.listen,
+           x.max_open, x.limited);
 }
 
 } // namespace pool
