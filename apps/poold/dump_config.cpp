@@ -76,6 +76,15 @@ std::string routing_keys(const routing_settings& r) {
   return out;
 }
 
+// The cluster keys of a pool section (cluster_settings.hpp), if clustered.
+std::string cluster_keys(const pool_cluster_settings& c) {
+  if (!c.clustered)
+    return {};
+  return "cluster-budget=" +
+         (c.budget == 0 ? std::string{"\"auto\""} : std::to_string(c.budget)) +
+         "\ncluster-reserve=" + std::to_string(c.reserve) + "\n";
+}
+
 } // namespace
 
 std::string dump_config(const poold_config& cfg) {
@@ -98,6 +107,15 @@ std::string dump_config(const poold_config& cfg) {
       << "scheduler=" << ini_quote(cfg.scheduler) << "\n"
       << "port-file=" << ini_quote(cfg.port_file) << "\n"
       << "http-port-file=" << ini_quote(cfg.http_port_file) << "\n";
+  if (!cfg.cluster_node.empty()) {
+    out << "[cluster]\n"
+        << "node=" << ini_quote(cfg.cluster_node) << "\n"
+        << "peers=[";
+    for (size_t i = 0; i < cfg.cluster_peers.size(); ++i)
+      out << (i == 0 ? "" : ", ") << ini_quote(cfg.cluster_peers[i]);
+    out << "]\n"
+        << "interval=" << duration(cfg.cluster_interval) << "\n";
+  }
   if (cfg.node_tls || !cfg.openssl_certificate.empty() ||
       !cfg.openssl_key.empty() || !cfg.openssl_passphrase.empty() ||
       !cfg.openssl_cafile.empty() || !cfg.openssl_capath.empty()) {
@@ -121,6 +139,7 @@ std::string dump_config(const poold_config& cfg) {
       out << "\n";
     }
     out << routing_keys(cfg.routing.at(name));
+    out << cluster_keys(cfg.clustering.at(name));
   }
   return out.str();
 }

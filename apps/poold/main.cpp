@@ -45,6 +45,13 @@ void write_port_file(const std::string& file, uint16_t port) {
   std::rename((file + ".tmp").c_str(), file.c_str());
 }
 
+std::string join(const std::vector<std::string>& xs) {
+  std::string out;
+  for (auto& x : xs)
+    out += (out.empty() ? "" : ", ") + x;
+  return out;
+}
+
 // Asks every pool to shut down within `deadline` and waits for them all.
 void shut_down(caf::actor_system& sys, const pool_map& pools,
                caf::timespan deadline, spdlog::logger& log) {
@@ -65,7 +72,7 @@ int run(caf::actor_system& sys, poold::poold_config& cfg,
         char** argv) {
   pool_map pools;
   for (auto& kv : cfg.pools) {
-    auto pc = kv.second;
+    auto pc = poold::spawn_config(kv.second, cfg.clustering.at(kv.first));
     pc.logger = log;
     auto& rs = cfg.routing.at(kv.first);
     auto p = rs.routed() ? poold::spawn_routed(sys, pc, rs, *log)
@@ -77,16 +84,39 @@ int run(caf::actor_system& sys, poold::poold_config& cfg,
     }
     pools.emplace(kv.first, *p);
   }
-  auto pub = pool::publish_pools(sys, pools, cfg.node_port, cfg.node_address);
+  poold::started_cluster cluster;
+  if (!cfg.cluster_node.empty()) {
+    auto started = poold::start_cluster(sys, cfg.cluster(), pools, cfg.pools,
+                                        cfg.clustering, log);
+    if (!started) {
+      log->error("cluster: {}", pool::describe(started.error()));
+      shut_down(sys, pools, cfg.shutdown_deadline, *log);
+      return 1;
+    }
+    cluster = std::move(*started);
+    log->info("cluster: node {}, peers: {}", cfg.cluster_node,
+              cfg.cluster_peers.empty() ? std::string{"none"}
+                                        : join(cfg.cluster_peers));
+  }
+  // Stops the member first (the pools then keep their limits), then the
+  // pools, then their watches.
+  auto stop_all = [&] {
+    if (cluster.member)
+      caf::anon_send_exit(cluster.member, caf::exit_reason::user_shutdown);
+    shut_down(sys, pools, cfg.shutdown_deadline, *log);
+    shut_down(sys, cluster.watches, cfg.shutdown_deadline, *log);
+  };
+  auto pub = pool::publish_pools(sys, pools, cfg.node_port, cfg.node_address,
+                                 cluster.member);
   if (!pub) {
     log->error("cannot listen on {}:{}: {}", cfg.node_address, cfg.node_port,
                pool::describe(pub.error()));
-    shut_down(sys, pools, cfg.shutdown_deadline, *log);
+    stop_all();
     return 1;
   }
-  std::string names;
+  std::vector<std::string> names;
   for (auto& kv : pools)
-    names += (names.empty() ? "" : ", ") + kv.first;
+    names.push_back(kv.first);
   auto& sc = sys.config();
   log->info("listening on {}:{} for CAF nodes{} (heartbeat {}, silent peer "
             "lost after {}); pools: {}",
@@ -95,7 +125,7 @@ int run(caf::actor_system& sys, poold::poold_config& cfg,
                                             caf::timespan{0})),
             caf::deep_to_string(caf::get_or(sc, "middleman.connection-timeout",
                                             caf::timespan{0})),
-            names);
+            join(names));
   std::unique_ptr<poold::http_server> http;
   if (!cfg.http_address.empty()) {
     poold::http_config hc;
@@ -105,7 +135,7 @@ int run(caf::actor_system& sys, poold::poold_config& cfg,
     if (!started) {
       log->error("HTTP: {}", pool::describe(started.error()));
       sys.middleman().unpublish(pub->directory, pub->port);
-      shut_down(sys, pools, cfg.shutdown_deadline, *log);
+      stop_all();
       caf::anon_send_exit(pub->directory, caf::exit_reason::user_shutdown);
       return 1;
     }
@@ -128,7 +158,7 @@ int run(caf::actor_system& sys, poold::poold_config& cfg,
     std::chrono::duration_cast<std::chrono::milliseconds>(cfg.shutdown_deadline)
       .count());
   sys.middleman().unpublish(pub->directory, pub->port);
-  shut_down(sys, pools, cfg.shutdown_deadline, *log);
+  stop_all();
   http.reset();
   caf::anon_send_exit(pub->directory, caf::exit_reason::user_shutdown);
   log->info("stopped");

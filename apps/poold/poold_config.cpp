@@ -63,24 +63,26 @@ caf::config_value parse_value(const std::string& text) {
   return caf::config_value{text};
 }
 
+// Prints one setting per line: key, type, help and default.
+void print_docs(const char* title, const std::vector<pool::setting_doc>& docs) {
+  std::cout << title;
+  for (auto& d : docs) {
+    std::string left = "  " + d.key + "=<" + d.type + ">";
+    if (left.size() < 34)
+      left.resize(34, ' ');
+    std::cout << left << " " << d.help << " (default " << d.default_value
+              << ")\n";
+  }
+}
+
 void print_pool_help() {
-  std::cout << "\nPool settings, one section per pool ([pools.NAME] in the "
-               "file, --pools.NAME.KEY=VALUE on the command line):\n";
-  for (auto& d : pool::pool_setting_docs()) {
-    std::string left = "  " + d.key + "=<" + d.type + ">";
-    if (left.size() < 34)
-      left.resize(34, ' ');
-    std::cout << left << " " << d.help << " (default " << d.default_value
-              << ")\n";
-  }
-  std::cout << "\nRead routing (pool/routing.hpp), in the same sections:\n";
-  for (auto& d : routing_setting_docs()) {
-    std::string left = "  " + d.key + "=<" + d.type + ">";
-    if (left.size() < 34)
-      left.resize(34, ' ');
-    std::cout << left << " " << d.help << " (default " << d.default_value
-              << ")\n";
-  }
+  print_docs("\nPool settings, one section per pool ([pools.NAME] in the "
+             "file, --pools.NAME.KEY=VALUE on the command line):\n",
+             pool::pool_setting_docs());
+  print_docs("\nRead routing (pool/routing.hpp), in the same sections:\n",
+             routing_setting_docs());
+  print_docs("\nCluster (pool/cluster.hpp), in the same sections:\n",
+             cluster_setting_docs());
   std::cout << "\nEnvironment: libpq's PG* variables and ~/.pgpass apply to "
                "every conninfo as libpq defines.\n";
 }
@@ -100,6 +102,14 @@ poold_config::poold_config() {
          "address of /metrics and /health "
          "(default 127.0.0.1)")
     .add(http_port, "port", "port of /metrics and /health (default 0: off)");
+  opt_group{custom_options_, "cluster"}
+    .add(cluster_node, "node",
+         "this node's name in its cluster (unique; empty: no cluster)")
+    .add(cluster_peers, "peers",
+         "the other nodes, as [\"host:port\", ...] of their node ports")
+    .add(cluster_interval, "interval",
+         "how often lost peers are dialled and the leader plans (default "
+         "250ms)");
   opt_group{custom_options_, "log"}.add(
     log_level, "level",
     "trace, debug, info, warn, error, critical or off (default info)");
@@ -168,7 +178,7 @@ caf::error poold_config::parse_all(int argc, char** argv) {
   }
   // CAF accepts unknown keys in the file silently: refuse them in poold's
   // own sections.
-  for (auto group : {"node", "http", "log", "poold"}) {
+  for (auto group : {"node", "http", "log", "poold", "cluster"}) {
     auto xs = caf::get_if<caf::settings>(&content, group);
     if (!xs)
       continue;
@@ -188,6 +198,9 @@ caf::error poold_config::parse_all(int argc, char** argv) {
   }
   if (shutdown_deadline.count() <= 0)
     return bad("poold.shutdown-deadline: must be positive");
+  if (!cluster_node.empty())
+    if (auto err = pool::validate(cluster()))
+      return bad(pool::error_message(err));
   caf::settings all_pools;
   if (auto xs = caf::get_if<caf::settings>(&content, "pools"))
     all_pools = *xs;
@@ -213,17 +226,32 @@ caf::error poold_config::parse_all(int argc, char** argv) {
     routing_settings rs;
     if (auto err = take_routing_settings(section, where, rs))
       return err;
+    pool_cluster_settings cs;
+    if (auto err = take_cluster_settings(section, where, cs))
+      return err;
     if (auto err = read_pool_settings(section, where, pc))
       return err;
     if (auto err = pool::validate(pc))
       return bad(where + ": " + pool::error_message(err));
     if (auto err = validate_routing(pc, rs, where))
       return err;
+    if (cs.clustered)
+      if (auto err = prepare_clustered(pc, cluster_node, rs.routed(), where))
+        return err;
     pools.emplace(kv.first, std::move(pc));
     routing.emplace(kv.first, std::move(rs));
+    clustering.emplace(kv.first, cs);
     pool_sections.emplace(kv.first, caf::get<caf::settings>(kv.second));
   }
   return caf::none;
+}
+
+pool::cluster_config poold_config::cluster() const {
+  pool::cluster_config out;
+  out.node = cluster_node;
+  out.peers = cluster_peers;
+  out.interval = cluster_interval;
+  return out;
 }
 
 } // namespace poold

@@ -6,11 +6,13 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "caf/settings.hpp"
 #include "caf/timespan.hpp"
 
 #include "app_cli.hpp"
+#include "cluster_settings.hpp"
 #include "pool/config.hpp"
 #include "routing_settings.hpp"
 
@@ -42,6 +44,12 @@ struct poold_config : app::cli_config {
   std::string port_file;
   /// Write the HTTP endpoint's port to this file once it listens.
   std::string http_port_file;
+  /// This node's name in its cluster ("" = not in a cluster).
+  std::string cluster_node;
+  /// The other nodes of the cluster ("host:port" of their node ports).
+  std::vector<std::string> cluster_peers;
+  /// How often the node dials lost peers, and the leader plans.
+  caf::timespan cluster_interval = std::chrono::milliseconds(250);
 
   poold_config();
 
@@ -57,6 +65,12 @@ struct poold_config : app::cli_config {
   /// Each pool's routing keys (routing_settings.hpp), by name; a pool with
   /// replicas is spawned with pool::spawn_routed_pool.
   std::map<std::string, routing_settings> routing;
+
+  /// Each pool's cluster keys (cluster_settings.hpp), by name.
+  std::map<std::string, pool_cluster_settings> clustering;
+
+  /// The cluster settings of the node (its pools not filled in).
+  pool::cluster_config cluster() const;
 
   /// Each pool's section as given (file, then --pools.NAME.KEY overrides),
   /// by name: what `dump_config` prints, with the defaults of the keys it

@@ -105,8 +105,12 @@ void joined(member_ptr self, const std::string& name, caf::actor member,
     // dialled first merges into it.
     for (auto& q : st.peers)
       if (q.address == address) {
-        if (p != nullptr && p != &q && p->address.empty())
+        if (p != nullptr && p != &q && p->address.empty()) {
+          q.member = p->member; // it joined by dialling first: same member
+          q.live = p->live;
+          q.reason = p->reason;
           p->name.clear(); // dropped below
+        }
         q.name = name;
         p = &q;
         break;
@@ -190,8 +194,13 @@ void dial(member_ptr self, size_t i) {
       [=](caf::error& err) { failed("unreachable: " + describe(err)); });
 }
 
-// A member (or anything else it monitors) is down.
+// A member or one of this node's pools is down.
 void on_down(member_ptr self, const caf::down_msg& dm) {
+  for (auto& cp : self->state.cfg.pools)
+    for (auto& p : {cp.pool, cp.watch})
+      if (p.address() == dm.source)
+        log(self).warn("cluster: a pool of {} stopped: {}", cp.name,
+                       describe(dm.reason));
   for (auto& p : self->state.peers)
     if (p.member && p.member.address() == dm.source) {
       p.live = false;
@@ -215,9 +224,17 @@ void apply_plan(member_ptr self, const std::vector<cluster_share>& plan) {
         log(self).info("cluster: {} may hold {} connections (budget {})",
                        cp.name, s.limit, s.budget);
       st.allowance[i] = s.limit;
-      // One of the node's connections is the watch.
+      // One of the node's connections is the watch. A request, not a send:
+      // the pool's `ok` must have a handler here, or this actor's default
+      // handler answers it with an error that stops the pool.
       uint64_t limit = s.limit > 0 ? s.limit - 1 : 0;
-      self->send(cp.pool, limit_atom::value, limit);
+      auto name = cp.name;
+      self->request(cp.pool, member_timeout(st.cfg), limit_atom::value, limit)
+        .then([](caf::ok_atom) {},
+              [=](caf::error& err) {
+                log(self).warn("cluster: {}: the limit {} failed: {}", name,
+                               limit, describe(err));
+              });
     }
   }
 }
@@ -288,8 +305,10 @@ caf::behavior member_impl(member_ptr self, cluster_config cfg) {
     st.peers.push_back(cluster_peer{});
     st.peers.back().address = a;
   }
-  for (auto& cp : st.cfg.pools)
-    self->send(cp.pool, limit_atom::value, uint64_t{0}); // until a plan
+  for (auto& cp : st.cfg.pools) {
+    self->monitor(cp.pool);
+    self->monitor(cp.watch);
+  }
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   update_leader(self);
   self->send(self, round_atom::value);

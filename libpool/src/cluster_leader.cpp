@@ -113,8 +113,11 @@ void finish(member_ptr self, const round_data& d) {
     auto xs = plan_pool(self, d, i);
     plan.insert(plan.end(), xs.begin(), xs.end());
   }
+  // Only to the members that reported: a node that joined during the round
+  // is not in the plan (it would read its share as 0).
   for (auto& m : live_members(self))
-    self->send(m.second, plan_atom::value, st.cfg.node, plan);
+    if (d.reports.count(m.first) > 0)
+      self->send(m.second, plan_atom::value, st.cfg.node, plan);
 }
 
 } // namespace

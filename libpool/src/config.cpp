@@ -1,4 +1,5 @@
 #include "pool/config.hpp"
+#include "pool/conninfo.hpp"
 
 #include <libpq-fe.h>
 
@@ -300,24 +301,59 @@ std::string conninfo_value(const std::string& v) {
 
 } // namespace
 
+namespace {
+
+// Renders libpq's options `opts` as a keyword/value conninfo; `value_of`
+// returns the value to write for a keyword and its parsed value (null if
+// unset), or null to leave the keyword out.
+template <class F>
+std::string render_conninfo(PQconninfoOption* opts, F value_of) {
+  std::string out;
+  for (auto opt = opts; opt->keyword != nullptr; ++opt) {
+    auto key = std::string{opt->keyword};
+    const char* v = value_of(key, opt->val);
+    if (v == nullptr)
+      continue;
+    if (!out.empty())
+      out += ' ';
+    out += key;
+    out += '=';
+    out += conninfo_value(v);
+  }
+  return out;
+}
+
+} // namespace
+
 std::string redact_conninfo(const std::string& conninfo) {
   std::string err;
   auto opts = parse_conninfo(conninfo, err);
   if (!opts)
     return "<unparsable conninfo>";
-  std::string out;
-  for (auto opt = opts.get(); opt->keyword != nullptr; ++opt) {
-    if (opt->val == nullptr)
-      continue;
-    if (!out.empty())
-      out += ' ';
-    out += opt->keyword;
-    out += '=';
-    auto key = std::string{opt->keyword};
-    out += key == "password" || key == "sslpassword" ? std::string{"***"}
-                                                     : conninfo_value(opt->val);
-  }
-  return out;
+  return render_conninfo(
+    opts.get(), [](const std::string& key, const char* v) -> const char* {
+      if (v != nullptr && (key == "password" || key == "sslpassword"))
+        return "***";
+      return v;
+    });
+}
+
+std::string with_conninfo_option(const std::string& conninfo,
+                                 const std::string& key,
+                                 const std::string& value) {
+  std::string err;
+  auto opts = parse_conninfo(conninfo, err);
+  if (!opts)
+    return {};
+  bool known = false;
+  auto out = render_conninfo(
+    opts.get(), [&](const std::string& k, const char* v) -> const char* {
+      if (k != key)
+        return v;
+      known = true;
+      return value.c_str();
+    });
+  return known ? out : std::string{};
 }
 
 } // namespace pool
