@@ -32,6 +32,10 @@ const std::vector<command>& commands() {
     {"pause", "", "stop handing out connections", 0, 0, run_pause},
     {"resume", "", "hand out connections again after pause", 0, 0, run_resume},
     {"reset", "", "replace every connection of the pool", 0, 0, run_reset},
+    {"cluster", "",
+     "the node's cluster: its nodes, each node's share of each budget and "
+     "its health",
+     0, 0, run_cluster},
   };
   return xs;
 }
@@ -183,6 +187,14 @@ int run_health(ctl_context& ctx) {
       ctx.print(ctx.opts().json ? health_json(name, h) : health_text(name, h));
       return h.ok ? exit_ok : exit_failed;
     });
+}
+
+int run_cluster(ctl_context& ctx) {
+  const auto& o = ctx.opts();
+  auto v = pool::cluster_view_of(ctx.sys(), o.host, o.port, ctx.remaining());
+  if (!v)
+    return ctx.fail("cluster of the node at " + o.node(), v.error());
+  return ctx.print(o.json ? cluster_json(*v) : cluster_text(*v));
 }
 
 int run_query(ctl_context& ctx) {

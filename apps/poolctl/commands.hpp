@@ -105,5 +105,6 @@ int run_resize(ctl_context& ctx);
 int run_pause(ctl_context& ctx);
 int run_resume(ctl_context& ctx);
 int run_reset(ctl_context& ctx);
+int run_cluster(ctl_context& ctx);
 
 } // namespace poolctl

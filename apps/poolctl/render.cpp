@@ -147,7 +147,9 @@ std::string stats_json(const std::string& pool, const pool::pool_stats& x) {
     .add("listen.subscriptions", u(x.listen.subscriptions))
     .add("listen.received", u(x.listen.received))
     .add("listen.delivered", u(x.listen.delivered))
-    .add("listen.reconnects", u(x.listen.reconnects));
+    .add("listen.reconnects", u(x.listen.reconnects))
+    .add("max_open", u(x.max_open))
+    .add("limited", x.limited);
   return j.str();
 }
 
@@ -207,6 +209,81 @@ std::string pools_text(const std::vector<std::string>& names) {
   if (!out.empty())
     out.pop_back();
   return out;
+}
+
+namespace {
+
+// Rows of cells as columns padded to their widest cell.
+std::string aligned(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) {
+      width.resize(std::max(width.size(), r.size()));
+      width[i] = std::max(width[i], r[i].size());
+    }
+  std::string out;
+  for (auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size())
+        line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+} // namespace
+
+std::string cluster_text(const pool::cluster_view& v) {
+  std::string out = "node " + v.node + ", leader " +
+                    (v.leader.empty() ? std::string{"none"} : v.leader) + ", " +
+                    std::to_string(v.plans) + " plans received\n\n";
+  std::vector<std::vector<std::string>> nodes{
+    {"NODE", "ADDRESS", "LIVE", "REASON"}};
+  for (auto& n : v.nodes)
+    nodes.push_back({n.name.empty() ? "?" : n.name,
+                     n.address.empty() ? "-" : n.address, n.live ? "yes" : "no",
+                     n.reason});
+  out += aligned(nodes) + "\n";
+  std::vector<std::vector<std::string>> shares{
+    {"POOL", "NODE", "LIMIT", "OPEN", "BUDGET"}};
+  for (auto& s : v.shares)
+    shares.push_back({s.pool, s.node, std::to_string(s.limit),
+                      std::to_string(s.open), std::to_string(s.budget)});
+  out += aligned(shares);
+  out.pop_back();
+  return out;
+}
+
+std::string cluster_json(const pool::cluster_view& v) {
+  std::vector<std::string> nodes;
+  for (auto& n : v.nodes) {
+    app::json_object j;
+    j.add("name", n.name)
+      .add("address", n.address)
+      .add("live", n.live)
+      .add("reason", n.reason);
+    nodes.push_back(j.str());
+  }
+  std::vector<std::string> shares;
+  for (auto& s : v.shares) {
+    app::json_object j;
+    j.add("pool", s.pool)
+      .add("node", s.node)
+      .add("limit", uint64_t{s.limit})
+      .add("open", uint64_t{s.open})
+      .add("budget", uint64_t{s.budget});
+    shares.push_back(j.str());
+  }
+  app::json_object j;
+  j.add("node", v.node)
+    .add("leader", v.leader)
+    .add("plans", uint64_t{v.plans})
+    .add_raw("nodes", app::json_array(nodes))
+    .add_raw("shares", app::json_array(shares));
+  return j.str();
 }
 
 std::string pools_json(const std::vector<std::string>& names) {

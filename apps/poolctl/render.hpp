@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "pool/cluster.hpp"
 #include "pool/types.hpp"
 
 namespace poolctl {
@@ -49,5 +50,15 @@ std::string pools_text(const std::vector<std::string>& names);
 
 /// {"pools":[...]}.
 std::string pools_json(const std::vector<std::string>& names);
+
+/// The cluster as node `v.node` sees it: a line naming the node and the
+/// leader, a table of the nodes (name, address, live or why not), and a
+/// table of the shares (pool, node, limit, open on the server, budget).
+std::string cluster_text(const pool::cluster_view& v);
+
+/// {"node":..., "leader":..., "plans":N, "nodes":[{"name", "address",
+/// "live", "reason"}], "shares":[{"pool", "node", "limit", "open",
+/// "budget"}]}.
+std::string cluster_json(const pool::cluster_view& v);
 
 } // namespace poolctl

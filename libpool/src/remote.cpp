@@ -252,6 +252,33 @@ caf::expected<pool_actor> connect_pool(caf::actor_system& sys,
                              std::move(inbox), std::move(w));
 }
 
+caf::expected<cluster_view> cluster_view_of(caf::actor_system& sys,
+                                            const std::string& host,
+                                            uint16_t port,
+                                            caf::timespan timeout) {
+  caf::scoped_actor self{sys};
+  auto dir = connect_directory(self, host, port, timeout);
+  if (!dir)
+    return std::move(dir.error());
+  auto failed = [&](caf::error& err) {
+    return err.category() == pool_error_category::value
+             ? std::move(err)
+             : make_error(pool_errc::pool_down,
+                          "the pool node at " + where(host, port) +
+                            " did not show its cluster: " + describe(err));
+  };
+  caf::expected<cluster_view> res{caf::error{}};
+  self->request(*dir, timeout, cluster_atom::value)
+    .receive(
+      [&](caf::actor& member) {
+        self->request(member, timeout, cluster_atom::value)
+          .receive([&](cluster_view& v) { res = std::move(v); },
+                   [&](caf::error& err) { res = failed(err); });
+      },
+      [&](caf::error& err) { res = failed(err); });
+  return res;
+}
+
 caf::expected<std::vector<std::string>> list_pools(caf::actor_system& sys,
                                                    const std::string& host,
                                                    uint16_t port,

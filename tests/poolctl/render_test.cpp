@@ -136,6 +136,35 @@ CAF_TEST(pools are listed one a line or as JSON) {
   CAF_CHECK_EQUAL(pools_json({}), "{\"pools\": []}");
 }
 
+CAF_TEST(the cluster shows nodes and shares aligned or as JSON) {
+  pool::cluster_view v;
+  v.node = "n2";
+  v.leader = "n1";
+  v.plans = 7;
+  v.nodes = {{"n2", "", true, ""},
+             {"n1", "127.0.0.1:4301", true, ""},
+             {"n3", "127.0.0.1:4303", false, "lost: remote_link_unreachable"}};
+  v.shares = {{"orders", "n1", 6, 5, 12}, {"orders", "n2", 6, 3, 12}};
+  CAF_CHECK_EQUAL(cluster_text(v),
+                  "node n2, leader n1, 7 plans received\n"
+                  "\n"
+                  "NODE  ADDRESS         LIVE  REASON\n"
+                  "n2    -               yes   \n"
+                  "n1    127.0.0.1:4301  yes   \n"
+                  "n3    127.0.0.1:4303  no    lost: remote_link_unreachable\n"
+                  "\n"
+                  "POOL    NODE  LIMIT  OPEN  BUDGET\n"
+                  "orders  n1    6      5     12\n"
+                  "orders  n2    6      3     12");
+  auto json = cluster_json(v);
+  for (auto part :
+       {"\"node\": \"n2\"", "\"leader\": \"n1\"", "\"plans\": 7",
+        "\"reason\": \"lost: remote_link_unreachable\"", "\"live\": false",
+        "\"limit\": 6", "\"open\": 3", "\"budget\": 12"})
+    if (json.find(part) == std::string::npos)
+      CAF_ERROR("missing in the cluster JSON: " << part << " in " << json);
+}
+
 int main(int argc, char** argv) {
   return caf::test::main(argc, argv);
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "caf/actor.hpp"
+#include "caf/expected.hpp"
 #include "caf/fwd.hpp"
 #include "caf/meta/type_name.hpp"
 #include "caf/timespan.hpp"
@@ -164,5 +165,13 @@ caf::error validate(const cluster_config& cfg);
 /// through the node's directory. It answers `(cluster_atom)` with a
 /// `cluster_view`. Stop it with an exit message before the pools.
 caf::actor spawn_cluster_member(caf::actor_system& sys, cluster_config cfg);
+
+/// Asks the pool node at `host:port` for its view of the cluster, within
+/// `timeout`. Blocking, like `list_pools` (call it from main or a thread).
+/// Errors: `pool_down` (no node there, or no answer in time; the message
+/// says which), `invalid_request` (the node is not in a cluster).
+caf::expected<cluster_view>
+cluster_view_of(caf::actor_system& sys, const std::string& host, uint16_t port,
+                caf::timespan timeout = std::chrono::seconds(5));
 
 } // namespace pool
