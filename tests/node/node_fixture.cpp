@@ -3,6 +3,7 @@
 #include "caf/test/unit_test.hpp"
 
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
@@ -44,6 +45,8 @@ std::string poold_node::start(const std::vector<std::string>& extra) {
   if (test_dsn().empty())
     return "POOL_TEST_DSN is not set (scripts/test sets it)";
   write_config();
+  // A restart must not read the port file of the previous run.
+  std::remove((dir() + "/port").c_str());
   std::vector<std::string> argv{poold_path(), "--config-file=" + config_file()};
   argv.insert(argv.end(), extra.begin(), extra.end());
   if (auto err = proc_.start(argv, dir() + "/stdout", dir() + "/stderr");

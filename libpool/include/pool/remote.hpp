@@ -163,6 +163,38 @@ connect_pool(caf::actor_system& sys, const std::string& host, uint16_t port,
              const std::string& name,
              caf::timespan timeout = std::chrono::seconds(5));
 
+/// The address of one pool node: its host and the port `publish_pools`
+/// listens on.
+struct node_address {
+  std::string host;
+  uint16_t port = 0;
+};
+
+/// Connects to the pool called `name` on the first of `nodes` that serves
+/// it (in the order given: put the nearest first), within `timeout`, and
+/// returns a local handle that fails over: it passes every request to the
+/// relay of its current node (the single-node `connect_pool` above, so a
+/// query costs the same), and when that node is lost (killed, silent for
+/// the node's connection timeout) or its pool stops, it connects to the
+/// next node of the list that serves the pool (round robin, each node
+/// tried before giving up; no action by the caller). What was pending on
+/// the lost node fails as with one node: queries and transactions with
+/// `pool_down`, a lease's queries with `connection_lost` or `invalid_lease`
+/// (its worker is gone; `pool::client` reports it), other requests by their
+/// own timeout. Requests that arrive while no node is connected wait, at
+/// most `timeout` each and at most 10,000 of them, then fail with
+/// `pool_down` naming every node tried and why. Drop the handle (or send it
+/// an exit message) before the actor system is destroyed. Blocking: call it
+/// from `main`, a thread or a detached actor. Errors: `invalid_request` (an
+/// empty list; or the first node reached has no pool `name`, its message
+/// lists the pools it has), `pool_down` (no node reachable within
+/// `timeout`; the message names each node and why). The system must have
+/// been configured with `configure_node`.
+caf::expected<pool_actor>
+connect_pool(caf::actor_system& sys, const std::vector<node_address>& nodes,
+             const std::string& name,
+             caf::timespan timeout = std::chrono::seconds(5));
+
 /// Returns the names of the pools that the node at `host:port` serves.
 /// Blocking, like `connect_pool`, with the same errors.
 caf::expected<std::vector<std::string>>
