@@ -1,5 +1,7 @@
 #include "cluster_settings.hpp"
 
+#include "config_error.hpp"
+
 #include "caf/actor_system.hpp"
 #include "caf/config_value.hpp"
 #include "caf/deep_to_string.hpp"
@@ -16,16 +18,13 @@ namespace {
 const char* budget_key = "cluster-budget";
 const char* reserve_key = "cluster-reserve";
 
-caf::error bad(std::string what) {
-  return pool::make_error(pool::pool_errc::invalid_config, std::move(what));
-}
-
 } // namespace
 
 std::vector<pool::setting_doc> cluster_setting_docs() {
   return {
-    {budget_key, "number|\"auto\"", "none",
-     "share this many connections with the pools of this name on the other "
+    {budget_key, "number|\"auto\"", "0",
+     "0: not clustered; else share this many connections with the pools of "
+     "this name on the other "
      "nodes of the cluster ([cluster] node, peers); \"auto\": the server's "
      "max_connections minus cluster-reserve"},
     {reserve_key, "number", "0",
@@ -37,17 +36,19 @@ caf::error take_cluster_settings(caf::settings& section,
                                  const std::string& where,
                                  pool_cluster_settings& out) {
   if (auto i = section.find(budget_key); i != section.end()) {
-    out.clustered = true;
     auto n = caf::get_if<int64_t>(&i->second);
     auto s = caf::get_if<std::string>(&i->second);
-    if (n != nullptr && *n > 0 && *n <= 1000000)
+    if (n != nullptr && *n >= 0 && *n <= 1000000) {
+      out.clustered = *n > 0;
       out.budget = static_cast<uint32_t>(*n);
-    else if (s != nullptr && *s == "auto")
+    } else if (s != nullptr && *s == "auto") {
+      out.clustered = true;
       out.budget = 0;
-    else
+    } else {
       return bad(where + "." + budget_key +
-                 ": expected a positive number or \"auto\", got " +
+                 ": expected a number (0: not clustered) or \"auto\", got " +
                  caf::deep_to_string(i->second));
+    }
   }
   if (auto i = section.find(reserve_key); i != section.end()) {
     auto n = caf::get_if<int64_t>(&i->second);

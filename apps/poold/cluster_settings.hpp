@@ -33,7 +33,8 @@ namespace poold {
 struct pool_cluster_settings {
   /// Whether the section has `cluster-budget`.
   bool clustered = false;
-  /// `cluster-budget`: a number, or 0 for "auto".
+  /// `cluster-budget`: a number (0 in the file: not clustered), or 0 here
+  /// for "auto" (`clustered` set).
   uint32_t budget = 0;
   /// `cluster-reserve`, for "auto".
   uint32_t reserve = 0;

@@ -76,12 +76,12 @@ std::string routing_keys(const routing_settings& r) {
   return out;
 }
 
-// The cluster keys of a pool section (cluster_settings.hpp), if clustered.
+// The cluster keys of a pool section (cluster_settings.hpp); budget 0: not
+// clustered.
 std::string cluster_keys(const pool_cluster_settings& c) {
-  if (!c.clustered)
-    return {};
   return "cluster-budget=" +
-         (c.budget == 0 ? std::string{"\"auto\""} : std::to_string(c.budget)) +
+         (c.clustered && c.budget == 0 ? std::string{"\"auto\""}
+                                       : std::to_string(c.budget)) +
          "\ncluster-reserve=" + std::to_string(c.reserve) + "\n";
 }
 

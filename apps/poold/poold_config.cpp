@@ -1,5 +1,7 @@
 #include "poold_config.hpp"
 
+#include "config_error.hpp"
+
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -28,10 +30,6 @@ struct pool_override {
   std::string key;
   std::string value;
 };
-
-caf::error bad(std::string what) {
-  return pool::make_error(pool::pool_errc::invalid_config, std::move(what));
-}
 
 // Splits "--pools.NAME.KEY=VALUE" (or "--pools.NAME.KEY VALUE").
 caf::expected<pool_override> split_override(const std::string& arg,

@@ -1,5 +1,7 @@
 #include "routing_settings.hpp"
 
+#include "config_error.hpp"
+
 #include <cstdint>
 #include <utility>
 
@@ -11,10 +13,6 @@
 namespace poold {
 
 namespace {
-
-caf::error bad(std::string what) {
-  return pool::make_error(pool::pool_errc::invalid_config, std::move(what));
-}
 
 // A non-negative duration (a plain 0 too), else an error naming `key`.
 caf::error read_duration(const caf::config_value& v, const std::string& key,

@@ -153,11 +153,12 @@ void dial(member_ptr self, size_t i) {
   auto mm = sys.has_openssl_manager() ? sys.openssl_manager().actor_handle()
                                       : sys.middleman().actor_handle();
   auto timeout = member_timeout(st.cfg);
+  // Ends the dial; `why` (if not empty) says why it failed.
   auto failed = [=](const std::string& why) {
     for (auto& q : self->state.peers)
       if (q.address == address) {
         q.dialing = false;
-        if (!q.live) {
+        if (!q.live && !why.empty()) {
           if (q.reason != why)
             log(self).debug("cluster: {}: {}", address, why);
           q.reason = why;
@@ -182,7 +183,7 @@ void dial(member_ptr self, size_t i) {
                           caf::actor_cast<caf::actor>(self))
                 .then(
                   [=](std::string& name, caf::actor& m) {
-                    failed(""); // clears `dialing`
+                    failed(""); // done
                     joined(self, name, std::move(m), address);
                   },
                   [=](caf::error& err) {

@@ -114,6 +114,18 @@ std::string where(const std::string& host, uint16_t port) {
   return host + ":" + std::to_string(port);
 }
 
+// The error of a request to the node at host:port: the node's own answer
+// (a pool error) as it is, anything else (a timeout, a lost link) as
+// pool_down saying that the node `did_not`.
+caf::error node_failed(caf::error err, const std::string& host, uint16_t port,
+                       const std::string& did_not) {
+  if (err.category() == pool_error_category::value)
+    return err;
+  return make_error(pool_errc::pool_down, "the pool node at " +
+                                            where(host, port) + " " + did_not +
+                                            ": " + describe(err));
+}
+
 // One connect through the middleman (or its TLS twin) to host:port.
 caf::expected<node_actor> connect_once(caf::scoped_actor& self,
                                        const std::string& host, uint16_t port,
@@ -209,12 +221,8 @@ caf::expected<pool_actor> connect_pool(caf::actor_system& sys,
   if (!dir)
     return std::move(dir.error());
   auto failed = [&](caf::error& err) {
-    return err.category() == pool_error_category::value
-             ? std::move(err)
-             : make_error(pool_errc::pool_down,
-                          "the pool node at " + where(host, port) +
-                            " did not answer the lookup of '" + name +
-                            "': " + describe(err));
+    return node_failed(std::move(err), host, port,
+                       "did not answer the lookup of '" + name + "'");
   };
   caf::expected<pool_actor> res{caf::error{}};
   self->request(*dir, timeout, lookup_atom::value, name)
@@ -261,11 +269,7 @@ caf::expected<cluster_view> cluster_view_of(caf::actor_system& sys,
   if (!dir)
     return std::move(dir.error());
   auto failed = [&](caf::error& err) {
-    return err.category() == pool_error_category::value
-             ? std::move(err)
-             : make_error(pool_errc::pool_down,
-                          "the pool node at " + where(host, port) +
-                            " did not show its cluster: " + describe(err));
+    return node_failed(std::move(err), host, port, "did not show its cluster");
   };
   caf::expected<cluster_view> res{caf::error{}};
   self->request(*dir, timeout, cluster_atom::value)

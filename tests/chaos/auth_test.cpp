@@ -1,6 +1,7 @@
 // Scenario 5: a pool configured with a wrong password (role pool_auth, which
 // scripts/lib.sh pg_start makes require scram-sha-256 over TCP).
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE chaos_auth
 #include "caf/test/unit_test.hpp"
 

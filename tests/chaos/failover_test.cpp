@@ -7,6 +7,7 @@
 // drop its connections to the dead primary, find the new primary through
 // target_session_attrs and serve writes again.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE chaos_failover
 #include "caf/test/unit_test.hpp"
 

@@ -1,6 +1,7 @@
 // Scenario 6: a client actor is killed while it holds a lease inside an open
 // transaction, under load.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE chaos_killed_holder
 #include "caf/test/unit_test.hpp"
 

@@ -3,6 +3,7 @@
 // missing answers. Without this, "every request answered exactly once" in the
 // scenarios could be a counter that never moves.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE chaos_load_selftest
 #include "caf/test/unit_test.hpp"
 

@@ -1,6 +1,7 @@
 // Scenario 3: PostgreSQL is down for 5 s under load; the circuit breaker
 // opens, requests fail fast, and the pool refills by itself afterwards.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE chaos_outage
 #include "caf/test/unit_test.hpp"
 

@@ -8,6 +8,7 @@
 // go to P and see the new rows; once R's stream is back, R catches up and
 // serves reads again.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE chaos_replica_cut
 #include "caf/test/unit_test.hpp"
 

@@ -8,6 +8,7 @@
 // P while R is out, and once R streams again and passes a lag check, reads
 // go to R again.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE chaos_replica_down
 #include "caf/test/unit_test.hpp"
 

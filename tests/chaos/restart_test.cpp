@@ -1,5 +1,6 @@
 // Scenario 2: PostgreSQL restarts (fast mode) twice under load.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE chaos_restart
 #include "caf/test/unit_test.hpp"
 

@@ -1,6 +1,7 @@
 // Scenario 4: the network between pool and server stalls for 5 s (a TCP
 // forwarder stops moving bytes without closing anything) under load.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE chaos_stall
 #include "caf/test/unit_test.hpp"
 

@@ -1,6 +1,7 @@
 // Scenario 1: the pool's backends are killed on the server
 // (pg_terminate_backend) every 200 ms for 10 s under load.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE chaos_terminate
 #include "caf/test/unit_test.hpp"
 

@@ -1,6 +1,7 @@
 // Bad input: invalid configurations, malformed requests, wrong parameter
 // counts. Each is refused with a clear error and leaves the pool usable.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE bad_input
 #define FAIL(msg) CAF_FAIL(msg)
 #include "caf/test/dsl.hpp"

@@ -1,6 +1,7 @@
 // pool::blocking_pool: the pool from plain (non-actor) code on the test's
 // main thread.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE blocking
 #define FAIL(msg) CAF_FAIL(msg)
 #include "caf/test/dsl.hpp"

@@ -2,6 +2,7 @@
 // once, a pool shut down with requests pending, a pool on another node whose
 // connection is cut, and blocking_pool's own deadline.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE client
 #define FAIL(msg) CAF_FAIL(msg)
 #include "caf/test/dsl.hpp"

@@ -1,5 +1,6 @@
 // Many leases and many clients at once on a real server.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE concurrency
 #define FAIL(msg) CAF_FAIL(msg)
 #include "caf/test/dsl.hpp"

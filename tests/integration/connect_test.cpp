@@ -5,6 +5,7 @@
 // followed, host names go through the backend's one blocking thread, and a
 // cancel still reaches the server.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE connect
 #define FAIL(msg) CAF_FAIL(msg)
 #include "caf/test/dsl.hpp"

@@ -7,6 +7,7 @@
 // its connection usable, and a server error names the user's SQL rather than
 // the pool's prepared-statement name.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE engine
 #define FAIL(msg) CAF_FAIL(msg)
 #include "caf/test/dsl.hpp"

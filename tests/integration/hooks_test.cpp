@@ -5,6 +5,7 @@
 // and replaced by another backend; after_release (reset_query's verdict and
 // the callback) discards one.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE hooks
 #define FAIL(msg) CAF_FAIL(msg)
 #include "caf/test/dsl.hpp"

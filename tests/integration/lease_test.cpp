@@ -2,6 +2,7 @@
 // ids, cleanup of a lease returned mid-transaction, and reclaiming the lease
 // of a holder that died.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE lease
 #define FAIL(msg) CAF_FAIL(msg)
 #include "caf/test/dsl.hpp"

@@ -4,6 +4,7 @@
 // both hear that notifications may have been missed, and get the next one;
 // a listener that dies is dropped.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE listen
 #define FAIL(msg) CAF_FAIL(msg)
 #include "caf/test/dsl.hpp"

@@ -4,6 +4,7 @@
 // checked twice: by the server (inet_server_port(), pg_is_in_recovery(),
 // asked through the pool) and by the pool (pool_stats::connections_by_host).
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE multihost
 #include "caf/test/unit_test.hpp"
 

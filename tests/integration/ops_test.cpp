@@ -3,6 +3,7 @@
 // generator: each client has one request in flight and counts every answer,
 // so a second answer or a missing one shows), and reset giving new backends.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE ops
 #include "caf/test/unit_test.hpp"
 

@@ -4,6 +4,7 @@
 // transaction is never pipelined, a stale cached plan is re-prepared, and a
 // timed-out query leaves its neighbours answered exactly once.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE pipeline
 #define FAIL(msg) CAF_FAIL(msg)
 #include "caf/test/dsl.hpp"

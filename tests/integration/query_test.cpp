@@ -1,6 +1,7 @@
 // Pooled autocommit queries against a real server: parameters, NULLs, UTF-8,
 // command tags, affected counts, and server errors.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE query
 #define FAIL(msg) CAF_FAIL(msg)
 #include "caf/test/dsl.hpp"

@@ -3,6 +3,7 @@
 // server says, through inet_server_port()), the lag bound with replay
 // paused on R for real, and what a write marked read-only gets.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE routing
 #include "caf/test/unit_test.hpp"
 

@@ -4,6 +4,7 @@
 // and 1 million rows go out with COPY TO STDOUT and back in with COPY FROM
 // STDIN, compared by checksum.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE stream
 #define FAIL(msg) CAF_FAIL(msg)
 #include "caf/test/dsl.hpp"

@@ -3,6 +3,7 @@
 // session that had already ended never ran, so the pool runs it on another
 // connection instead of answering connection_lost.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE terminate_idle
 #define FAIL(msg) CAF_FAIL(msg)
 #include "caf/test/dsl.hpp"

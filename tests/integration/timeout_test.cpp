@@ -2,6 +2,7 @@
 // answers it in time and leaves the connection reusable; shutdown's deadline
 // lets running queries finish, or cuts them off when it passes first.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE timeout
 #define FAIL(msg) CAF_FAIL(msg)
 #include "caf/test/dsl.hpp"

@@ -7,6 +7,7 @@
 // the password works from the conninfo, PGPASSWORD and a .pgpass file, and
 // shows up in no error, stats or log line.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE tls
 #include "caf/test/unit_test.hpp"
 

@@ -4,6 +4,7 @@
 // reason); durations are the server's time; the slow-query logger logs the
 // SQL text of a slow query and never its parameters.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE trace
 #define FAIL(msg) CAF_FAIL(msg)
 #include "caf/test/dsl.hpp"

@@ -1,6 +1,7 @@
 // Transactions in one message: all results after COMMIT, or a rollback with
 // the failing statement's SQLSTATE.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE transaction
 #define FAIL(msg) CAF_FAIL(msg)
 #include "caf/test/dsl.hpp"

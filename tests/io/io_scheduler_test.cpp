@@ -2,6 +2,7 @@
 // real actor system whose workers park for an hour: a lost wake-up stalls
 // the test until CAF's watchdog (-r) fails it, instead of passing slowly.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE io_scheduler
 #include "caf/test/unit_test.hpp"
 #include "caf/test/unit_test_impl.hpp"

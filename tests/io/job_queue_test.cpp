@@ -1,6 +1,7 @@
 // The io scheduler's job queue on its own: order, growth, and every job
 // taken exactly once while threads append and others take from both ends.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE job_queue
 #include "caf/test/unit_test.hpp"
 

@@ -4,6 +4,7 @@
 // answers each query with its SQL text. (The whole path across two
 // processes against PostgreSQL: tests/node, suite node.remote.)
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE wire
 #include "caf/test/unit_test.hpp"
 

@@ -1,3 +1,4 @@
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE metrics_collector
 #include "caf/test/unit_test.hpp"
 

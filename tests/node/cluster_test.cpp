@@ -8,6 +8,7 @@
 // request gets exactly one answer (an error for those in flight on the dead
 // node). The node comes back: the shares rebalance.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE cluster
 
 #include <libpq-fe.h>

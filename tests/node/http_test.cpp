@@ -2,6 +2,7 @@
 // /health flipping to 503 when the database server stops and back to 200
 // when it runs again.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE http
 
 #include <cstdlib>

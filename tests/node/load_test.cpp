@@ -4,6 +4,7 @@
 // records the order in which the single connection ran the inserts), so no
 // check depends on timing.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE load
 
 #include <map>

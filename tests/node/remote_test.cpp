@@ -2,6 +2,7 @@
 // process as the client node. Every request of the protocol, both named
 // pools, and the errors a remote client gets for bad arguments.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE remote
 
 #include <csignal>

@@ -3,6 +3,7 @@
 // certificate of the right CA is served; one with another CA's certificate,
 // and a plain node, are refused, and poold keeps serving the others.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE tls
 
 #include <cstdlib>

@@ -1,5 +1,6 @@
 // poolctl's output formats and its health verdict: plain functions of the
 // values, no node needed.
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE poolctl_render
 #include "caf/test/unit_test.hpp"
 #define CAF_TEST_NO_MAIN

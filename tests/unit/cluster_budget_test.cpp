@@ -3,6 +3,7 @@
 // counted until the server drops them, and the sum never above the budget
 // whatever happens in between.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE cluster_budget
 #include "caf/test/unit_test.hpp"
 

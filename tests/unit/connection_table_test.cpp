@@ -2,6 +2,7 @@
 // credit (never negative, never above the worker's capacity), the
 // connections with credit left, and the demand the pool grows by.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE connection_table
 #include "caf/test/unit_test.hpp"
 

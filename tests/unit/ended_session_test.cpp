@@ -3,6 +3,7 @@
 // worker finds out before sending, so pooled queries and transactions run on
 // another connection; lease queries cannot move and get connection_lost.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE ended_session
 #include "fixture.hpp"
 

@@ -1,3 +1,4 @@
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE fixture
 #include "fixture.hpp"
 

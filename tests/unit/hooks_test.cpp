@@ -5,6 +5,7 @@
 // after_release (callback and reset_query's verdict) can discard one; a
 // throwing callback never takes the pool down. And the INI keys.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE hooks
 #include "fixture.hpp"
 

@@ -2,6 +2,7 @@
 // connection of each lease, holders counted (monitored once), leaks reported
 // once, lease timeouts. Actors appear only as holder addresses.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE lease_table
 #define FAIL(msg) CAF_FAIL(msg)
 #include "caf/test/dsl.hpp"

@@ -5,6 +5,7 @@
 // answers, so a started connect holds an open socket until PQfinish; the
 // process's open descriptors show whether every PGconn was freed.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE libpq_close
 #include "caf/test/unit_test.hpp"
 

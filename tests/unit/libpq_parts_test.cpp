@@ -3,6 +3,7 @@
 // broken connections, ended sessions) and the first word of a statement. What
 // ends a connection is PostgreSQL's dialect, tested in the unit suite `rules`.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE libpq_parts
 #include "caf/test/unit_test.hpp"
 

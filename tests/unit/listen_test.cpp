@@ -5,6 +5,7 @@
 // pool listens again and says notifications may have been missed; bad
 // channels are refused; shutdown ends listening.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE listen
 #include "fixture.hpp"
 

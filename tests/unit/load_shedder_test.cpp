@@ -1,5 +1,6 @@
 // The manager's load shedding decision as a plain class.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE load_shedder
 #include "caf/test/unit_test.hpp"
 

@@ -1,5 +1,6 @@
 // Operating a running pool: resize, pause/resume, reset, reconfigure.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE ops
 #include "fixture.hpp"
 

@@ -1,5 +1,6 @@
 // Priority classes: higher classes first, aging, per-class statistics.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE priority
 #include "fixture.hpp"
 

@@ -1,6 +1,7 @@
 // A routed pool (pool/routing.hpp) on fake backends: which pool runs what,
 // the lag bound, the fallback, the breaker, stats, shutdown, validation.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE routing
 #include "fixture.hpp"
 

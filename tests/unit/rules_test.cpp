@@ -4,6 +4,7 @@
 // proving that the workers and the manager ask the backend's rules instead
 // of knowing PostgreSQL themselves.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE rules
 #include "fixture.hpp"
 

@@ -2,6 +2,7 @@
 // end, cancellation by the receiver (a message or its death), timeouts,
 // COPY out and in, bad input, and the lease staying usable.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE stream
 #include "fixture.hpp"
 

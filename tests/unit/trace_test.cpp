@@ -4,6 +4,7 @@
 // duration and the error; a throwing tracer does no harm; the slow-query
 // logger logs what took too long.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE trace
 #include "fixture.hpp"
 

@@ -1,6 +1,7 @@
 // The manager's waiter queue as a plain class: FIFO order, retries first,
 // deadlines, parking on a connection under validation.
 
+#undef CAF_SUITE // several suites share a unity build unit
 #define CAF_SUITE waiter_queue
 #include "caf/test/unit_test.hpp"
 

@@ -171,25 +171,39 @@ struct node_address {
 };
 
 /// Connects to the pool called `name` on the first of `nodes` that serves
-/// it (in the order given: put the nearest first), within `timeout`, and
-/// returns a local handle that fails over: it passes every request to the
-/// relay of its current node (the single-node `connect_pool` above, so a
-/// query costs the same), and when that node is lost (killed, silent for
-/// the node's connection timeout) or its pool stops, it connects to the
-/// next node of the list that serves the pool (round robin, each node
-/// tried before giving up; no action by the caller). What was pending on
-/// the lost node fails as with one node: queries and transactions with
-/// `pool_down`, a lease's queries with `connection_lost` or `invalid_lease`
-/// (its worker is gone; `pool::client` reports it), other requests by their
-/// own timeout. Requests that arrive while no node is connected wait, at
-/// most `timeout` each and at most 10,000 of them, then fail with
-/// `pool_down` naming every node tried and why. Drop the handle (or send it
-/// an exit message) before the actor system is destroyed. Blocking: call it
-/// from `main`, a thread or a detached actor. Errors: `invalid_request` (an
-/// empty list; or the first node reached has no pool `name`, its message
-/// lists the pools it has), `pool_down` (no node reachable within
-/// `timeout`; the message names each node and why). The system must have
-/// been configured with `configure_node`.
+/// it (in the order given: put the nearest first; each node gets a fair part
+/// of `timeout`) and returns a local handle that fails over. It passes every
+/// request to the relay of its current node (the single-node `connect_pool`
+/// above): queries, transactions, acquires, listen, unlisten and subscribe
+/// are delegated (one local hop; the pool sees the caller as the lease's
+/// holder or the listener); every other request (stats, release, stream,
+/// the operating requests) it sends itself and holds until answered. When
+/// the node is lost (killed, silent for the node's connection timeout) or
+/// its pool stops, it connects to the next node of the list that serves the
+/// pool, on a helper thread, with no action by the caller (round robin from
+/// the lost node; nodes that failed within the last second are tried last;
+/// every node is tried before giving up). What was pending on the lost node
+/// fails: queries and transactions with `pool_down` (the relay answers
+/// them; one that reaches the relay as it stops gets CAF's
+/// `request_receiver_down`, which `pool::client` reports as
+/// `shutting_down`), the requests it holds with `pool_down`, and an acquire,
+/// listen or subscribe only by the caller's own deadline. A lease on the
+/// lost node is over: its worker is reported down to a monitor, and a query
+/// sent to it is dropped by CAF (no answer before the caller's deadline).
+/// Listeners and subscribers must listen again. Requests that arrive while
+/// no node is connected wait, at most `timeout` each and at most 10,000 of
+/// them, and fail with `pool_down` naming every node tried and why when
+/// their time passes or every node failed (a pass that found no node is not
+/// repeated within a second). Each request that the handle holds or keeps
+/// waiting is answered exactly once. Drop the
+/// handle (or send it an exit message, which stops its relay too and answers
+/// what it holds with `pool_down`) before the actor system is destroyed.
+/// Blocking: call it from `main`, a thread or a detached actor. Errors:
+/// `invalid_request` (an empty list; or no node reached serves `name` and
+/// one said it has no such pool), `pool_down` (no node reachable within
+/// `timeout`). Both messages name each node and why, e.g. "no node of the
+/// cluster serves 'orders': 10.0.0.1:4270: cannot reach ...; 10.0.0.2:4270:
+/// ...". The system must have been configured with `configure_node`.
 caf::expected<pool_actor>
 connect_pool(caf::actor_system& sys, const std::vector<node_address>& nodes,
              const std::string& name,

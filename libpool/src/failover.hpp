@@ -1,0 +1,88 @@
+#pragma once
+
+// The state of the failover handle that `connect_pool` with a node list
+// returns (remote.hpp; the behaviour is in failover.cpp): the messages its
+// helper and timer send it, the requests it holds.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "caf/atom.hpp"
+#include "caf/message.hpp"
+#include "caf/replies_to.hpp"
+#include "caf/response_promise.hpp"
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_actor.hpp"
+
+#include "pool/protocol.hpp"
+#include "pool/remote.hpp"
+
+// A named namespace: the library's unity build merges anonymous ones.
+namespace pool::detail::failover {
+
+using clock_type = std::chrono::steady_clock;
+
+/// Helper → handle: a relay to the node of the given index.
+using connected_atom = caf::atom_constant<caf::atom("fo_conn")>;
+/// Helper → handle: every node failed; why, node by node.
+using failed_atom = caf::atom_constant<caf::atom("fo_fail")>;
+/// Handle → itself: expire waiting requests; start the next pass.
+using expire_atom = caf::atom_constant<caf::atom("fo_expire")>;
+
+/// The handle's interface: the pool's, plus what its helper and timer send.
+using handle_actor = pool_actor::extend<
+  caf::replies_to<connected_atom, uint64_t, pool_actor>::with<caf::ok_atom>,
+  caf::reacts_to<failed_atom, std::string>, caf::reacts_to<expire_atom>>;
+
+/// The most requests that wait for a node at once.
+constexpr size_t max_held = 10000;
+
+/// A node that failed this recently is tried after the others, and a pass
+/// over the nodes that found none is not repeated sooner.
+constexpr auto recent = std::chrono::seconds(1);
+
+struct state;
+using handle_ptr = handle_actor::stateful_pointer<state>;
+
+/// Sends a held request to the current relay.
+using forward_fn = void (*)(handle_ptr, caf::response_promise&, caf::message&&);
+
+/// A request waiting for a node; `fwd` null: delegate it.
+struct held {
+  caf::message msg;
+  caf::response_promise rp;
+  clock_type::time_point since;
+  forward_fn fwd;
+};
+
+/// The failover handle's state. One relay at a time: requests held in
+/// `pending` were all sent to `relay`.
+struct state {
+  static const char* name;
+  std::vector<node_address> nodes;
+  std::string pool;
+  caf::timespan timeout{0};
+  /// The node of `relay`, or the one lost last.
+  size_t current = 0;
+  pool_actor relay;
+  bool connecting = false;
+  /// When each node failed last (a pass that found none marks them all).
+  std::vector<clock_type::time_point> failed_at;
+  /// No pass starts before (set by a pass that found no node).
+  clock_type::time_point next_pass;
+  /// Every relay this handle was linked to (their exits are not its own).
+  std::vector<caf::actor_addr> relays;
+  /// Why no node serves ("" while one does).
+  std::string why;
+  std::deque<held> waiting;
+  bool expire_armed = false;
+  /// Requests forwarded by this actor and not answered yet, by key.
+  std::unordered_map<uint64_t, caf::response_promise> pending;
+  uint64_t next_key = 0;
+};
+
+} // namespace pool::detail::failover

@@ -1,0 +1,385 @@
+// Clients that fail over between pool nodes (connect_pool with a node list):
+// two poold child processes serving "orders" of the test database; a steady
+// stream of queries from a few client actors through one failover handle;
+// kill -9 of the node it uses. Every request is answered exactly once,
+// what ran on the lost node fails, new requests go to the other node; a
+// lease on the lost node is reported lost to its holder. Also the errors of
+// connect_pool: no reachable node, an empty list, no such pool.
+
+#undef CAF_SUITE // several suites share a unity build unit
+#define CAF_SUITE failover
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "caf/test/dsl.hpp"
+
+#include "node_fixture.hpp"
+
+using namespace std::chrono_literals;
+using pool_test::call;
+
+namespace {
+
+using fo_clock = std::chrono::steady_clock;
+/// Steady client → test: (client, request id, "ok" or the error).
+using fo_answer_atom = caf::atom_constant<caf::atom("fo_answer")>;
+/// Steady client → itself: send the next request.
+using fo_next_atom = caf::atom_constant<caf::atom("fo_next")>;
+/// Test → steady client: stop sending; replies the number of ids sent.
+using fo_stop_atom = caf::atom_constant<caf::atom("fo_stop")>;
+/// Lease holder → test: what happened to its lease.
+using fo_lease_atom = caf::atom_constant<caf::atom("fo_lease")>;
+
+// Keeps 4 queries in flight (`SELECT id`), each request with its own id,
+// through pool::client; reports every answer to `test`.
+caf::behavior fo_steady_client(caf::event_based_actor* me, pool::pool_actor p,
+                               caf::actor test, int no) {
+  auto c = std::make_shared<pool::client>(me, p);
+  auto next = std::make_shared<int>(0);
+  auto running = std::make_shared<bool>(true);
+  auto send_one = [=] {
+    auto id = (*next)++;
+    auto again = [=] {
+      if (*running)
+        me->delayed_send(me, 20ms, fo_next_atom::value);
+    };
+    c->request(caf::timespan{10s}, pool::query_atom_v,
+               pool::statement{"SELECT $1::int", {id}})
+      .then(
+        [=](const pool::query_result& r) {
+          auto ok = r.rows() == 1 && r.at(0, 0) == std::to_string(id);
+          me->send(test, fo_answer_atom::value, no, id,
+                   ok ? std::string{"ok"} : "wrong row: " + r.at(0, 0));
+          again();
+        },
+        [=](caf::error& err) {
+          me->send(test, fo_answer_atom::value, no, id, pool::describe(err));
+          again();
+        });
+  };
+  for (int i = 0; i < 4; ++i)
+    send_one();
+  return {
+    [=](fo_next_atom) {
+      if (*running)
+        send_one();
+    },
+    [=](fo_stop_atom) {
+      *running = false;
+      return *next;
+    },
+  };
+}
+
+// Leases a connection through `p` and watches its worker; `(query_atom)`
+// runs a query on the lease. Reports each event to `test`.
+caf::behavior fo_lease_holder(caf::event_based_actor* me, pool::pool_actor p,
+                              caf::actor test) {
+  auto c = std::make_shared<pool::client>(me, p);
+  auto l = std::make_shared<pool::lease>();
+  auto report = [=](std::string what) {
+    me->send(test, fo_lease_atom::value, std::move(what));
+  };
+  c->acquire(10s, 5s, pool::priority::normal)
+    .then(
+      [=](pool::lease& x) {
+        *l = x;
+        me->monitor(x.worker);
+        report("leased");
+      },
+      [=](caf::error& err) { report("acquire: " + pool::describe(err)); });
+  me->set_down_handler([=](caf::down_msg& dm) {
+    if (l->worker && dm.source == l->worker.address())
+      report("worker down: " + pool::describe(dm.reason));
+  });
+  return {
+    [=](pool::query_atom) {
+      c->query(*l, 3s, pool::statement{"SELECT 1"})
+        .then(
+          [=](const pool::query_result&) { report("query ok"); },
+          [=](caf::error& err) { report("query: " + pool::describe(err)); });
+    },
+  };
+}
+
+// A TCP port of 127.0.0.1 that nothing listens on (it was free a moment ago).
+uint16_t fo_closed_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string fo_where(uint16_t port) {
+  return "127.0.0.1:" + std::to_string(port);
+}
+
+/// Two poold nodes: `node` (a, first in the list) and `second` (b).
+struct failover_fixture : node_test::client_fixture {
+  node_test::poold_node second;
+
+  failover_fixture() {
+    if (auto err = node.start(); !err.empty())
+      CAF_FAIL(err);
+    if (auto err = second.start(); !err.empty())
+      CAF_FAIL(err);
+  }
+
+  ~failover_fixture() {
+    if (second.proc().running() && second.stop() != 0)
+      CAF_ERROR("the second poold did not stop cleanly:\n" << second.log());
+  }
+
+  std::vector<pool::node_address> both() {
+    return {{"127.0.0.1", node.port()}, {"127.0.0.1", second.port()}};
+  }
+};
+
+/// One poold node (started).
+struct failover_one_node_fixture : node_test::client_fixture {
+  failover_one_node_fixture() {
+    if (auto err = node.start(); !err.empty())
+      CAF_FAIL(err);
+  }
+};
+
+/// No poold at all.
+struct failover_offline_fixture {
+  node_test::node_config cfg;
+  caf::actor_system sys{cfg};
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(failover_tests, failover_fixture)
+
+CAF_TEST(
+  a killed node is replaced by the next and every request is answered once) {
+  auto h = pool::connect_pool(sys, both(), "orders", 5s);
+  CAF_REQUIRE(h);
+  auto handle = *h;
+  auto direct_b = pool::connect_pool(sys, "127.0.0.1", second.port(), "orders");
+  CAF_REQUIRE(direct_b);
+  auto test = caf::actor_cast<caf::actor>(self);
+  // A lease through the handle (on node a), used once.
+  auto holder = sys.spawn(fo_lease_holder, handle, test);
+  auto next_lease_event = [&] {
+    std::string what = "<none within 15 s>";
+    self->receive([&](fo_lease_atom, std::string& x) { what = std::move(x); },
+                  caf::after(15s) >> [] {});
+    return what;
+  };
+  CAF_REQUIRE_EQUAL(next_lease_event(), "leased");
+  self->send(holder, pool::query_atom_v);
+  CAF_CHECK_EQUAL(next_lease_event(), "query ok");
+  // Two slow requests on node a: a query (delegated to the relay) and a
+  // pooled stream (held by the failover handle until answered).
+  auto base = pool_test::wait_for_stats(
+    self, handle, 5s, [](const pool::pool_stats&) { return true; }, 5000ms);
+  CAF_REQUIRE(base.second);
+  auto receiver = sys.spawn([] {
+    return caf::behavior{[](pool::stream_chunk&) {}, [](pool::stream_end&) {}};
+  });
+  auto slow = sys.spawn([=](caf::event_based_actor* me) {
+    auto report = [=](int id, std::string what) {
+      me->send(test, fo_answer_atom::value, 100, id, std::move(what));
+    };
+    me->request(handle, 60s, pool::query_atom_v,
+                pool::statement{"SELECT pg_sleep(20)"})
+      .then([=](const pool::query_result&) { report(0, "ok"); },
+            [=](caf::error& err) { report(0, pool::describe(err)); });
+    me->request(handle, 60s, pool::stream_atom_v,
+                pool::statement{"SELECT pg_sleep(20)"}, receiver, uint32_t{10})
+      .then([=](const pool::stream_end&) { report(1, "ok"); },
+            [=](caf::error& err) { report(1, pool::describe(err)); });
+  });
+  auto acquired = base.first.acquired;
+  auto running = pool_test::wait_for_stats(
+    self, handle, 5s,
+    [acquired](const pool::pool_stats& s) {
+      return s.acquired >= acquired + 2 && s.waiting == 0;
+    },
+    15000ms);
+  CAF_REQUIRE(running.second);
+  auto b_before = pool_test::wait_for_stats(
+    self, *direct_b, 5s, [](const pool::pool_stats&) { return true; }, 5000ms);
+  CAF_REQUIRE(b_before.second);
+  // The steady stream.
+  std::vector<caf::actor> clients;
+  for (int no = 0; no < 3; ++no)
+    clients.push_back(sys.spawn(fo_steady_client, handle, test, no));
+  // answers[client][id] = every answer that request got.
+  std::map<int, std::map<int, std::vector<std::string>>> answers;
+  size_t ok_after_kill = 0;
+  bool killed = false;
+  // Receives answers until `done` holds or `limit` passes.
+  auto collect = [&](caf::timespan limit, const std::function<bool()>& done) {
+    auto deadline = fo_clock::now() + limit;
+    while (!done() && fo_clock::now() < deadline) {
+      self->receive(
+        [&](fo_answer_atom, int no, int id, std::string& what) {
+          if (killed && no < 100 && what == "ok")
+            ++ok_after_kill;
+          answers[no][id].push_back(std::move(what));
+        },
+        caf::after(100ms) >> [] {});
+    }
+    return done();
+  };
+  collect(1s, [] { return false; });
+  size_t ok_before = 0;
+  for (int no = 0; no < 3; ++no)
+    for (auto& kv : answers[no])
+      ok_before += kv.second == std::vector<std::string>{"ok"};
+  CAF_MESSAGE("answered before the kill: " << ok_before);
+  CAF_CHECK_GREATER(ok_before, 10u);
+  auto t0 = fo_clock::now();
+  node.kill9();
+  killed = true;
+  // Served again by node b within 10 s, with no action by the caller.
+  CAF_CHECK(collect(10s, [&] { return ok_after_kill >= 20; }));
+  auto served_after = fo_clock::now() - t0;
+  CAF_MESSAGE(
+    "20 queries served after the kill within "
+    << std::chrono::duration_cast<std::chrono::milliseconds>(served_after)
+         .count()
+    << " ms");
+  // The slow requests in flight on node a failed with pool_down.
+  CAF_CHECK(collect(10s, [&] { return answers[100].size() == 2; }));
+  for (auto& kv : answers[100]) {
+    CAF_MESSAGE("slow request " << kv.first << ": " << kv.second.at(0));
+    CAF_CHECK_EQUAL(kv.second.size(), 1u);
+    CAF_CHECK(kv.second.at(0).find("pool_down") != std::string::npos);
+  }
+  // The lease on node a is lost: its worker is reported down, and a query
+  // on it gets no answer (CAF drops messages to a lost node's proxy) until
+  // the caller's deadline.
+  auto down = next_lease_event();
+  CAF_CHECK(down.find("worker down") != std::string::npos);
+  CAF_MESSAGE("lease holder: " << down);
+  self->send(holder, pool::query_atom_v);
+  auto after = next_lease_event();
+  CAF_MESSAGE("lease holder: " << after);
+  CAF_CHECK(after.find("query: request_timeout") == 0);
+  // Node b served what came after the kill.
+  auto b_after = pool_test::wait_for_stats(
+    self, *direct_b, 5s, [](const pool::pool_stats&) { return true; }, 5000ms);
+  CAF_REQUIRE(b_after.second);
+  CAF_CHECK_GREATER_OR_EQUAL(b_after.first.acquired,
+                             b_before.first.acquired + 20);
+  // Stop the stream; every id sent has exactly one answer.
+  std::map<int, int> sent;
+  for (int no = 0; no < 3; ++no)
+    self->request(clients[no], 5s, fo_stop_atom::value)
+      .receive([&](int n) { sent[no] = n; },
+               [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  auto all_answered = [&] {
+    for (int no = 0; no < 3; ++no)
+      if (answers[no].size() < static_cast<size_t>(sent[no]))
+        return false;
+    return true;
+  };
+  CAF_CHECK(collect(20s, all_answered));
+  collect(300ms, [] { return false; }); // a doubled answer would come now
+  std::map<std::string, size_t> errors;
+  for (int no = 0; no < 3; ++no) {
+    CAF_CHECK_EQUAL(answers[no].size(), static_cast<size_t>(sent[no]));
+    for (auto& [id, xs] : answers[no]) {
+      CAF_CHECK(id >= 0 && id < sent[no]);
+      if (xs.size() != 1)
+        CAF_ERROR("client " << no << " request " << id << " answered "
+                            << xs.size() << " times");
+      else if (xs[0] != "ok")
+        ++errors[xs[0].substr(0, xs[0].find(':'))];
+    }
+  }
+  for (auto& [kind, n] : errors) {
+    CAF_MESSAGE("steady stream error " << kind << ": " << n);
+    // What ran on the lost node: pool_down from the relay; shutting_down is
+    // pool::client's name for a request that reached the relay as it stopped.
+    CAF_CHECK(kind == "pool_down" || kind == "shutting_down");
+  }
+  CAF_MESSAGE("steady stream: " << sent[0] + sent[1] + sent[2] << " requests, "
+                                << ok_after_kill << " served after the kill");
+  // Node b killed too: a request waits, then fails naming both nodes.
+  second.kill9();
+  auto none = call<pool::query_result>(self, handle, 30s, pool::query_atom_v,
+                                       pool::statement{"SELECT 1"});
+  CAF_REQUIRE(!none);
+  CAF_MESSAGE("with no node: " << pool::describe(none.error()));
+  CAF_CHECK(pool::is(none.error(), pool::pool_errc::pool_down));
+  auto text = pool::error_message(none.error());
+  CAF_CHECK(text.find("'orders'") != std::string::npos);
+  CAF_CHECK(text.find(fo_where(node.port())) != std::string::npos);
+  CAF_CHECK(text.find(fo_where(second.port())) != std::string::npos);
+  for (auto& c : clients)
+    caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+  for (auto& a : {holder, slow, receiver})
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(*direct_b, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST_FIXTURE_SCOPE(failover_one_node_tests, failover_one_node_fixture)
+
+CAF_TEST(a pool that no node serves is an invalid request naming the nodes) {
+  auto dead = fo_closed_port();
+  std::vector<pool::node_address> nodes{{"127.0.0.1", dead},
+                                        {"127.0.0.1", node.port()}};
+  auto h = pool::connect_pool(sys, nodes, "nosuch", 5s);
+  CAF_REQUIRE(!h);
+  CAF_MESSAGE(pool::describe(h.error()));
+  CAF_CHECK(pool::is(h.error(), pool::pool_errc::invalid_request));
+  auto text = pool::error_message(h.error());
+  CAF_CHECK(text.find(fo_where(dead)) != std::string::npos);
+  CAF_CHECK(text.find(fo_where(node.port()) + ": this node has no pool named "
+                                              "'nosuch'") != std::string::npos);
+  // The dead node first: the handle connects to the second, and serves.
+  auto ok = pool::connect_pool(sys, nodes, "orders", 5s);
+  CAF_REQUIRE(ok);
+  auto r = call<pool::query_result>(self, *ok, 10s, pool::query_atom_v,
+                                    pool::statement{"SELECT 7"});
+  CAF_CHECK(r && r->at(0, 0) == "7");
+  caf::anon_send_exit(*ok, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST_FIXTURE_SCOPE(failover_offline_tests, failover_offline_fixture)
+
+CAF_TEST(no reachable node is pool_down naming each node) {
+  auto p1 = fo_closed_port();
+  auto p2 = fo_closed_port();
+  auto h = pool::connect_pool(sys, {{"127.0.0.1", p1}, {"127.0.0.1", p2}},
+                              "orders", 2s);
+  CAF_REQUIRE(!h);
+  CAF_MESSAGE(pool::describe(h.error()));
+  CAF_CHECK(pool::is(h.error(), pool::pool_errc::pool_down));
+  auto text = pool::error_message(h.error());
+  CAF_CHECK(text.find("no node of the cluster serves 'orders'") !=
+            std::string::npos);
+  CAF_CHECK(text.find(fo_where(p1) + ": ") != std::string::npos);
+  CAF_CHECK(text.find(fo_where(p2) + ": ") != std::string::npos);
+}
+
+CAF_TEST(an empty node list is an invalid request) {
+  auto h = pool::connect_pool(sys, std::vector<pool::node_address>{}, "orders");
+  CAF_REQUIRE(!h);
+  CAF_CHECK(pool::is(h.error(), pool::pool_errc::invalid_request));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
