@@ -31,9 +31,22 @@ namespace detail {
 
 // -- deadline_table -----------------------------------------------------------
 
-void deadline_table::add(uint64_t id, time_point deadline) {
-  entries_.push_back(entry{id, deadline, true});
+void deadline_table::add(uint64_t id, time_point deadline,
+                         const void* watched) {
+  entries_.push_back(entry{id, deadline, watched, true});
   ++live_;
+}
+
+void deadline_table::take(const void* watched, std::vector<uint64_t>& out) {
+  for (auto i = head_; i < entries_.size(); ++i) {
+    auto& x = entries_[i];
+    if (x.live && x.watched == watched) {
+      x.live = false;
+      --live_;
+      out.push_back(x.id);
+    }
+  }
+  compact();
 }
 
 bool deadline_table::erase(uint64_t id) {
@@ -107,6 +120,7 @@ caf::error pool_down_error(const caf::error& reason) {
 namespace {
 
 using tick_atom = caf::atom_constant<caf::atom("cl_tick")>;
+using watch_atom = caf::atom_constant<caf::atom("cl_watch")>;
 
 // The companion of one client: arms the client's timers on CAF's clock and
 // watches the pool and the owner. It holds the owner only weakly, so it never
@@ -119,6 +133,11 @@ struct companion_state {
   // Ticks armed on the clock (response id, due time); on the pool's death
   // each of them is answered early with `down`.
   std::vector<std::pair<uint64_t, caf::timespan>> ticks;
+  // Remote receivers of the owner's requests (leases' workers), monitored.
+  std::vector<caf::actor_addr> watching;
+  // Those of them lost and not yet reported to the owner, and why.
+  std::vector<caf::actor_addr> lost;
+  caf::error lost_reason;
   static const char* name;
 };
 
@@ -132,6 +151,38 @@ void answer(caf::stateful_actor<companion_state>* self, uint64_t rid, T x) {
     owner->enqueue(caf::make_mailbox_element(nullptr, caf::message_id{rid}, {},
                                              std::move(x)),
                    self->context());
+}
+
+// Answers the owner's tick `rid` early with the receivers lost since the last
+// report: the owner fails their requests, sweeps and re-arms.
+void answer_lost(caf::stateful_actor<companion_state>* self, uint64_t rid) {
+  auto& st = self->state;
+  auto owner = caf::actor_cast<caf::strong_actor_ptr>(st.owner);
+  if (owner)
+    owner->enqueue(caf::make_mailbox_element(nullptr, caf::message_id{rid}, {},
+                                             caf::ok_atom_v, std::move(st.lost),
+                                             std::move(st.lost_reason)),
+                   self->context());
+  st.lost.clear();
+  st.lost_reason = caf::error{};
+}
+
+// Reports the lost receivers through the armed tick that fires last, if it
+// is still ahead (its clock message then finds no handler and is dropped).
+// Without one, the next tick the owner arms is answered at once: a tick is
+// armed whenever a request waits, so no waiting request misses the report.
+void report_lost(caf::stateful_actor<companion_state>* self) {
+  auto& st = self->state;
+  auto now = self->clock().now().time_since_epoch();
+  auto last = st.ticks.end();
+  for (auto i = st.ticks.begin(); i != st.ticks.end(); ++i)
+    if (i->second > now && (last == st.ticks.end() || i->second > last->second))
+      last = i;
+  if (last == st.ticks.end())
+    return;
+  auto rid = last->first;
+  st.ticks.erase(last);
+  answer_lost(self, rid);
 }
 
 caf::behavior companion_actor(caf::stateful_actor<companion_state>* self,
@@ -152,6 +203,14 @@ caf::behavior companion_actor(caf::stateful_actor<companion_state>* self,
       self->quit();
       return;
     }
+    if (auto i = std::find(st.watching.begin(), st.watching.end(), dm.source);
+        i != st.watching.end()) {
+      st.watching.erase(i);
+      st.lost.push_back(dm.source);
+      st.lost_reason = dm.reason;
+      report_lost(self);
+      return;
+    }
     if (dm.source != st.pool || st.down)
       return;
     st.down = pool_down_error(dm.reason);
@@ -160,10 +219,18 @@ caf::behavior companion_actor(caf::stateful_actor<companion_state>* self,
     st.ticks.clear();
   });
   return {
+    [self](watch_atom, const caf::actor& dest) {
+      self->state.watching.push_back(dest.address());
+      self->monitor(dest); // a lost node's proxy reports down at once
+    },
     [self](tick_atom, uint64_t rid, caf::timespan at) {
       auto& st = self->state;
       if (st.down) {
         answer(self, rid, st.down);
+        return;
+      }
+      if (!st.lost.empty()) { // the owner sweeps and re-arms at once
+        answer_lost(self, rid);
         return;
       }
       auto owner = caf::actor_cast<caf::strong_actor_ptr>(st.owner);
@@ -218,13 +285,49 @@ caf::execution_unit* client_core::context() const {
   return self_->context();
 }
 
-void client_core::track(caf::message_id mid, caf::timespan timeout) {
+void client_core::track(caf::message_id mid, caf::timespan timeout,
+                        caf::abstract_actor* dest) {
   // Longer than a year means "no deadline" in practice; keeps the
   // arithmetic clear of overflow.
   constexpr auto year = caf::timespan{std::chrono::hours(24 * 365)};
   auto deadline = self_->clock().now() + std::min(timeout, year);
-  table_.add(mid.response_id().integer_value(), deadline);
+  table_.add(mid.response_id().integer_value(), deadline,
+             dest != nullptr ? watch(dest) : nullptr);
   arm(deadline);
+}
+
+const void* client_core::watch(caf::abstract_actor* dest) {
+  auto* ctrl = dest->ctrl();
+  if (ctrl->node() == self_->ctrl()->node())
+    return nullptr; // local: a request to a stopped actor bounces
+  for (auto& x : watched_)
+    if (x.get() == ctrl)
+      return ctrl;
+  watched_.emplace_back(dest->address());
+  companion_->enqueue(caf::make_mailbox_element(
+                        nullptr, caf::make_message_id(), {}, watch_atom::value,
+                        caf::actor_cast<caf::actor>(dest)),
+                      context());
+  return ctrl;
+}
+
+void client_core::on_lost(const std::vector<caf::actor_addr>& lost,
+                          const caf::error& why) {
+  auto err = make_error(
+    pool_errc::connection_lost,
+    "the lease's connection is on a node that was lost or its worker "
+    "stopped (" +
+      (why ? caf::to_string(why) : std::string{"no reason given"}) +
+      "); the request may or may not have run");
+  scratch_.clear();
+  for (auto& addr : lost) {
+    table_.take(addr.get(), scratch_);
+    // Kept out of watched_: a later request to it is watched again and the
+    // companion, monitoring a dead actor, reports it at once.
+    watched_.erase(std::remove(watched_.begin(), watched_.end(), addr),
+                   watched_.end());
+  }
+  fail_all(scratch_, err);
 }
 
 void client_core::fail_now(caf::message_id rid, caf::error err) {
@@ -250,12 +353,17 @@ void client_core::arm(time_point deadline) {
   ticks_.push_back(at);
   auto rid = next_request_id().response_id();
   auto core = shared_from_this();
-  add_handler(rid, caf::behavior{
-                     [core, at](caf::ok_atom) { core->on_tick(at); },
-                     [core, at](caf::error& err) {
-                       core->on_pool_down(at, std::move(err));
-                     },
-                   });
+  add_handler(
+    rid,
+    caf::behavior{
+      [core, at](caf::ok_atom) { core->on_tick(at); },
+      [core, at](caf::ok_atom, std::vector<caf::actor_addr>& lost,
+                 caf::error& why) {
+        core->on_lost(lost, why);
+        core->on_tick(at);
+      },
+      [core, at](caf::error& err) { core->on_pool_down(at, std::move(err)); },
+    });
   companion_->enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(),
                                                 {}, tick_atom::value,
                                                 rid.integer_value(), at),

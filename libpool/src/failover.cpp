@@ -1,9 +1,11 @@
 // The client handle of a pool served by several nodes (remote.hpp,
 // `connect_pool` with a node list): a local actor in front of the relay of
-// one node (the single-node `connect_pool`). Queries, transactions, acquires,
-// listen, unlisten and subscribe go to that relay as they are (delegated:
-// the relay, or the pool behind it, answers the caller, and the pool sees
-// the caller as the lease holder or listener). Every other request goes
+// one node (the single-node `connect_pool`). Queries, transactions, acquires
+// and subscribe go to that relay as they are (delegated: the relay, or the
+// pool behind it, answers the caller, and the pool sees the caller as the
+// lease holder or subscriber). Listen and unlisten the handle serves itself
+// (failover_listen.cpp): it listens on the node and fans out, and listens
+// again on the next node after a failover. Every other request goes
 // through this actor (a request of its own, answered through the caller's
 // promise) and is held here until answered, so that a node lost before it
 // answers is answered `pool_down` here: CAF never fails a request whose
@@ -153,8 +155,6 @@ void reconnect(handle_ptr self) {
   });
 }
 
-// Holds a request until a node is connected (or answers it `pool_down` if
-// too many wait).
 void hold(handle_ptr self, caf::response_promise rp, caf::message msg,
           forward_fn fwd) {
   auto& st = self->state;
@@ -179,11 +179,12 @@ std::optional<caf::response_promise> take_pending(handle_ptr self,
   return rp;
 }
 
-// Sends `msg` to the relay as this actor's request; its answer goes to `rp`
-// unless the node is lost first (then `lost` answers it).
-template <class T>
-void forward_tracked(handle_ptr self, caf::response_promise& rp,
-                     caf::message&& msg) {
+// Sends `msg` to the relay as this actor's request; `on_ok(rp, x)` takes the
+// reply; an error goes to `rp` after `on_error(rp)`, unless the node is lost
+// first (then `lost` answers `rp`).
+template <class T, class F, class G>
+void forward_then(handle_ptr self, caf::response_promise& rp,
+                  caf::message&& msg, F on_ok, G on_error) {
   auto& st = self->state;
   auto key = st.next_key++;
   st.pending.emplace(key, rp);
@@ -193,14 +194,15 @@ void forward_tracked(handle_ptr self, caf::response_promise& rp,
     ->request(caf::actor_cast<caf::actor>(st.relay), caf::infinite,
               std::move(msg))
     .then(
-      [self, key](T& x) {
+      [self, key, on_ok](T& x) {
         if (auto rp = take_pending(self, key))
-          rp->deliver(std::move(x));
+          on_ok(*rp, x);
       },
-      [self, key](caf::error& err) {
+      [self, key, on_error](caf::error& err) {
         auto rp = take_pending(self, key);
         if (!rp)
           return;
+        on_error(*rp);
         if (err == caf::sec::request_receiver_down) // the relay had stopped
           err = make_error(pool_errc::pool_down,
                            "the relay of the pool node " +
@@ -208,6 +210,29 @@ void forward_tracked(handle_ptr self, caf::response_promise& rp,
                              " had stopped");
         rp->deliver(std::move(err));
       });
+}
+
+// Any request of the pool's protocol: the reply goes to `rp` as it is.
+template <class T>
+void forward_tracked(handle_ptr self, caf::response_promise& rp,
+                     caf::message&& msg) {
+  forward_then<T>(
+    self, rp, std::move(msg),
+    [](caf::response_promise& p, T& x) { p.deliver(std::move(x)); },
+    [](caf::response_promise&) {});
+}
+
+void forward_listen(handle_ptr self, caf::response_promise& rp,
+                    caf::message&& msg) {
+  auto channel = msg.get_as<std::string>(1);
+  forward_then<caf::ok_atom>(
+    self, rp, std::move(msg),
+    [self, channel](caf::response_promise& p, caf::ok_atom) {
+      listened(self, p, channel);
+    },
+    [self, channel](caf::response_promise& p) {
+      not_listened(self, p, channel);
+    });
 }
 
 /// A request that the pool answers to its sender: delegated.
@@ -249,6 +274,8 @@ void use_relay(handle_ptr self, size_t index, pool_actor relay) {
       h.rp.delegate(caf::actor_cast<caf::actor>(st.relay), std::move(h.msg));
     st.waiting.pop_front();
   }
+  if (!st.channels.empty())
+    listen_again(self);
 }
 
 // The relay went down: answers what it held for this actor, then looks for
@@ -258,7 +285,9 @@ void lost(handle_ptr self, const caf::error& reason) {
   auto node = where(st.nodes[st.current]);
   st.failed_at[st.current] = clock_type::now();
   st.relay = nullptr;
+  st.live.clear();
   st.why = node + ": lost (" + describe(reason) + ")";
+  st.lost_why = st.why;
   auto err = make_error(pool_errc::pool_down, "lost the pool node " + node +
                                                 " before it answered (" +
                                                 describe(reason) + ")");
@@ -304,6 +333,8 @@ handle_actor::behavior_type impl(handle_ptr self,
     auto& st = self->state;
     if (st.relay && dm.source == st.relay.address())
       lost(self, dm.reason);
+    else
+      drop_listener(self, dm.source);
   });
   use_relay(self, index, std::move(relay));
   using caf::ok_atom;
@@ -337,12 +368,16 @@ handle_actor::behavior_type impl(handle_ptr self,
     [self](subscribe_atom a) -> result<ok_atom> {
       return pass<ok_atom>(self, a);
     },
-    [self](listen_atom a, string& ch) -> result<ok_atom> {
-      return pass<ok_atom>(self, a, std::move(ch));
+    // Listened to by the handle itself, so that it can listen again on the
+    // next node (failover_listen.cpp).
+    [self](listen_atom, string& ch) -> result<ok_atom> {
+      return listen(self, std::move(ch));
     },
-    [self](unlisten_atom a, string& ch) -> result<ok_atom> {
-      return pass<ok_atom>(self, a, std::move(ch));
+    [self](unlisten_atom, const string& ch) -> result<ok_atom> {
+      return unlisten(self, ch);
     },
+    [self](const notification& n) { deliver(self, n); },
+    [self](const notifications_missed& m) { deliver(self, m); },
     // Forwarded and held: answered `pool_down` if the node is lost first.
     [self](release_atom a, uint64_t id) -> result<ok_atom> {
       return track<ok_atom>(self, a, id);
@@ -394,6 +429,9 @@ handle_actor::behavior_type impl(handle_ptr self,
       for (auto& h : st.waiting)
         h.rp.deliver(err);
       st.waiting.clear();
+      // Listeners wait for a node: the next pass starts when this one may.
+      if (!st.channels.empty())
+        self->delayed_send(self, recent, expire_atom::value);
     },
     [self](expire_atom) {
       auto& st = self->state;

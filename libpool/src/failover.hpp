@@ -7,8 +7,11 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "caf/atom.hpp"
@@ -33,10 +36,12 @@ using failed_atom = caf::atom_constant<caf::atom("fo_fail")>;
 /// Handle → itself: expire waiting requests; start the next pass.
 using expire_atom = caf::atom_constant<caf::atom("fo_expire")>;
 
-/// The handle's interface: the pool's, plus what its helper and timer send.
+/// The handle's interface: the pool's, plus what its helper and timer send
+/// and what the node's pool sends it as the listener of its listeners.
 using handle_actor = pool_actor::extend<
   caf::replies_to<connected_atom, uint64_t, pool_actor>::with<caf::ok_atom>,
-  caf::reacts_to<failed_atom, std::string>, caf::reacts_to<expire_atom>>;
+  caf::reacts_to<failed_atom, std::string>, caf::reacts_to<expire_atom>,
+  caf::reacts_to<notification>, caf::reacts_to<notifications_missed>>;
 
 /// The most requests that wait for a node at once.
 constexpr size_t max_held = 10000;
@@ -83,6 +88,62 @@ struct state {
   /// Requests forwarded by this actor and not answered yet, by key.
   std::unordered_map<uint64_t, caf::response_promise> pending;
   uint64_t next_key = 0;
+  /// LISTEN through the handle: it listens on the node itself and fans the
+  /// notifications out, so that it can listen again on the next node.
+  /// Each channel's listeners (monitored).
+  std::map<std::string, std::vector<caf::actor_addr>> channels;
+  /// The channels the current node listens to for this handle.
+  std::set<std::string> live;
+  /// Listens sent to the node and not answered yet: (listener, channel).
+  /// An unlisten removes its pair, so a late `ok` does not add it.
+  std::multiset<std::pair<caf::actor_addr, std::string>> listening;
+  /// Why the node before the current one was lost ("" at the start).
+  std::string lost_why;
 };
+
+/// "host:port" of `n`.
+std::string where(const node_address& n);
+
+/// Holds a request until a node is connected (`fwd` sends it then; null:
+/// delegate it), or answers it `pool_down` if too many wait.
+void hold(handle_ptr self, caf::response_promise rp, caf::message msg,
+          forward_fn fwd);
+
+/// Sends `(listen_atom, channel)` in `msg` to the relay as this actor's
+/// request (a `forward_fn`): `listened` on `ok`, the error to `rp`, and
+/// `pool_down` if the node is lost first (failover.cpp).
+void forward_listen(handle_ptr self, caf::response_promise& rp,
+                    caf::message&& msg);
+
+// -- listening through the handle (failover_listen.cpp) ----------------------
+
+/// `(listen_atom, channel)` from the current sender.
+caf::result<caf::ok_atom> listen(handle_ptr self, std::string channel);
+
+/// `(unlisten_atom, channel)` from the current sender.
+caf::result<caf::ok_atom> unlisten(handle_ptr self, const std::string& channel);
+
+/// The node listens to `channel` for the listener of `rp`: records it and
+/// answers `ok` (unless it unlistened meanwhile).
+void listened(handle_ptr self, caf::response_promise& rp,
+              const std::string& channel);
+
+/// The node refused the listen of `rp`'s listener to `channel` (its error
+/// goes to `rp` next): forgets that it was asked.
+void not_listened(handle_ptr self, caf::response_promise& rp,
+                  const std::string& channel);
+
+/// A notification from the node: to each listener of its channel.
+void deliver(handle_ptr self, const notification& n);
+
+/// A `notifications_missed` from the node: to each listener concerned.
+void deliver(handle_ptr self, const notifications_missed& m);
+
+/// Drops a listener that died; returns whether `who` was one.
+bool drop_listener(handle_ptr self, const caf::actor_addr& who);
+
+/// After a node was lost: listens to every channel on the new relay and
+/// tells each channel's listeners what they may have missed.
+void listen_again(handle_ptr self);
 
 } // namespace pool::detail::failover

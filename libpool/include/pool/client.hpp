@@ -14,6 +14,7 @@
 
 #include "caf/abstract_actor.hpp"
 #include "caf/actor.hpp"
+#include "caf/actor_addr.hpp"
 #include "caf/actor_cast.hpp"
 #include "caf/actor_clock.hpp"
 #include "caf/behavior.hpp"
@@ -35,7 +36,8 @@ namespace pool {
 /// Maps an error that CAF (not the pool) produced for a request to the pool's
 /// category: `sec::request_receiver_down` (the request reached an actor that
 /// had already terminated) becomes `shutting_down` ("the pool has shut down")
-/// when `to_pool`, else `connection_lost` (the lease's worker has stopped);
+/// when `to_pool`, else `invalid_lease` (the lease's worker has stopped, so
+/// the lease is over);
 /// `sec::request_timeout` becomes `request_timeout`. Other errors are
 /// returned unchanged.
 caf::error translate_request_error(caf::error err, bool to_pool = true);
@@ -55,8 +57,12 @@ class deadline_table {
  public:
   using time_point = caf::actor_clock::time_point;
 
-  /// Adds request `id` (greater than every id added before).
-  void add(uint64_t id, time_point deadline);
+  /// Adds request `id` (greater than every id added before), sent to the
+  /// remote actor `watched` (null if the receiver is not watched).
+  void add(uint64_t id, time_point deadline, const void* watched = nullptr);
+
+  /// Removes every request sent to `watched`, appending its id to `out`.
+  void take(const void* watched, std::vector<uint64_t>& out);
 
   /// Removes request `id`; returns false if it is not (or no longer) here.
   bool erase(uint64_t id);
@@ -79,6 +85,7 @@ class deadline_table {
   struct entry {
     uint64_t id;
     time_point deadline;
+    const void* watched;
     bool live;
   };
 
@@ -113,8 +120,11 @@ class client_core : public std::enable_shared_from_this<client_core> {
   caf::execution_unit* context() const;
 
   /// Records request `mid`, due after `timeout`, and arms the timer if it is
-  /// the earliest deadline.
-  void track(caf::message_id mid, caf::timespan timeout);
+  /// the earliest deadline. A request to an actor on another node (`dest`,
+  /// null for the pool) fails with `connection_lost` as soon as that actor
+  /// or its node is lost.
+  void track(caf::message_id mid, caf::timespan timeout,
+             caf::abstract_actor* dest = nullptr);
 
   /// Answers the request whose response id is `rid` with `err` at once
   /// (through the owner's mailbox).
@@ -140,8 +150,10 @@ class client_core : public std::enable_shared_from_this<client_core> {
   const caf::actor& companion() const noexcept { return companion_; }
 
  private:
+  const void* watch(caf::abstract_actor* dest);
   void arm(time_point deadline);
   void on_tick(caf::timespan at);
+  void on_lost(const std::vector<caf::actor_addr>& lost, const caf::error& why);
   void on_pool_down(caf::timespan at, caf::error err);
   void fail_all(const std::vector<uint64_t>& ids, const caf::error& err);
 
@@ -150,7 +162,9 @@ class client_core : public std::enable_shared_from_this<client_core> {
   caf::actor companion_;
   caf::timespan granularity_;
   deadline_table table_;
-  std::vector<caf::timespan> ticks_; // armed, not yet fired
+  std::vector<caf::timespan> ticks_;     // armed, not yet fired
+  std::vector<caf::actor_addr> watched_; // remote receivers the companion
+                                         // monitors for us
   std::vector<uint64_t> scratch_;
 };
 
@@ -205,7 +219,8 @@ class client_response {
   /// `const query_result&`, `lease`, `caf::ok_atom`). `g` takes
   /// `caf::error&`: the pool's error, or `request_timeout` (deadline
   /// passed), `pool_down` (the pool or its node is gone), `shutting_down`
-  /// (the request reached a pool that had shut down).
+  /// (the request reached a pool that had shut down), `connection_lost` (a
+  /// request on a lease whose worker's node was lost).
   template <class F, class G>
   void then(F f, G g) const {
     caf::detail::type_checker<Output, F>::check();
@@ -273,7 +288,11 @@ class client {
 
   /// Sends `(xs...)` to `dest` (e.g. a lease's worker) with a deadline, as
   /// `request`; it also fails with `pool_down` when the pool dies. A request
-  /// that reaches a terminated `dest` fails with `connection_lost`.
+  /// that reaches a terminated `dest` fails with `invalid_lease` (the lease
+  /// is over). When `dest` is on another node, the client monitors it: if
+  /// that node is lost (or `dest` stops), every request waiting on `dest`
+  /// fails at once with `connection_lost`, and so does every later one (the
+  /// lease is lost with its node; it may or may not have run).
   template <class Handle, class... Ts>
   auto request_to(const Handle& dest, caf::timespan timeout, Ts&&... xs) {
     return send_to(dest, false, timeout, std::forward<Ts>(xs)...);
@@ -340,7 +359,7 @@ class client {
       ptr->enqueue(caf::make_mailbox_element(core_->sender(), mid, {},
                                              std::forward<Ts>(xs)...),
                    core_->context());
-      core_->track(mid, timeout);
+      core_->track(mid, timeout, to_pool ? nullptr : ptr);
     } else {
       core_->fail_now(mid.response_id(),
                       make_error(pool_errc::invalid_request,

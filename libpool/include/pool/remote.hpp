@@ -174,10 +174,13 @@ struct node_address {
 /// it (in the order given: put the nearest first; each node gets a fair part
 /// of `timeout`) and returns a local handle that fails over. It passes every
 /// request to the relay of its current node (the single-node `connect_pool`
-/// above): queries, transactions, acquires, listen, unlisten and subscribe
-/// are delegated (one local hop; the pool sees the caller as the lease's
-/// holder or the listener); every other request (stats, release, stream,
-/// the operating requests) it sends itself and holds until answered. When
+/// above): queries, transactions, acquires and subscribe are delegated (one
+/// local hop; the pool sees the caller as the lease's holder or the
+/// subscriber); every other request (stats, release, stream, the operating
+/// requests) it sends itself and holds until answered. Listen and unlisten
+/// it serves itself: it listens on the node once per channel (answering
+/// `ok` once the node runs LISTEN, or the node's error) and passes every
+/// `notification` on to the actors that listened through it. When
 /// the node is lost (killed, silent for the node's connection timeout) or
 /// its pool stops, it connects to the next node of the list that serves the
 /// pool, on a helper thread, with no action by the caller (round robin from
@@ -186,18 +189,25 @@ struct node_address {
 /// fails: queries and transactions with `pool_down` (the relay answers
 /// them; one that reaches the relay as it stops gets CAF's
 /// `request_receiver_down`, which `pool::client` reports as
-/// `shutting_down`), the requests it holds with `pool_down`, and an acquire,
-/// listen or subscribe only by the caller's own deadline. A lease on the
-/// lost node is over: its worker is reported down to a monitor, and a query
-/// sent to it is dropped by CAF (no answer before the caller's deadline).
-/// Listeners and subscribers must listen again. Requests that arrive while
+/// `shutting_down`), the requests it holds (listen included) with
+/// `pool_down`, and an acquire or subscribe only by the caller's own
+/// deadline. A lease on the lost node is over: its worker is reported down
+/// to a monitor, a query sent to it through `pool::client` fails with
+/// `connection_lost` (sent without the client, CAF drops it: no answer
+/// before the caller's deadline). Listeners keep listening: the handle
+/// listens to their channels on the next node and then sends each a
+/// `notifications_missed` (`listening` true; false with the reason if that
+/// node refused the LISTEN). Subscribers must subscribe again. Requests
+/// that arrive while
 /// no node is connected wait, at most `timeout` each and at most 10,000 of
 /// them, and fail with `pool_down` naming every node tried and why when
 /// their time passes or every node failed (a pass that found no node is not
 /// repeated within a second). Each request that the handle holds or keeps
-/// waiting is answered exactly once. Drop the
-/// handle (or send it an exit message, which stops its relay too and answers
-/// what it holds with `pool_down`) before the actor system is destroyed.
+/// waiting is answered exactly once. Send the handle an exit message when
+/// done (it stops its relay too and answers what it holds with
+/// `pool_down`) before the actor system is destroyed: once it has listened
+/// for someone, dropping the last handle is not enough (the actor system
+/// waits for it).
 /// Blocking: call it from `main`, a thread or a detached actor. Errors:
 /// `invalid_request` (an empty list; or no node reached serves `name` and
 /// one said it has no such pool), `pool_down` (no node reachable within

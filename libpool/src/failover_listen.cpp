@@ -1,0 +1,228 @@
+// LISTEN through the failover handle (failover.hpp): the handle listens on
+// its current node itself, once per channel, and fans each notification out
+// to the actors that listened through it. When the node is lost, it listens
+// to every channel again on the next node and sends each listener a
+// `notifications_missed` (what was notified in between is gone), so that
+// listeners keep listening across a failover with no action of their own.
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "caf/actor_cast.hpp"
+#include "caf/send.hpp"
+
+#include "failover.hpp"
+#include "pool/error.hpp"
+
+namespace pool::detail::failover {
+
+namespace {
+
+void tell(const caf::actor_addr& who, notifications_missed x) {
+  if (auto a = caf::actor_cast<caf::actor>(who))
+    caf::anon_send(a, std::move(x));
+}
+
+notifications_missed missed(const state& st, std::vector<std::string> channels,
+                            std::string reason, bool listening) {
+  notifications_missed x;
+  x.pool = st.pool;
+  x.channels = std::move(channels);
+  x.reason = std::move(reason);
+  x.listening = listening;
+  return x;
+}
+
+bool listens(const state& st, const caf::actor_addr& who,
+             const std::string& channel) {
+  auto i = st.channels.find(channel);
+  return i != st.channels.end() &&
+         std::find(i->second.begin(), i->second.end(), who) != i->second.end();
+}
+
+bool listens_anywhere(const state& st, const caf::actor_addr& who) {
+  for (auto& kv : st.channels)
+    if (std::find(kv.second.begin(), kv.second.end(), who) != kv.second.end())
+      return true;
+  return false;
+}
+
+// Nobody listens to `channel` through this handle any more: the node stops
+// listening to it for the handle (its answer does not matter).
+void unlisten_on_node(handle_ptr self, const std::string& channel) {
+  auto& st = self->state;
+  st.channels.erase(channel);
+  if (st.live.erase(channel) > 0 && st.relay)
+    self->request(st.relay, caf::infinite, unlisten_atom::value, channel)
+      .then([](caf::ok_atom) {}, [](caf::error&) {});
+}
+
+// Removes `who` from `channel`; true if it listened there.
+bool remove(handle_ptr self, const caf::actor_addr& who,
+            const std::string& channel) {
+  auto& st = self->state;
+  auto i = st.channels.find(channel);
+  if (i == st.channels.end())
+    return false;
+  auto j = std::find(i->second.begin(), i->second.end(), who);
+  if (j == i->second.end())
+    return false;
+  i->second.erase(j);
+  if (i->second.empty())
+    unlisten_on_node(self, channel);
+  return true;
+}
+
+} // namespace
+
+caf::result<caf::ok_atom> listen(handle_ptr self, std::string channel) {
+  auto& st = self->state;
+  auto who = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  if (!who)
+    return make_error(pool_errc::invalid_request,
+                      "listen: the sender is anonymous (use a request from "
+                      "an actor, which then receives the notifications)");
+  if (st.relay && st.live.count(channel) > 0) { // the node listens already
+    if (!listens(st, who, channel)) {
+      st.channels[channel].push_back(who);
+      self->monitor(caf::actor_cast<caf::actor>(who));
+    }
+    return caf::ok_atom::value;
+  }
+  // The node checks the channel name and runs LISTEN; `listened` follows.
+  st.listening.emplace(who, channel);
+  auto rp = self->make_response_promise();
+  auto msg = caf::make_message(listen_atom::value, std::move(channel));
+  if (st.relay)
+    forward_listen(self, rp, std::move(msg));
+  else
+    hold(self, rp, std::move(msg), &forward_listen);
+  return caf::delegated<caf::ok_atom>{};
+}
+
+void listened(handle_ptr self, caf::response_promise& rp,
+              const std::string& channel) {
+  auto& st = self->state;
+  auto who = caf::actor_cast<caf::actor_addr>(rp.source());
+  st.live.insert(channel);
+  auto i = st.listening.find({who, channel});
+  if (i != st.listening.end()) {
+    st.listening.erase(i);
+    if (who && !listens(st, who, channel)) {
+      st.channels[channel].push_back(who);
+      self->monitor(caf::actor_cast<caf::actor>(who));
+    }
+  }
+  if (st.channels.count(channel) == 0) // unlistened while LISTEN ran
+    unlisten_on_node(self, channel);
+  rp.deliver(caf::ok_atom::value);
+}
+
+void not_listened(handle_ptr self, caf::response_promise& rp,
+                  const std::string& channel) {
+  auto& st = self->state;
+  auto who = caf::actor_cast<caf::actor_addr>(rp.source());
+  if (auto i = st.listening.find({who, channel}); i != st.listening.end())
+    st.listening.erase(i);
+}
+
+caf::result<caf::ok_atom> unlisten(handle_ptr self,
+                                   const std::string& channel) {
+  auto& st = self->state;
+  auto who = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  if (auto i = st.listening.find({who, channel}); i != st.listening.end())
+    st.listening.erase(i);
+  remove(self, who, channel);
+  return caf::ok_atom::value;
+}
+
+void deliver(handle_ptr self, const notification& n) {
+  auto i = self->state.channels.find(n.channel);
+  if (i == self->state.channels.end())
+    return;
+  for (auto& who : i->second)
+    if (auto a = caf::actor_cast<caf::actor>(who))
+      caf::anon_send(a, n);
+}
+
+void deliver(handle_ptr self, const notifications_missed& m) {
+  auto& st = self->state;
+  if (!m.listening) {
+    // The node's pool stops listening (it shuts down): its relay goes down
+    // next, and the handle listens again on the next node and says so then.
+    for (auto& ch : m.channels)
+      st.live.erase(ch);
+    return;
+  }
+  // Each listener hears about its own channels, once.
+  std::vector<std::pair<caf::actor_addr, std::vector<std::string>>> per;
+  for (auto& ch : m.channels) {
+    auto i = st.channels.find(ch);
+    if (i == st.channels.end())
+      continue;
+    for (auto& who : i->second) {
+      auto j = std::find_if(per.begin(), per.end(),
+                            [&](const auto& x) { return x.first == who; });
+      if (j == per.end())
+        per.emplace_back(who, std::vector<std::string>{ch});
+      else
+        j->second.push_back(ch);
+    }
+  }
+  for (auto& [who, chs] : per)
+    tell(who, missed(st, std::move(chs), m.reason, true));
+}
+
+bool drop_listener(handle_ptr self, const caf::actor_addr& who) {
+  auto& st = self->state;
+  if (!listens_anywhere(st, who))
+    return false;
+  std::vector<std::string> chs;
+  for (auto& kv : st.channels)
+    chs.push_back(kv.first);
+  for (auto& ch : chs)
+    remove(self, who, ch);
+  return true;
+}
+
+void listen_again(handle_ptr self) {
+  auto& st = self->state;
+  st.live.clear();
+  auto node = where(st.nodes[st.current]);
+  auto relay = st.relay;
+  for (auto& kv : st.channels) {
+    auto channel = kv.first;
+    self->request(relay, caf::infinite, listen_atom::value, channel)
+      .then(
+        [self, channel, node, relay](caf::ok_atom) {
+          auto& st = self->state;
+          auto i = st.channels.find(channel);
+          if (st.relay != relay || i == st.channels.end())
+            return; // lost again, or nobody listens any more
+          st.live.insert(channel);
+          for (auto& who : i->second)
+            tell(who, missed(st, {channel},
+                             "the pool node was lost (" + st.lost_why +
+                               "); listening again through " + node,
+                             true));
+        },
+        [self, channel, node, relay](caf::error& err) {
+          auto& st = self->state;
+          auto i = st.channels.find(channel);
+          if (st.relay != relay || i == st.channels.end())
+            return; // the next node listens again
+          auto who = std::move(i->second);
+          st.channels.erase(i);
+          for (auto& w : who)
+            tell(w, missed(st, {channel},
+                           "the pool node was lost (" + st.lost_why +
+                             "); listening again through " + node +
+                             " failed: " + describe(err),
+                           false));
+        });
+  }
+}
+
+} // namespace pool::detail::failover
