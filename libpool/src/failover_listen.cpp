@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "caf/actor_cast.hpp"
+#include "caf/sec.hpp"
 #include "caf/send.hpp"
 
 #include "failover.hpp"
@@ -73,6 +74,46 @@ bool remove(handle_ptr self, const caf::actor_addr& who,
   if (i->second.empty())
     unlisten_on_node(self, channel);
   return true;
+}
+
+// Listens to `chs` through the current relay again (they were listened to
+// and stopped: `why`); then tells each channel's listeners that they may
+// have missed notifications, or that listening ended if the node refused.
+void listen_on(handle_ptr self, const std::vector<std::string>& chs,
+               const std::string& why) {
+  auto& st = self->state;
+  auto node = where(st.nodes[st.current]);
+  auto relay = st.relay;
+  for (auto& channel : chs) {
+    self->request(relay, caf::infinite, listen_atom::value, channel)
+      .then(
+        [self, channel, node, relay, why](caf::ok_atom) {
+          auto& st = self->state;
+          auto i = st.channels.find(channel);
+          if (st.relay != relay || i == st.channels.end())
+            return; // lost again, or nobody listens any more
+          st.live.insert(channel);
+          for (auto& who : i->second)
+            tell(who, missed(st, {channel},
+                             why + "; listening again through " + node, true));
+        },
+        [self, channel, node, relay, why](caf::error& err) {
+          auto& st = self->state;
+          auto i = st.channels.find(channel);
+          if (st.relay != relay || i == st.channels.end() ||
+              is(err, pool_errc::shutting_down) ||
+              is(err, pool_errc::pool_down) ||
+              err == caf::sec::request_receiver_down)
+            return; // the relay goes down: the next node listens again
+          auto who = std::move(i->second);
+          st.channels.erase(i);
+          for (auto& w : who)
+            tell(w, missed(st, {channel},
+                           why + "; listening again through " + node +
+                             " failed: " + describe(err),
+                           false));
+        });
+  }
 }
 
 } // namespace
@@ -150,10 +191,15 @@ void deliver(handle_ptr self, const notification& n) {
 void deliver(handle_ptr self, const notifications_missed& m) {
   auto& st = self->state;
   if (!m.listening) {
-    // The node's pool stops listening (it shuts down): its relay goes down
-    // next, and the handle listens again on the next node and says so then.
+    // The node's pool stopped listening (it shuts down, or the server
+    // refused a LISTEN after a reconnect): listen again. A pool that shuts
+    // down refuses; its relay goes down next, and the next node listens.
+    std::vector<std::string> chs;
     for (auto& ch : m.channels)
-      st.live.erase(ch);
+      if (st.live.erase(ch) > 0 && st.channels.count(ch) > 0)
+        chs.push_back(ch);
+    if (st.relay)
+      listen_on(self, chs, m.reason);
     return;
   }
   // Each listener hears about its own channels, once.
@@ -190,39 +236,10 @@ bool drop_listener(handle_ptr self, const caf::actor_addr& who) {
 void listen_again(handle_ptr self) {
   auto& st = self->state;
   st.live.clear();
-  auto node = where(st.nodes[st.current]);
-  auto relay = st.relay;
-  for (auto& kv : st.channels) {
-    auto channel = kv.first;
-    self->request(relay, caf::infinite, listen_atom::value, channel)
-      .then(
-        [self, channel, node, relay](caf::ok_atom) {
-          auto& st = self->state;
-          auto i = st.channels.find(channel);
-          if (st.relay != relay || i == st.channels.end())
-            return; // lost again, or nobody listens any more
-          st.live.insert(channel);
-          for (auto& who : i->second)
-            tell(who, missed(st, {channel},
-                             "the pool node was lost (" + st.lost_why +
-                               "); listening again through " + node,
-                             true));
-        },
-        [self, channel, node, relay](caf::error& err) {
-          auto& st = self->state;
-          auto i = st.channels.find(channel);
-          if (st.relay != relay || i == st.channels.end())
-            return; // the next node listens again
-          auto who = std::move(i->second);
-          st.channels.erase(i);
-          for (auto& w : who)
-            tell(w, missed(st, {channel},
-                           "the pool node was lost (" + st.lost_why +
-                             "); listening again through " + node +
-                             " failed: " + describe(err),
-                           false));
-        });
-  }
+  std::vector<std::string> all;
+  for (auto& kv : st.channels)
+    all.push_back(kv.first);
+  listen_on(self, all, "the pool node was lost (" + st.lost_why + ")");
 }
 
 } // namespace pool::detail::failover

@@ -413,6 +413,43 @@ CAF_TEST(
     caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
 }
 
+CAF_TEST(a listener keeps listening when its node stops gracefully) {
+  // "orders": its idle connections (min-size 2) take the LISTEN and the
+  // NOTIFY at once on either node.
+  auto h = pool::connect_pool(sys, both(), "orders", 5s);
+  CAF_REQUIRE(h);
+  auto test = caf::actor_cast<caf::actor>(self);
+  auto heard = [&](caf::timespan wait = caf::timespan{15s}) {
+    std::string what = "<none>";
+    self->receive([&](fo_heard_atom, std::string& x) { what = std::move(x); },
+                  caf::after(wait) >> [] {});
+    return what;
+  };
+  auto notify = [&](const std::string& payload) {
+    return call<pool::query_result>(
+      self, *h, 10s, pool::query_atom_v,
+      pool::statement{"SELECT pg_notify('fo_rolling', $1)", {payload}});
+  };
+  auto listener = sys.spawn(fo_listener, *h, test, "fo_rolling");
+  CAF_REQUIRE_EQUAL(heard(), "listening");
+  CAF_REQUIRE(notify("one"));
+  CAF_CHECK_EQUAL(heard(), "notification fo_rolling one");
+  // SIGTERM: node a's pool ends its listening (listening false, which the
+  // handle keeps to itself), shuts down, and the handle listens through b.
+  CAF_CHECK_EQUAL(node.stop(), 0);
+  auto missed = heard();
+  CAF_MESSAGE("listener: " << missed);
+  CAF_CHECK(missed.find("missed, listening: ") == 0);
+  CAF_CHECK(missed.find(fo_where(second.port())) != std::string::npos);
+  auto two = notify("two");
+  CAF_CHECK_EQUAL(pool_test::describe(two), "ok");
+  CAF_CHECK_EQUAL(heard(), "notification fo_rolling two");
+  // Nothing else reached the listener (no "listening ended").
+  CAF_CHECK_EQUAL(heard(caf::timespan{1s}), "<none>");
+  caf::anon_send_exit(listener, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(*h, caf::exit_reason::user_shutdown);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
 
 CAF_TEST_FIXTURE_SCOPE(failover_one_node_tests, failover_one_node_fixture)
