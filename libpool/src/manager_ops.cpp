@@ -53,10 +53,15 @@ void arm_timer(manager_ptr self) {
                      expire_atom::value);
 }
 
-// Tracks, for load shedding, how long a request served at `t` waited.
-void note_wait(manager_ptr self, caf::timespan t, caf::timespan since) {
+// Tracks, for load shedding, how long a request served at `t` waited. A
+// request served by a connection opened after it came (`opened`) waited for
+// the pool to grow (a connect's latency), not behind other work: its wait is
+// no sign of overload.
+void note_wait(manager_ptr self, caf::timespan t, caf::timespan since,
+               caf::timespan opened) {
   roll_window(self, t); // logs a change of the decision
-  self->state.shedder.served(t, t - unpaused_since(self->state, since));
+  if (opened <= since)
+    self->state.shedder.served(t, t - unpaused_since(self->state, since));
 }
 
 // Whether the server has other work besides the connection being handed out:
@@ -91,7 +96,7 @@ void assign(manager_ptr self, uint32_t id, waiter& w) {
   auto& by_class = st.counters.by_priority[static_cast<size_t>(w.prio)];
   ++by_class.acquired;
   by_class.wait_time_total += wait;
-  note_wait(self, t, w.since);
+  note_wait(self, t, w.since, e.opened_at);
   switch (w.kind) {
   case waiter::query:
     // The request's pipelinability travels with it; it runs in the
@@ -395,8 +400,11 @@ void roll_window(manager_ptr self) {
 
 void roll_window(manager_ptr self, caf::timespan t) {
   auto& st = self->state;
-  // Requests held by a pause do not count as waits of an overloaded pool.
-  auto oldest = st.counters.paused ? std::nullopt : st.waiters.oldest_since();
+  // Requests held by a pause, or waiting while connections are being
+  // opened (the pool grows), do not count as waits of an overloaded pool.
+  auto oldest = st.counters.paused || st.connecting() > 0
+                  ? std::nullopt
+                  : st.waiters.oldest_since();
   if (oldest)
     oldest = unpaused_since(st, *oldest);
   if (!st.shedder.roll(t, oldest))

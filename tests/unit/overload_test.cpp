@@ -63,4 +63,62 @@ CAF_TEST(load is shed while waits stay above the target) {
   CAF_CHECK_EQUAL(stats(pool).shed, 1u);
 }
 
+// A cold pool (min_size 0) whose first requests wait for slow connects is
+// growing, not overloaded: requests that must wait right after are queued.
+CAF_TEST(waiting for new connections is not overload) {
+  script->connect_latency = 200ms;
+  script->default_latency = 10ms;
+  auto cfg = make_config(0, 4);
+  cfg.queue_target = 50ms;
+  cfg.queue_interval = 1s;
+  cfg.acquire_timeout = 60s;
+  cfg.validate_after_idle = caf::timespan{0};
+  auto pool = start(cfg);
+  std::vector<outcome_ptr<query_result>> burst;
+  for (int i = 0; i < 4; ++i)
+    burst.push_back(
+      ask<query_result>(pool, query_atom::value, statement{"SELECT 1"}));
+  sched.run();
+  advance(300ms);
+  for (auto& q : burst)
+    CAF_CHECK(q->ok()); // each waited ~200 ms for its new connection
+  advance(800ms);       // the window [0, 1s) is over
+  // 8 requests on 4 connections: 4 must wait; they are queued, not shed.
+  std::vector<outcome_ptr<query_result>> next;
+  for (int i = 0; i < 8; ++i)
+    next.push_back(
+      ask<query_result>(pool, query_atom::value, statement{"SELECT 2"}));
+  sched.run();
+  advance(100ms);
+  for (auto& q : next)
+    CAF_CHECK(q->ok());
+  auto st = stats(pool);
+  CAF_CHECK(!st.overloaded);
+  CAF_CHECK_EQUAL(st.shed, 0u);
+}
+
+// A connect slower than a whole window: nothing is served in it while the
+// first requests wait for it, and that is no overload either.
+CAF_TEST(a connect slower than the window is not overload) {
+  script->connect_latency = 1500ms;
+  auto cfg = make_config(0, 2);
+  cfg.queue_target = 50ms;
+  cfg.queue_interval = 1s;
+  cfg.acquire_timeout = 60s;
+  cfg.validate_after_idle = caf::timespan{0};
+  auto pool = start(cfg);
+  auto first =
+    ask<query_result>(pool, query_atom::value, statement{"SELECT 1"});
+  sched.run();
+  advance(1050ms); // the window is over; the connect still runs
+  auto second =
+    ask<query_result>(pool, query_atom::value, statement{"SELECT 2"});
+  sched.run();
+  CAF_CHECK_EQUAL(second->answers, 0); // queued, not shed
+  advance(1000ms);
+  CAF_CHECK(first->ok());
+  CAF_CHECK(second->ok());
+  CAF_CHECK_EQUAL(stats(pool).shed, 0u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

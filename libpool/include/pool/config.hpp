@@ -142,7 +142,10 @@ struct pool_config {
   /// Load shedding like DBConnection's: when every request that got a
   /// connection during a whole `queue_interval` had waited longer than this,
   /// new requests that would have to wait fail at once with `overloaded`
-  /// until waits drop again. Default 50 ms; 0 = no shedding.
+  /// until waits drop again. A request served by a connection opened after
+  /// it came waited for a connect, not behind other work: it does not count,
+  /// nor do waiters while connections are being opened. Default 50 ms; 0 =
+  /// no shedding.
   caf::timespan queue_target = std::chrono::milliseconds(50);
 
   /// The window of the overload check. Default 1 s; positive.
