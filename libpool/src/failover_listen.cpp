@@ -43,11 +43,24 @@ bool listens(const state& st, const caf::actor_addr& who,
          std::find(i->second.begin(), i->second.end(), who) != i->second.end();
 }
 
-bool listens_anywhere(const state& st, const caf::actor_addr& who) {
-  for (auto& kv : st.channels)
-    if (std::find(kv.second.begin(), kv.second.end(), who) != kv.second.end())
-      return true;
-  return false;
+// Adds `who` to the listeners of `channel` (monitored), unless it is one.
+void add(handle_ptr self, const caf::actor_addr& who,
+         const std::string& channel) {
+  if (!who || listens(self->state, who, channel))
+    return;
+  self->state.channels[channel].push_back(who);
+  self->monitor(caf::actor_cast<caf::actor>(who));
+}
+
+// Forgets one listen of `who` to `channel` sent to the node; true if there
+// was one.
+bool forget_asked(state& st, const caf::actor_addr& who,
+                  const std::string& channel) {
+  auto i = st.listening.find({who, channel});
+  if (i == st.listening.end())
+    return false;
+  st.listening.erase(i);
+  return true;
 }
 
 // Nobody listens to `channel` through this handle any more: the node stops
@@ -126,10 +139,7 @@ caf::result<caf::ok_atom> listen(handle_ptr self, std::string channel) {
                       "listen: the sender is anonymous (use a request from "
                       "an actor, which then receives the notifications)");
   if (st.relay && st.live.count(channel) > 0) { // the node listens already
-    if (!listens(st, who, channel)) {
-      st.channels[channel].push_back(who);
-      self->monitor(caf::actor_cast<caf::actor>(who));
-    }
+    add(self, who, channel);
     return caf::ok_atom::value;
   }
   // The node checks the channel name and runs LISTEN; `listened` follows.
@@ -148,14 +158,8 @@ void listened(handle_ptr self, caf::response_promise& rp,
   auto& st = self->state;
   auto who = caf::actor_cast<caf::actor_addr>(rp.source());
   st.live.insert(channel);
-  auto i = st.listening.find({who, channel});
-  if (i != st.listening.end()) {
-    st.listening.erase(i);
-    if (who && !listens(st, who, channel)) {
-      st.channels[channel].push_back(who);
-      self->monitor(caf::actor_cast<caf::actor>(who));
-    }
-  }
+  if (forget_asked(st, who, channel))
+    add(self, who, channel);
   if (st.channels.count(channel) == 0) // unlistened while LISTEN ran
     unlisten_on_node(self, channel);
   rp.deliver(caf::ok_atom::value);
@@ -163,18 +167,14 @@ void listened(handle_ptr self, caf::response_promise& rp,
 
 void not_listened(handle_ptr self, caf::response_promise& rp,
                   const std::string& channel) {
-  auto& st = self->state;
-  auto who = caf::actor_cast<caf::actor_addr>(rp.source());
-  if (auto i = st.listening.find({who, channel}); i != st.listening.end())
-    st.listening.erase(i);
+  forget_asked(self->state, caf::actor_cast<caf::actor_addr>(rp.source()),
+               channel);
 }
 
 caf::result<caf::ok_atom> unlisten(handle_ptr self,
                                    const std::string& channel) {
-  auto& st = self->state;
   auto who = caf::actor_cast<caf::actor_addr>(self->current_sender());
-  if (auto i = st.listening.find({who, channel}); i != st.listening.end())
-    st.listening.erase(i);
+  forget_asked(self->state, who, channel);
   remove(self, who, channel);
   return caf::ok_atom::value;
 }
@@ -222,15 +222,13 @@ void deliver(handle_ptr self, const notifications_missed& m) {
 }
 
 bool drop_listener(handle_ptr self, const caf::actor_addr& who) {
-  auto& st = self->state;
-  if (!listens_anywhere(st, who))
-    return false;
   std::vector<std::string> chs;
-  for (auto& kv : st.channels)
-    chs.push_back(kv.first);
+  for (auto& kv : self->state.channels)
+    if (std::find(kv.second.begin(), kv.second.end(), who) != kv.second.end())
+      chs.push_back(kv.first);
   for (auto& ch : chs)
-    remove(self, who, ch);
-  return true;
+    remove(self, who, ch); // may erase the channel: not while iterating
+  return !chs.empty();
 }
 
 void listen_again(handle_ptr self) {

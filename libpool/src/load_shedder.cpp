@@ -23,7 +23,7 @@ void load_shedder::served(caf::timespan now, caf::timespan wait) {
 
 bool load_shedder::roll(caf::timespan now,
                         std::optional<caf::timespan> oldest) {
-  if (target_.count() == 0 || now < window_start_ + interval_)
+  if (!due(now))
     return false;
   // The window is over: overloaded if every request served in it waited
   // longer than the target (a window with nothing served changes nothing

@@ -27,6 +27,11 @@ class load_shedder {
   /// Records that a request was served at `now` after waiting `wait`.
   void served(caf::timespan now, caf::timespan wait);
 
+  /// Whether the window is over at `now` (`roll` then decides anew).
+  bool due(caf::timespan now) const {
+    return target_.count() != 0 && now >= window_start_ + interval_;
+  }
+
   /// Ends the window if it is over at `now` and decides anew; `oldest` is
   /// when the oldest request still waiting started, if any. Returns whether
   /// the decision changed.

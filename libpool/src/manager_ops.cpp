@@ -400,6 +400,8 @@ void roll_window(manager_ptr self) {
 
 void roll_window(manager_ptr self, caf::timespan t) {
   auto& st = self->state;
+  if (!st.shedder.due(t))
+    return; // the common case: no oldest waiter to look up
   // Requests held by a pause, or waiting while connections are being
   // opened (the pool grows), do not count as waits of an overloaded pool.
   auto oldest = st.counters.paused || st.connecting() > 0

@@ -6,6 +6,21 @@ using namespace pool;
 using namespace pool::testing;
 using namespace std::chrono_literals;
 
+namespace {
+
+// A pool of `min`..`max` connections that sheds load after a window of 1 s
+// in which every served request waited longer than 50 ms.
+pool_config shedding_config(fixture& f, size_t min, size_t max) {
+  auto cfg = f.make_config(min, max);
+  cfg.queue_target = 50ms;
+  cfg.queue_interval = 1s;
+  cfg.acquire_timeout = 60s;
+  cfg.validate_after_idle = caf::timespan{0};
+  return cfg;
+}
+
+} // namespace
+
 CAF_TEST_FIXTURE_SCOPE(overload_tests, fixture)
 
 // When every request served in a whole queue_interval waited longer than
@@ -13,11 +28,7 @@ CAF_TEST_FIXTURE_SCOPE(overload_tests, fixture)
 // `overloaded`; once waits drop, normal service resumes.
 CAF_TEST(load is shed while waits stay above the target) {
   script->default_latency = 100ms;
-  auto cfg = make_config(1, 1);
-  cfg.queue_target = 50ms;
-  cfg.queue_interval = 1s;
-  cfg.acquire_timeout = 60s;
-  cfg.validate_after_idle = caf::timespan{0};
+  auto cfg = shedding_config(*this, 1, 1);
   auto pool = start(cfg);
   std::vector<outcome_ptr<query_result>> backlog;
   for (int i = 0; i < 30; ++i)
@@ -68,11 +79,7 @@ CAF_TEST(load is shed while waits stay above the target) {
 CAF_TEST(waiting for new connections is not overload) {
   script->connect_latency = 200ms;
   script->default_latency = 10ms;
-  auto cfg = make_config(0, 4);
-  cfg.queue_target = 50ms;
-  cfg.queue_interval = 1s;
-  cfg.acquire_timeout = 60s;
-  cfg.validate_after_idle = caf::timespan{0};
+  auto cfg = shedding_config(*this, 0, 4);
   auto pool = start(cfg);
   std::vector<outcome_ptr<query_result>> burst;
   for (int i = 0; i < 4; ++i)
@@ -101,11 +108,7 @@ CAF_TEST(waiting for new connections is not overload) {
 // first requests wait for it, and that is no overload either.
 CAF_TEST(a connect slower than the window is not overload) {
   script->connect_latency = 1500ms;
-  auto cfg = make_config(0, 2);
-  cfg.queue_target = 50ms;
-  cfg.queue_interval = 1s;
-  cfg.acquire_timeout = 60s;
-  cfg.validate_after_idle = caf::timespan{0};
+  auto cfg = shedding_config(*this, 0, 2);
   auto pool = start(cfg);
   auto first =
     ask<query_result>(pool, query_atom::value, statement{"SELECT 1"});
