@@ -6,13 +6,15 @@
 // lease holder or subscriber). Listen and unlisten the handle serves itself
 // (failover_listen.cpp): it listens on the node and fans out, and listens
 // again on the next node after a failover. Every other request goes
-// through this actor (a request of its own, answered through the caller's
-// promise) and is held here until answered, so that a node lost before it
-// answers is answered `pool_down` here: CAF never fails a request whose
-// node is lost. When the relay goes down (its node lost, its pool stopped),
-// a detached helper connects to the next node that serves the pool (the
-// connect blocks: never on this actor's thread); requests that arrive
-// meanwhile wait, each at most the connect timeout.
+// through this actor (a request of its courier, answered through the
+// caller's promise) and is held here until answered, so that a node lost
+// before it answers is answered `pool_down` here: CAF never fails a request
+// whose node is lost. The node never sees the handle itself, only its
+// courier (failover_courier.cpp): a dropped handle stops. When the relay goes
+// down (its node lost, its pool stopped), a detached helper connects to the
+// next node that serves the pool (the connect blocks: never on this actor's
+// thread); requests that arrive meanwhile wait, each at most the connect
+// timeout.
 
 #include "failover.hpp"
 
@@ -179,7 +181,48 @@ std::optional<caf::response_promise> take_pending(handle_ptr self,
   return rp;
 }
 
-// Sends `msg` to the relay as this actor's request; `on_ok(rp, x)` takes the
+void ask_any(handle_ptr self, caf::message msg,
+             std::function<void(caf::message&)> on_reply,
+             std::function<void(caf::error&)> on_error) {
+  auto& st = self->state;
+  if (!st.relay) {
+    auto err = make_error(pool_errc::pool_down, "no pool node connected");
+    on_error(err);
+    return;
+  }
+  auto key = st.next_ask++;
+  st.asks.emplace(
+    key, asked{st.relay.address(), std::move(on_reply), std::move(on_error)});
+  caf::anon_send(st.courier, ask_atom::value, key,
+                 caf::actor_cast<caf::actor>(st.relay), std::move(msg));
+}
+
+namespace {
+
+// The courier's answer to the ask of `key`: to its taker (once).
+template <class T>
+void answered(handle_ptr self, uint64_t key, T& x) {
+  auto& asks = self->state.asks;
+  auto i = asks.find(key);
+  if (i == asks.end())
+    return; // its relay was lost
+  auto a = std::move(i->second);
+  asks.erase(i);
+  if constexpr (std::is_same<T, caf::error>::value)
+    a.on_error(x);
+  else
+    a.on_reply(x);
+}
+
+// Forgets what was asked of the relay `relay` (lost: CAF never answers).
+void forget_asks(state& st, const caf::actor_addr& relay) {
+  for (auto i = st.asks.begin(); i != st.asks.end();)
+    i = i->second.relay == relay ? st.asks.erase(i) : std::next(i);
+}
+
+} // namespace
+
+// Sends `msg` to the relay through the courier; `on_ok(rp, x)` takes the
 // reply; an error goes to `rp` after `on_error(rp)`, unless the node is lost
 // first (then `lost` answers `rp`).
 template <class T, class F, class G>
@@ -190,26 +233,24 @@ void forward_then(handle_ptr self, caf::response_promise& rp,
   st.pending.emplace(key, rp);
   // No timeout (CAF's clock): the pool answers each request, and `lost`
   // answers those of a lost node.
-  self
-    ->request(caf::actor_cast<caf::actor>(st.relay), caf::infinite,
-              std::move(msg))
-    .then(
-      [self, key, on_ok](T& x) {
-        if (auto rp = take_pending(self, key))
-          on_ok(*rp, x);
-      },
-      [self, key, on_error](caf::error& err) {
-        auto rp = take_pending(self, key);
-        if (!rp)
-          return;
-        on_error(*rp);
-        if (err == caf::sec::request_receiver_down) // the relay had stopped
-          err = make_error(pool_errc::pool_down,
-                           "the relay of the pool node " +
-                             where(self->state.nodes[self->state.current]) +
-                             " had stopped");
-        rp->deliver(std::move(err));
-      });
+  ask<T>(
+    self, std::move(msg),
+    [self, key, on_ok](T& x) {
+      if (auto rp = take_pending(self, key))
+        on_ok(*rp, x);
+    },
+    [self, key, on_error](caf::error& err) {
+      auto rp = take_pending(self, key);
+      if (!rp)
+        return;
+      on_error(*rp);
+      if (err == caf::sec::request_receiver_down) // the relay had stopped
+        err = make_error(pool_errc::pool_down,
+                         "the relay of the pool node " +
+                           where(self->state.nodes[self->state.current]) +
+                           " had stopped");
+      rp->deliver(std::move(err));
+    });
 }
 
 // Any request of the pool's protocol: the reply goes to `rp` as it is.
@@ -284,6 +325,7 @@ void lost(handle_ptr self, const caf::error& reason) {
   auto& st = self->state;
   auto node = where(st.nodes[st.current]);
   st.failed_at[st.current] = clock_type::now();
+  forget_asks(st, st.relay.address());
   st.relay = nullptr;
   st.live.clear();
   st.why = node + ": lost (" + describe(reason) + ")";
@@ -318,6 +360,10 @@ handle_actor::behavior_type impl(handle_ptr self,
   st.pool = std::move(name);
   st.timeout = timeout;
   st.failed_at.assign(st.nodes.size(), clock_type::time_point::min());
+  st.courier = spawn_courier(self->system(), self->address());
+  self->attach_functor([courier = st.courier] {
+    caf::anon_send_exit(courier, caf::exit_reason::user_shutdown);
+  });
   // Linked: when this handle stops (an exit message, or its last reference
   // dropped), the relay stops too; a relay's own exit is no reason to stop.
   self->set_exit_handler([self](caf::exit_msg& em) {
@@ -375,6 +421,12 @@ handle_actor::behavior_type impl(handle_ptr self,
     },
     [self](unlisten_atom, const string& ch) -> result<ok_atom> {
       return unlisten(self, ch);
+    },
+    [self](answer_atom, uint64_t key, caf::message& x) {
+      answered(self, key, x);
+    },
+    [self](answer_atom, uint64_t key, caf::error& err) {
+      answered(self, key, err);
     },
     [self](const notification& n) { deliver(self, n); },
     [self](const notifications_missed& m) { deliver(self, m); },

@@ -2,22 +2,27 @@
 
 // The state of the failover handle that `connect_pool` with a node list
 // returns (remote.hpp; the behaviour is in failover.cpp): the messages its
-// helper and timer send it, the requests it holds.
+// helper, timer and courier send it, the requests it holds.
 
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "caf/actor.hpp"
 #include "caf/atom.hpp"
+#include "caf/error.hpp"
 #include "caf/message.hpp"
 #include "caf/replies_to.hpp"
 #include "caf/response_promise.hpp"
+#include "caf/sec.hpp"
 #include "caf/stateful_actor.hpp"
 #include "caf/typed_actor.hpp"
 
@@ -35,13 +40,37 @@ using connected_atom = caf::atom_constant<caf::atom("fo_conn")>;
 using failed_atom = caf::atom_constant<caf::atom("fo_fail")>;
 /// Handle → itself: expire waiting requests; start the next pass.
 using expire_atom = caf::atom_constant<caf::atom("fo_expire")>;
+/// Handle → courier: `(ask_atom, key, relay, request)`, sends the request
+/// to the relay as the courier's own.
+using ask_atom = caf::atom_constant<caf::atom("fo_ask")>;
+/// Courier → handle: `(answer_atom, key, reply)`, the reply to the ask of
+/// `key` (a message holding the value, or the error).
+using answer_atom = caf::atom_constant<caf::atom("fo_answer")>;
 
-/// The handle's interface: the pool's, plus what its helper and timer send
-/// and what the node's pool sends it as the listener of its listeners.
+/// The handle's interface: the pool's, plus what its helper, timer and
+/// courier send (the courier passes on what the node's pool sends it as the
+/// listener of the handle's listeners).
 using handle_actor = pool_actor::extend<
   caf::replies_to<connected_atom, uint64_t, pool_actor>::with<caf::ok_atom>,
   caf::reacts_to<failed_atom, std::string>, caf::reacts_to<expire_atom>,
+  caf::reacts_to<answer_atom, uint64_t, caf::message>,
+  caf::reacts_to<answer_atom, uint64_t, caf::error>,
   caf::reacts_to<notification>, caf::reacts_to<notifications_missed>>;
+
+/// Whether the courier passes a reply of type `T` on (the reply types of
+/// the requests that the handle asks through it; failover_courier.cpp).
+template <class T>
+constexpr bool courier_reply =
+  std::is_same<T, caf::ok_atom>::value || std::is_same<T, pool_stats>::value ||
+  std::is_same<T, stream_end>::value;
+
+/// Spawns the courier of the handle `handle`: it sends the handle's own
+/// requests to the node and passes the replies and the notifications on to
+/// the handle (held weakly). The node sees the courier, never the handle:
+/// CAF's actor registry keeps every local actor that was sent to another
+/// node until it stops, so a handle the node had seen would outlive its
+/// last reference. The handle stops the courier when it stops.
+caf::actor spawn_courier(caf::actor_system& sys, caf::actor_addr handle);
 
 /// The most requests that wait for a node at once.
 constexpr size_t max_held = 10000;
@@ -62,6 +91,13 @@ struct held {
   caf::response_promise rp;
   clock_type::time_point since;
   forward_fn fwd;
+};
+
+/// A request asked of the relay through the courier: who takes the reply.
+struct asked {
+  caf::actor_addr relay;
+  std::function<void(caf::message&)> on_reply;
+  std::function<void(caf::error&)> on_error;
 };
 
 /// The failover handle's state. One relay at a time: requests held in
@@ -88,6 +124,11 @@ struct state {
   /// Requests forwarded by this actor and not answered yet, by key.
   std::unordered_map<uint64_t, caf::response_promise> pending;
   uint64_t next_key = 0;
+  /// Sends this handle's own requests (see `spawn_courier`).
+  caf::actor courier;
+  /// Requests asked through the courier and not answered yet, by key.
+  std::unordered_map<uint64_t, asked> asks;
+  uint64_t next_ask = 0;
   /// LISTEN through the handle: it listens on the node itself and fans the
   /// notifications out, so that it can listen again on the next node.
   /// Each channel's listeners (monitored).
@@ -103,6 +144,32 @@ struct state {
 
 /// "host:port" of `n`.
 std::string where(const node_address& n);
+
+/// Sends `msg` to the current relay as the courier's request (the node
+/// never sees the handle); `on_reply` takes the reply, `on_error` an error
+/// (`unexpected_response` for a reply of another type). Neither runs if the
+/// relay is lost first.
+void ask_any(handle_ptr self, caf::message msg,
+             std::function<void(caf::message&)> on_reply,
+             std::function<void(caf::error&)> on_error);
+
+/// `ask_any` for a reply of type `T`.
+template <class T, class F, class G>
+void ask(handle_ptr self, caf::message msg, F on_reply, G on_error) {
+  static_assert(courier_reply<T>, "the courier does not pass T on: add it "
+                                  "to courier_reply and to the courier");
+  ask_any(
+    self, std::move(msg),
+    [on_reply, on_error](caf::message& x) mutable {
+      if (x.match_elements<T>()) {
+        on_reply(x.get_mutable_as<T>(0));
+      } else {
+        caf::error err = caf::sec::unexpected_response;
+        on_error(err);
+      }
+    },
+    on_error);
+}
 
 /// Holds a request until a node is connected (`fwd` sends it then; null:
 /// delegate it), or answers it `pool_down` if too many wait.

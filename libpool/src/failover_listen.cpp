@@ -69,8 +69,9 @@ void unlisten_on_node(handle_ptr self, const std::string& channel) {
   auto& st = self->state;
   st.channels.erase(channel);
   if (st.live.erase(channel) > 0 && st.relay)
-    self->request(st.relay, caf::infinite, unlisten_atom::value, channel)
-      .then([](caf::ok_atom) {}, [](caf::error&) {});
+    ask<caf::ok_atom>(
+      self, caf::make_message(unlisten_atom::value, channel),
+      [](caf::ok_atom) {}, [](caf::error&) {});
 }
 
 // Removes `who` from `channel`; true if it listened there.
@@ -98,34 +99,34 @@ void listen_on(handle_ptr self, const std::vector<std::string>& chs,
   auto node = where(st.nodes[st.current]);
   auto relay = st.relay;
   for (auto& channel : chs) {
-    self->request(relay, caf::infinite, listen_atom::value, channel)
-      .then(
-        [self, channel, node, relay, why](caf::ok_atom) {
-          auto& st = self->state;
-          auto i = st.channels.find(channel);
-          if (st.relay != relay || i == st.channels.end())
-            return; // lost again, or nobody listens any more
-          st.live.insert(channel);
-          for (auto& who : i->second)
-            tell(who, missed(st, {channel},
-                             why + "; listening again through " + node, true));
-        },
-        [self, channel, node, relay, why](caf::error& err) {
-          auto& st = self->state;
-          auto i = st.channels.find(channel);
-          if (st.relay != relay || i == st.channels.end() ||
-              is(err, pool_errc::shutting_down) ||
-              is(err, pool_errc::pool_down) ||
-              err == caf::sec::request_receiver_down)
-            return; // the relay goes down: the next node listens again
-          auto who = std::move(i->second);
-          st.channels.erase(i);
-          for (auto& w : who)
-            tell(w, missed(st, {channel},
-                           why + "; listening again through " + node +
-                             " failed: " + describe(err),
-                           false));
-        });
+    ask<caf::ok_atom>(
+      self, caf::make_message(listen_atom::value, channel),
+      [self, channel, node, relay, why](caf::ok_atom) {
+        auto& st = self->state;
+        auto i = st.channels.find(channel);
+        if (st.relay != relay || i == st.channels.end())
+          return; // lost again, or nobody listens any more
+        st.live.insert(channel);
+        for (auto& who : i->second)
+          tell(who, missed(st, {channel},
+                           why + "; listening again through " + node, true));
+      },
+      [self, channel, node, relay, why](caf::error& err) {
+        auto& st = self->state;
+        auto i = st.channels.find(channel);
+        if (st.relay != relay || i == st.channels.end() ||
+            is(err, pool_errc::shutting_down) ||
+            is(err, pool_errc::pool_down) ||
+            err == caf::sec::request_receiver_down)
+          return; // the relay goes down: the next node listens again
+        auto who = std::move(i->second);
+        st.channels.erase(i);
+        for (auto& w : who)
+          tell(w, missed(st, {channel},
+                         why + "; listening again through " + node +
+                           " failed: " + describe(err),
+                         false));
+      });
   }
 }
 

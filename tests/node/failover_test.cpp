@@ -495,6 +495,37 @@ CAF_TEST(a pool that no node serves is an invalid request naming the nodes) {
   caf::anon_send_exit(*ok, caf::exit_reason::user_shutdown);
 }
 
+CAF_TEST(a dropped handle stops and its node stops listening for it) {
+  auto direct = pool::connect_pool(sys, "127.0.0.1", node.port(), "orders");
+  CAF_REQUIRE(direct);
+  auto channels_are = [&](size_t n) {
+    return pool_test::wait_for_stats(
+             self, *direct, 5s,
+             [n](const pool::pool_stats& s) { return s.listen.channels == n; },
+             10000ms)
+      .second;
+  };
+  caf::actor_addr weak;
+  {
+    auto h =
+      pool::connect_pool(sys, {{"127.0.0.1", node.port()}}, "orders", 5s);
+    CAF_REQUIRE(h);
+    weak = caf::actor_cast<caf::actor_addr>(*h);
+    // Requests that the handle sends to the node itself: a listen (this
+    // test's actor listens) and stats.
+    auto listened = call<caf::ok_atom>(self, *h, 10s, pool::listen_atom_v,
+                                       std::string{"fo_dropped"});
+    CAF_REQUIRE(listened);
+    auto stats = call<pool::pool_stats>(self, *h, 10s, pool::stats_atom_v);
+    CAF_REQUIRE(stats);
+    CAF_CHECK(channels_are(1));
+  } // the last reference to the handle is dropped here, with no exit message
+  // The handle stopped, and so did what the node saw of it: the node stops
+  // listening to the channel.
+  CAF_CHECK(!caf::actor_cast<caf::actor>(weak));
+  CAF_CHECK(channels_are(0));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
 
 CAF_TEST_FIXTURE_SCOPE(failover_offline_tests, failover_offline_fixture)

@@ -203,11 +203,12 @@ struct node_address {
 /// them, and fail with `pool_down` naming every node tried and why when
 /// their time passes or every node failed (a pass that found no node is not
 /// repeated within a second). Each request that the handle holds or keeps
-/// waiting is answered exactly once. Send the handle an exit message when
-/// done (it stops its relay too and answers what it holds with
-/// `pool_down`) before the actor system is destroyed: once it has listened
-/// for someone, dropping the last handle is not enough (the actor system
-/// waits for it).
+/// waiting is answered exactly once. The handle stops when its last
+/// reference is dropped and nothing it holds waits for an answer, or at
+/// once on an exit message (which answers what it holds with `pool_down`);
+/// either way it stops its relay, and the node stops listening for it (the
+/// node never sees the handle itself, only a helper actor that stops with
+/// it).
 /// Blocking: call it from `main`, a thread or a detached actor. Errors:
 /// `invalid_request` (an empty list; or no node reached serves `name` and
 /// one said it has no such pool), `pool_down` (no node reachable within
