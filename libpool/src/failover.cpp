@@ -1,11 +1,12 @@
 // The client handle of a pool served by several nodes (remote.hpp,
 // `connect_pool` with a node list): a local actor in front of the relay of
 // one node (the single-node `connect_pool`). Queries, transactions, acquires
-// and subscribe go to that relay as they are (delegated: the relay, or the
-// pool behind it, answers the caller, and the pool sees the caller as the
-// lease holder or subscriber). Listen and unlisten the handle serves itself
-// (failover_listen.cpp): it listens on the node and fans out, and listens
-// again on the next node after a failover. Every other request goes
+// go to that relay as they are (delegated: the relay, or the pool behind
+// it, answers the caller, and the pool sees the caller as the lease
+// holder). Listen, unlisten and subscribe the handle serves itself
+// (failover_listen.cpp, failover_subscribe.cpp): it listens or subscribes on
+// the node and fans out, and does so again on the next node after a
+// failover. Every other request goes
 // through this actor (a request of its courier, answered through the
 // caller's promise) and is held here until answered, so that a node lost
 // before it answers is answered `pool_down` here: CAF never fails a request
@@ -317,6 +318,7 @@ void use_relay(handle_ptr self, size_t index, pool_actor relay) {
   }
   if (!st.channels.empty())
     listen_again(self);
+  subscribe_again(self);
 }
 
 // The relay went down: answers what it held for this actor, then looks for
@@ -337,6 +339,7 @@ void lost(handle_ptr self, const caf::error& reason) {
   st.pending.clear();
   for (auto& kv : pending)
     kv.second.deliver(err);
+  subscribe_lost(self, err);
   reconnect(self);
 }
 
@@ -349,6 +352,9 @@ void answer_all(handle_ptr self, const caf::error& err) {
   for (auto& kv : st.pending)
     kv.second.deliver(err);
   st.pending.clear();
+  for (auto& rp : st.to_subscribe)
+    rp.deliver(err);
+  st.to_subscribe.clear();
 }
 
 handle_actor::behavior_type impl(handle_ptr self,
@@ -379,8 +385,10 @@ handle_actor::behavior_type impl(handle_ptr self,
     auto& st = self->state;
     if (st.relay && dm.source == st.relay.address())
       lost(self, dm.reason);
-    else
+    else {
       drop_listener(self, dm.source);
+      drop_subscriber(self, dm.source);
+    }
   });
   use_relay(self, index, std::move(relay));
   using caf::ok_atom;
@@ -390,7 +398,7 @@ handle_actor::behavior_type impl(handle_ptr self,
   using std::vector;
   return {
     // Delegated: the relay batches queries and transactions; the pool sees
-    // the caller as the holder of a lease, a listener, a subscriber.
+    // the caller as the holder of a lease.
     [self](query_atom a, statement& s) -> result<query_result> {
       return pass<query_result>(self, a, std::move(s));
     },
@@ -411,11 +419,10 @@ handle_actor::behavior_type impl(handle_ptr self,
            vector<statement>& ss) -> result<vector<query_result>> {
       return pass<vector<query_result>>(self, a, p, std::move(ss));
     },
-    [self](subscribe_atom a) -> result<ok_atom> {
-      return pass<ok_atom>(self, a);
-    },
-    // Listened to by the handle itself, so that it can listen again on the
-    // next node (failover_listen.cpp).
+    // Listened to and subscribed by the handle itself, so that it can do
+    // so again on the next node (failover_listen.cpp,
+    // failover_subscribe.cpp).
+    [self](subscribe_atom) -> result<ok_atom> { return subscribe(self); },
     [self](listen_atom, string& ch) -> result<ok_atom> {
       return listen(self, std::move(ch));
     },
@@ -430,6 +437,7 @@ handle_actor::behavior_type impl(handle_ptr self,
     },
     [self](const notification& n) { deliver(self, n); },
     [self](const notifications_missed& m) { deliver(self, m); },
+    [self](const breaker_event& e) { deliver(self, e); },
     // Forwarded and held: answered `pool_down` if the node is lost first.
     [self](release_atom a, uint64_t id) -> result<ok_atom> {
       return track<ok_atom>(self, a, id);

@@ -55,7 +55,8 @@ using handle_actor = pool_actor::extend<
   caf::reacts_to<failed_atom, std::string>, caf::reacts_to<expire_atom>,
   caf::reacts_to<answer_atom, uint64_t, caf::message>,
   caf::reacts_to<answer_atom, uint64_t, caf::error>,
-  caf::reacts_to<notification>, caf::reacts_to<notifications_missed>>;
+  caf::reacts_to<notification>, caf::reacts_to<notifications_missed>,
+  caf::reacts_to<breaker_event>>;
 
 /// Whether the courier passes a reply of type `T` on (the reply types of
 /// the requests that the handle asks through it; failover_courier.cpp).
@@ -140,6 +141,16 @@ struct state {
   std::multiset<std::pair<caf::actor_addr, std::string>> listening;
   /// Why the node before the current one was lost ("" at the start).
   std::string lost_why;
+  /// Breaker events through the handle: it subscribes on the node itself
+  /// (once per node) and fans the events out, so that it can subscribe
+  /// again on the next node. The subscribers (monitored).
+  std::vector<caf::actor_addr> subscribers;
+  /// Whether the current node sends this handle its breaker events.
+  bool subscribed = false;
+  /// Whether a subscribe to the current node is unanswered.
+  bool subscribing = false;
+  /// Subscribes waiting for the node's `ok` (the subscriber is the source).
+  std::vector<caf::response_promise> to_subscribe;
 };
 
 /// "host:port" of `n`.
@@ -212,5 +223,28 @@ bool drop_listener(handle_ptr self, const caf::actor_addr& who);
 /// After a node was lost: listens to every channel on the new relay and
 /// tells each channel's listeners what they may have missed.
 void listen_again(handle_ptr self);
+
+// -- breaker events through the handle (failover_subscribe.cpp) -------------
+
+/// `(subscribe_atom)` from the current sender.
+caf::result<caf::ok_atom> subscribe(handle_ptr self);
+
+/// Subscribes the source of `rp` once the current node sends this handle
+/// its breaker events (a `forward_fn`, for a subscribe held meanwhile).
+void forward_subscribe(handle_ptr self, caf::response_promise& rp,
+                       caf::message&& msg);
+
+/// A breaker event from the node: to each subscriber.
+void deliver(handle_ptr self, const breaker_event& e);
+
+/// Drops a subscriber that died; returns whether `who` was one.
+bool drop_subscriber(handle_ptr self, const caf::actor_addr& who);
+
+/// The relay was lost: the subscribes it had not answered fail with `err`;
+/// the subscribers stay, for the next node.
+void subscribe_lost(handle_ptr self, const caf::error& err);
+
+/// After a node was lost: subscribes again on the new relay.
+void subscribe_again(handle_ptr self);
 
 } // namespace pool::detail::failover

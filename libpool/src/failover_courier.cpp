@@ -2,10 +2,11 @@
 // only actor of the handle that the pool node sees. It sends the handle's
 // own requests (stats, release, listen, ...) to the relay as its own and
 // passes each reply back as `(answer_atom, key, reply)`; as the listener on
-// the node, it passes each notification on. It holds the handle weakly, so
-// that a handle whose last reference is dropped stops (and stops it):
-// CAF's actor registry keeps every local actor that was sent to another
-// node until that actor stops (actor_control_block.cpp, `save_actor`).
+// the node, it passes each notification on; as the subscriber, each breaker
+// event. It holds the handle weakly, so that a handle whose last reference
+// is dropped stops (and stops it): CAF's actor registry keeps every local
+// actor that was sent to another node until that actor stops
+// (actor_control_block.cpp, `save_actor`).
 
 #include <utility>
 
@@ -49,6 +50,7 @@ caf::behavior courier(caf::event_based_actor* self, caf::actor_addr handle) {
     },
     [=](notification& n) { tell(std::move(n)); },
     [=](notifications_missed& m) { tell(std::move(m)); },
+    [=](breaker_event& e) { tell(std::move(e)); },
   };
 }
 

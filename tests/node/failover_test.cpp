@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "caf/test/dsl.hpp"
 
@@ -39,6 +40,8 @@ using fo_stop_atom = caf::atom_constant<caf::atom("fo_stop")>;
 using fo_lease_atom = caf::atom_constant<caf::atom("fo_lease")>;
 /// Listener → test: what it heard.
 using fo_heard_atom = caf::atom_constant<caf::atom("fo_heard")>;
+/// Breaker subscriber → test: "<no> <what>".
+using fo_event_atom = caf::atom_constant<caf::atom("fo_event")>;
 
 // Keeps 4 queries in flight (`SELECT id`), each request with its own id,
 // through pool::client; reports every answer to `test`.
@@ -135,6 +138,54 @@ caf::behavior fo_listener(caf::event_based_actor* me, pool::pool_actor p,
   };
 }
 
+// Subscribes to breaker events through `p`; reports the answer and each
+// event to `test` as "<no> subscribed", "<no> subscribe: <error>" or "<no>
+// event <pool> <previous>-><state>".
+caf::behavior fo_subscriber(caf::event_based_actor* me, pool::pool_actor p,
+                            caf::actor test, int no) {
+  auto report = [=](std::string what) {
+    me->send(test, fo_event_atom::value, std::to_string(no) + " " + what);
+  };
+  me->request(p, caf::timespan{30s}, pool::subscribe_atom_v)
+    .then(
+      [=](caf::ok_atom) { report("subscribed"); },
+      [=](caf::error& err) { report("subscribe: " + pool::describe(err)); });
+  return {
+    [=](const pool::breaker_event& e) {
+      report("event " + e.pool + " " + pool::to_string(e.previous) + "->" +
+             pool::to_string(e.state));
+    },
+  };
+}
+
+// The first breaker subscriber report that `pred` takes within `wait` (the
+// others are dropped), or "<none>".
+std::string fo_event_if(caf::scoped_actor& self,
+                        const std::function<bool(const std::string&)>& pred,
+                        caf::timespan wait = caf::timespan{15s}) {
+  auto deadline = fo_clock::now() + wait;
+  std::string what = "<none>";
+  while (what == "<none>" && fo_clock::now() < deadline)
+    self->receive(
+      [&](fo_event_atom, std::string& x) {
+        if (pred(x))
+          what = std::move(x);
+      },
+      caf::after(100ms) >> [] {});
+  return what;
+}
+
+// The first breaker subscriber report that starts with `prefix`.
+std::string fo_event_of(caf::scoped_actor& self, const std::string& prefix,
+                        caf::timespan wait = caf::timespan{15s}) {
+  return fo_event_if(
+    self,
+    [&](const std::string& x) {
+      return x.compare(0, prefix.size(), prefix) == 0;
+    },
+    wait);
+}
+
 // The text of the next (Atom, text) report to the test within `wait`, or
 // "<none>".
 template <class Atom>
@@ -173,11 +224,14 @@ std::string fo_where(uint16_t port) {
   return "127.0.0.1:" + std::to_string(port);
 }
 
-/// Two poold nodes: `node` (a, first in the list) and `second` (b).
+/// Two poold nodes: `node` (a, first in the list) and `second` (b), both
+/// also serving the pools of `more_pools` (INI sections).
 struct failover_fixture : node_test::client_fixture {
   node_test::poold_node second;
 
-  failover_fixture() {
+  explicit failover_fixture(const std::string& more_pools = "") {
+    node.more_pools = more_pools;
+    second.more_pools = more_pools;
     if (auto err = node.start(); !err.empty())
       CAF_FAIL(err);
     if (auto err = second.start(); !err.empty())
@@ -192,6 +246,18 @@ struct failover_fixture : node_test::client_fixture {
   std::vector<pool::node_address> both() {
     return {{"127.0.0.1", node.port()}, {"127.0.0.1", second.port()}};
   }
+};
+
+/// Two poold nodes that also serve "broken", a pool whose server is not
+/// there: its breaker opens at the first failed connect and cycles (open,
+/// half-open, open...) every 300 ms, sending an event each time.
+struct failover_breaker_fixture : failover_fixture {
+  failover_breaker_fixture()
+    : failover_fixture("[pools.broken]\nconninfo=\"host=127.0.0.1 port=" +
+                       std::to_string(fo_closed_port()) +
+                       " dbname=none connect_timeout=2\"\nmin-size=1\n"
+                       "max-size=1\nbreaker-threshold=1\n"
+                       "breaker-cooldown=300ms\n") {}
 };
 
 /// One poold node (started).
@@ -467,6 +533,73 @@ CAF_TEST(a listener keeps listening when its node stops gracefully) {
   // Nothing else reached the listener (no "listening ended").
   CAF_CHECK_EQUAL(heard(caf::timespan{1s}), "<none>");
   caf::anon_send_exit(listener, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(*h, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST_FIXTURE_SCOPE(failover_breaker_tests, failover_breaker_fixture)
+
+CAF_TEST(breaker subscribers keep receiving events after a failover) {
+  auto h = pool::connect_pool(sys, both(), "broken", 5s);
+  CAF_REQUIRE(h);
+  auto test = caf::actor_cast<caf::actor>(self);
+  // Two subscribers through the handle (on node a): both hear node a's
+  // breaker.
+  std::vector<caf::actor> subs{sys.spawn(fo_subscriber, *h, test, 1),
+                               sys.spawn(fo_subscriber, *h, test, 2)};
+  std::set<std::string> answers;
+  for (int i = 0; i < 2; ++i)
+    answers.insert(fo_event_if(self, [](const std::string& x) {
+      return x.find(" subscribe") != std::string::npos;
+    }));
+  CAF_REQUIRE_EQUAL(answers,
+                    (std::set<std::string>{"1 subscribed", "2 subscribed"}));
+  auto first = fo_event_of(self, "1 event");
+  CAF_MESSAGE("subscriber 1, on node a: " << first);
+  CAF_CHECK(first.find("1 event broken ") == 0);
+  CAF_CHECK(fo_event_of(self, "2 event").find("2 event broken ") == 0);
+  // Node a killed: once the handle serves through node b, the events that
+  // come are b's (what a sent before it died is dropped first).
+  node.kill9();
+  auto served = call<pool::pool_stats>(self, *h, 10s, pool::stats_atom_v);
+  for (int i = 0; i < 20 && !served; ++i) {
+    CAF_MESSAGE("stats at the loss: " << pool::describe(served.error()));
+    self->receive(caf::after(200ms) >> [] {});
+    served = call<pool::pool_stats>(self, *h, 10s, pool::stats_atom_v);
+  }
+  CAF_REQUIRE(served);
+  fo_event_of(self, "<drop>", caf::timespan{500ms});
+  for (auto no : {"1", "2"}) {
+    auto prefix = std::string{no} + " event";
+    auto next = fo_event_of(self, prefix);
+    CAF_MESSAGE("subscriber " << no << ", after the failover: " << next);
+    CAF_CHECK(next.find(prefix + " broken ") == 0);
+  }
+  // A subscriber that dies is dropped; the other keeps hearing.
+  caf::anon_send_exit(subs[0], caf::exit_reason::user_shutdown);
+  fo_event_of(self, "<drop>", caf::timespan{500ms});
+  CAF_CHECK(fo_event_of(self, "2 event").find("2 event broken ") == 0);
+  CAF_CHECK_EQUAL(fo_event_of(self, "1 event", caf::timespan{1s}), "<none>");
+  // No node left: a new subscribe waits and fails with pool_down naming
+  // both nodes. One that races the loss's detection may still be taken by
+  // node b's subscription: the next one is sent after it.
+  second.kill9();
+  std::string refused = "<none>";
+  for (int i = 0; i < 5; ++i) {
+    auto no = 10 + i;
+    subs.push_back(sys.spawn(fo_subscriber, *h, test, no));
+    auto prefix = std::to_string(no) + " subscribe";
+    refused = fo_event_of(self, prefix, caf::timespan{30s});
+    CAF_MESSAGE("subscriber " << no << ": " << refused);
+    if (refused.find("no node of the") != std::string::npos)
+      break;
+  }
+  CAF_CHECK(refused.find("subscribe: pool_down") != std::string::npos);
+  CAF_CHECK(refused.find(fo_where(node.port())) != std::string::npos);
+  CAF_CHECK(refused.find(fo_where(second.port())) != std::string::npos);
+  for (auto& s : subs)
+    caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(*h, caf::exit_reason::user_shutdown);
 }
 

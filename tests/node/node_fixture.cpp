@@ -38,7 +38,7 @@ void poold_node::write_config(const std::string& reports) {
       << "[pools.orders]\nconninfo=" << app::ini_quote(test_dsn())
       << "\nmin-size=2\nmax-size=4\nacquire-timeout=5s\n"
       << "[pools.reports]\nconninfo=" << app::ini_quote(test_dsn()) << "\n"
-      << (reports.empty() ? "min-size=0\nmax-size=3\n" : reports);
+      << (reports.empty() ? "min-size=0\nmax-size=3\n" : reports) << more_pools;
 }
 
 std::string poold_node::start(const std::vector<std::string>& extra) {

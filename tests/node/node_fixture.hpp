@@ -43,6 +43,9 @@ class poold_node {
   /// pool "reports" after its conninfo (default: min 0, max 3).
   void write_config(const std::string& reports = "");
 
+  /// INI sections that `write_config` appends (more pools); "" by default.
+  std::string more_pools;
+
   /// The port poold listens on.
   uint16_t port() const { return port_; }
 

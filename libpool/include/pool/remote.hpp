@@ -174,13 +174,15 @@ struct node_address {
 /// it (in the order given: put the nearest first; each node gets a fair part
 /// of `timeout`) and returns a local handle that fails over. It passes every
 /// request to the relay of its current node (the single-node `connect_pool`
-/// above): queries, transactions, acquires and subscribe are delegated (one
-/// local hop; the pool sees the caller as the lease's holder or the
-/// subscriber); every other request (stats, release, stream, the operating
-/// requests) it sends itself and holds until answered. Listen and unlisten
-/// it serves itself: it listens on the node once per channel (answering
-/// `ok` once the node runs LISTEN, or the node's error) and passes every
-/// `notification` on to the actors that listened through it. When
+/// above): queries, transactions and acquires are delegated (one local
+/// hop; the pool sees the caller as the lease's holder); every other
+/// request (stats, release, stream, the operating requests) it sends itself
+/// and holds until answered. Listen, unlisten and subscribe it serves
+/// itself: it listens on the node once per channel (answering `ok` once the
+/// node runs LISTEN, or the node's error) and passes every `notification`
+/// on to the actors that listened through it; it subscribes to the node's
+/// breaker once (answering `ok` once the node has) and passes every
+/// `breaker_event` on to the actors that subscribed through it. When
 /// the node is lost (killed, silent for the node's connection timeout) or
 /// its pool stops, it connects to the next node of the list that serves the
 /// pool, on a helper thread, with no action by the caller (round robin from
@@ -189,16 +191,17 @@ struct node_address {
 /// fails: queries and transactions with `pool_down` (the relay answers
 /// them; one that reaches the relay as it stops gets CAF's
 /// `request_receiver_down`, which `pool::client` reports as
-/// `shutting_down`), the requests it holds (listen included) with
-/// `pool_down`, and an acquire or subscribe only by the caller's own
-/// deadline. A lease on the lost node is over: its worker is reported down
-/// to a monitor, a query sent to it through `pool::client` fails with
-/// `connection_lost` (sent without the client, CAF drops it: no answer
-/// before the caller's deadline). Listeners keep listening: the handle
-/// listens to their channels on the next node and then sends each a
-/// `notifications_missed` (`listening` true; false with the reason if that
-/// node refused the LISTEN). Subscribers must subscribe again. Requests
-/// that arrive while
+/// `shutting_down`), the requests it holds (listen and subscribe included)
+/// with `pool_down`, and an acquire only by the caller's own deadline. A lease
+/// on the lost node is over: its worker is reported down to a monitor, a query
+/// sent to it through `pool::client` fails with `connection_lost` (sent without
+/// the client, CAF drops it: no answer before the caller's deadline). Listeners
+/// keep listening: the handle listens to their channels on the next node and
+/// then sends each a `notifications_missed` (`listening` true; false with the
+/// reason if that node refused the LISTEN). Subscribers keep receiving breaker
+/// events: the handle subscribes on the next node, whose breaker sends them
+/// from then on (a transition in between is not replayed; the new node's
+/// current state is in its `pool_stats::breaker`). Requests that arrive while
 /// no node is connected wait, at most `timeout` each and at most 10,000 of
 /// them, and fail with `pool_down` naming every node tried and why when
 /// their time passes or every node failed (a pass that found no node is not
